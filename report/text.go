@@ -1,0 +1,603 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// WriteText writes r as a plain-ASCII, fixed-width report for people.
+//
+// The layout is not part of the schema contract and may change; scripts
+// should read the JSON. The output depends only on r, so equal reports give
+// identical text. Strings taken from r are made printable: a path holding
+// bytes outside printable ASCII (or starting with a double quote) is written
+// as a Go-quoted string, and such characters in other text are written as
+// Go escapes (\n, \u00e9, \xff). Within a set, members are named by the last
+// element of their path when those are unique in the set, and by the full
+// path otherwise; the member table always shows full paths.
+func WriteText(w io.Writer, r *Report) error {
+	if r == nil {
+		return errors.New("report: nil report")
+	}
+	var p textPrinter
+	p.report(r)
+	_, err := w.Write(p.buf.Bytes())
+	return err
+}
+
+type textPrinter struct {
+	buf bytes.Buffer
+}
+
+// line writes indent, then the formatted text, then a newline, with trailing
+// spaces removed.
+func (p *textPrinter) line(indent int, format string, args ...any) {
+	s := strings.Repeat(" ", indent) + fmt.Sprintf(format, args...)
+	p.buf.WriteString(strings.TrimRight(s, " "))
+	p.buf.WriteByte('\n')
+}
+
+func (p *textPrinter) blank() { p.buf.WriteByte('\n') }
+
+// fields writes "Key:  value" lines with the values aligned.
+func (p *textPrinter) fields(indent int, kv ...string) {
+	width := 0
+	for i := 0; i < len(kv); i += 2 {
+		width = max(width, len(kv[i])+1)
+	}
+	for i := 0; i < len(kv); i += 2 {
+		p.line(indent, "%-*s  %s", width, kv[i]+":", kv[i+1])
+	}
+}
+
+// bullets writes each item as "- item", or "- none" for no items.
+func (p *textPrinter) bullets(indent int, items []string) {
+	if len(items) == 0 {
+		p.line(indent, "- none")
+		return
+	}
+	for _, s := range items {
+		p.line(indent, "- %s", text(s))
+	}
+}
+
+func (p *textPrinter) report(r *Report) {
+	p.line(0, "MIRRORCHK REPORT")
+	p.fields(0,
+		"Tool", orDash(strings.TrimSpace(text(r.Tool.Name)+" "+text(r.Tool.Version))),
+		"Schema", orDash(text(r.Schema)),
+		"Generated", orDash(text(r.Generated)),
+		"Command", orDash(commandLine(r.Command)),
+		"Sector size", sizeText(int64(r.SectorSize)),
+		"Sets", strconv.Itoa(len(r.Sets)),
+	)
+	for i := range r.Sets {
+		p.blank()
+		p.set(&r.Sets[i], i+1, len(r.Sets))
+	}
+	p.blank()
+	if len(r.Problems) == 0 {
+		p.line(0, "Problems not tied to a set: none")
+	} else {
+		p.line(0, "Problems not tied to a set:")
+		noLabels := memberLabels(nil)
+		for _, pr := range r.Problems {
+			p.line(2, "%s", problemText(pr, noLabels))
+		}
+	}
+	p.blank()
+	p.line(0, "%s", summary(r))
+}
+
+func (p *textPrinter) set(s *Set, n, total int) {
+	lab := memberLabels(s.Members)
+	p.line(0, "SET %d OF %d: %s", n, total, orDash(text(s.ID)))
+	level := text(s.Level)
+	if level == "" {
+		level = "unknown"
+	}
+	disks := "unknown"
+	if s.RaidDisks != 0 {
+		disks = strconv.Itoa(s.RaidDisks)
+	}
+	p.fields(2,
+		"Name", orDash(text(s.Name)),
+		"Metadata", orDash(text(s.Metadata)),
+		"Level", level,
+		"Verdict", orDash(text(strings.ToUpper(s.Verdict))),
+		"RAID disks", disks,
+		"Data size", sizeText(s.DataSize)+" compared",
+	)
+
+	p.blank()
+	p.memberTable(s.Members)
+
+	p.blank()
+	a := s.Authority
+	switch {
+	case a.Member != nil:
+		p.line(2, "Authority: %s (%s)", pathText(*a.Member), orDash(text(a.Basis)))
+	case a.Basis == BasisNone || a.Basis == "":
+		p.line(2, "Authority: none")
+	default:
+		p.line(2, "Authority: none (%s)", text(a.Basis))
+	}
+	p.bullets(4, a.Reasons)
+
+	for _, m := range s.Members {
+		p.blank()
+		p.memberDetail(m, lab)
+	}
+
+	p.blank()
+	d := s.Divergence
+	if d.RangesTotal == 0 && d.Bytes == 0 && len(d.Ranges) == 0 {
+		p.line(2, "Divergence: no differences")
+	} else {
+		p.line(2, "Divergence: %s, %s differ", count(d.RangesTotal, "range", "ranges"), sizeText(d.Bytes))
+		p.ranges(4, d.Ranges, d.RangesTotal, lab)
+	}
+
+	if b := s.Bitmap; b != nil {
+		p.blank()
+		p.bitmap(b, lab)
+	}
+
+	p.blank()
+	if len(s.Problems) == 0 {
+		p.line(2, "Problems: none")
+	} else {
+		p.line(2, "Problems:")
+		for _, pr := range s.Problems {
+			p.line(4, "%s", problemText(pr, lab))
+		}
+	}
+
+	if s.Repair != nil {
+		p.blank()
+		p.repair(s.Repair, lab)
+	}
+}
+
+func (p *textPrinter) memberTable(ms []Member) {
+	if len(ms) == 0 {
+		p.line(2, "Members: none")
+		return
+	}
+	p.line(2, "Members:")
+	t := table{right: []bool{false, false, false, true, true, true, false, false, false}}
+	t.add("PATH", "ROLE", "STATE", "GENERATION", "DATA OFFSET", "SIZE", "", "AUTH", "HASH")
+	for _, m := range ms {
+		gen := "-"
+		if m.Generation != nil {
+			gen = strconv.FormatUint(*m.Generation, 10)
+		}
+		auth := ""
+		if m.Authoritative {
+			auth = "*"
+		}
+		t.add(orDash(pathText(m.Path)), orDash(text(m.Role)), orDash(text(m.State)), gen,
+			hex(m.DataOffset), strconv.FormatInt(m.Size, 10), paren(human(m.Size)), auth, shortHash(m.Hashes))
+	}
+	t.write(p, 4)
+}
+
+func (p *textPrinter) memberDetail(m Member, lab labels) {
+	p.line(2, "Member %s:", lab.of(m.Path))
+	kv := []string{"Path", orDash(pathText(m.Path))}
+	for i, seg := range m.Segments {
+		kv = append(kv, fmt.Sprintf("Segment %d", i+1), pathText(seg))
+	}
+	kv = append(kv, "Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset)))
+	for _, alg := range sortedKeys(m.Hashes) {
+		kv = append(kv, text(alg), text(m.Hashes[alg]))
+	}
+	p.fields(4, kv...)
+	if len(m.Evidence) == 0 {
+		p.line(4, "Evidence: none")
+		return
+	}
+	p.line(4, "Evidence:")
+	p.bullets(6, m.Evidence)
+}
+
+// ranges writes one line per listed range, then how many more were found
+// than listed.
+func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
+	t := table{right: []bool{true, true, true, false, false, false}}
+	for _, r := range rs {
+		src := "source: none"
+		if r.Source != nil {
+			src = "source: " + lab.of(*r.Source)
+		}
+		t.add(hex(r.VolumeOffset), paren(strconv.FormatInt(r.VolumeOffset, 10)),
+			count(r.Length, "byte", "bytes"), paren(human(r.Length)), agreeText(r.Agree, lab), src)
+	}
+	t.write(p, indent)
+	if more := total - int64(len(rs)); more > 0 {
+		p.line(indent, "... and %s not listed (--max-ranges)", count(more, "more range", "more ranges"))
+	}
+}
+
+func (p *textPrinter) bitmap(b *Bitmap, lab labels) {
+	p.line(2, "Bitmap of %s: %s of %s, %d dirty",
+		lab.of(b.Member), count(b.Chunks, "chunk", "chunks"), sizeText(b.ChunkSize), b.DirtyChunks)
+	p.line(4, "events %d, events cleared %d", b.Events, b.EventsCleared)
+	switch {
+	case b.CoversAll == nil:
+		p.line(4, "Covers all differing ranges: not applicable")
+	case *b.CoversAll:
+		p.line(4, "Covers all differing ranges: yes")
+	default:
+		p.line(4, "Covers all differing ranges: NO")
+	}
+	if len(b.Uncovered) > 0 {
+		p.line(4, "Differing ranges outside dirty chunks start at:")
+		t := table{right: []bool{true, true}}
+		for _, off := range b.Uncovered {
+			t.add(hex(off), paren(strconv.FormatInt(off, 10)))
+		}
+		t.write(p, 6)
+	}
+}
+
+func (p *textPrinter) repair(rp *Repair, lab labels) {
+	mode := ""
+	if rp.DryRun {
+		mode = " (dry run)"
+	}
+	p.line(2, "Repair: %s%s", orDash(text(rp.Status)), mode)
+	src := "none"
+	if rp.Source != nil {
+		src = lab.of(*rp.Source)
+	}
+	p.fields(4, "Reason", orDash(text(rp.Reason)), "Source", src)
+	for _, o := range rp.Outputs {
+		p.line(4, "Output for %s:", lab.of(o.Member))
+		path := pathText(o.Path)
+		if path == "" {
+			path = "-"
+			if rp.DryRun {
+				path = "(dry run: not written)"
+			}
+		}
+		copied, verified, ranges := "Bytes copied", "no", "Ranges copied"
+		if rp.DryRun {
+			copied, verified, ranges = "Bytes to copy", "not applicable (dry run)", "Ranges to copy"
+		}
+		if o.Verified {
+			verified = "yes"
+		}
+		kv := []string{"Path", path, copied, sizeText(o.BytesCopied), "Verified", verified}
+		for _, alg := range sortedKeys(o.Hashes) {
+			kv = append(kv, text(alg), text(o.Hashes[alg]))
+		}
+		kv = append(kv, "Data sha256", orDash(text(o.DataSHA256)))
+		p.fields(6, kv...)
+		p.line(6, "%s: %d", ranges, o.RangesTotal)
+		p.ranges(8, o.Ranges, o.RangesTotal, lab)
+		if len(o.MetadataChanges) == 0 {
+			p.line(6, "Metadata changes: none")
+		} else {
+			p.line(6, "Metadata changes:")
+			p.bullets(8, o.MetadataChanges)
+		}
+	}
+}
+
+func problemText(pr Problem, lab labels) string {
+	s := orDash(text(strings.ToUpper(pr.Severity))) + " " + orDash(text(pr.Code))
+	if pr.Message != "" {
+		s += ": " + text(pr.Message)
+	}
+	var where []string
+	if pr.Member != "" {
+		where = append(where, lab.of(pr.Member))
+	}
+	if pr.Offset != nil {
+		where = append(where, "offset "+hex(*pr.Offset))
+	}
+	if len(where) > 0 {
+		s += " (" + strings.Join(where, ", ") + ")"
+	}
+	return s
+}
+
+func agreeText(groups [][]string, lab labels) string {
+	if len(groups) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		names := make([]string, len(g))
+		for j, m := range g {
+			names[j] = lab.of(m)
+		}
+		parts[i] = "{" + strings.Join(names, ", ") + "}"
+	}
+	return strings.Join(parts, " vs ")
+}
+
+// summary is the closing line: sets by verdict and problems by severity.
+func summary(r *Report) string {
+	verdicts := map[string]int64{}
+	for _, s := range r.Sets {
+		verdicts[s.Verdict]++
+	}
+	severities := map[string]int64{}
+	var problems int64
+	add := func(ps []Problem) {
+		for _, p := range ps {
+			severities[p.Severity]++
+			problems++
+		}
+	}
+	add(r.Problems)
+	for _, s := range r.Sets {
+		add(s.Problems)
+	}
+	known := []string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown}
+	var vs []string
+	for _, v := range ordered(verdicts, known) {
+		vs = append(vs, fmt.Sprintf("%d %s", verdicts[v], orDash(text(v))))
+	}
+	var ps []string
+	for _, sev := range ordered(severities, []string{SeverityError, SeverityWarning, SeverityInfo}) {
+		n := severities[sev]
+		name := orDash(text(sev))
+		if sev == SeverityError || sev == SeverityWarning {
+			ps = append(ps, count(n, name, name+"s"))
+		} else {
+			ps = append(ps, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	s := "Summary: " + count(int64(len(r.Sets)), "set", "sets")
+	if len(vs) > 0 {
+		s += " (" + strings.Join(vs, ", ") + ")"
+	}
+	s += ", " + count(problems, "problem", "problems")
+	if len(ps) > 0 {
+		s += " (" + strings.Join(ps, ", ") + ")"
+	}
+	return s
+}
+
+// ordered returns the keys of m: those in known first, in that order, then
+// the rest sorted.
+func ordered(m map[string]int64, known []string) []string {
+	var out []string
+	for _, k := range known {
+		if m[k] > 0 {
+			out = append(out, k)
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(known, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
+}
+
+// labels names members within one set.
+type labels map[string]string
+
+// memberLabels uses the last path element of each member when those are
+// unique and non-empty within the set, and the full path otherwise.
+func memberLabels(ms []Member) labels {
+	lab := labels{}
+	seen := map[string]bool{}
+	short := true
+	for _, m := range ms {
+		b := baseName(m.Path)
+		if b == "" || seen[b] {
+			short = false
+		}
+		seen[b] = true
+	}
+	for _, m := range ms {
+		if short {
+			lab[m.Path] = pathText(baseName(m.Path))
+		} else {
+			lab[m.Path] = pathText(m.Path)
+		}
+	}
+	return lab
+}
+
+// of returns the label of path, or the printable path itself when it is not
+// a member of the set.
+func (lab labels) of(path string) string {
+	if l, ok := lab[path]; ok {
+		return orDash(l)
+	}
+	return orDash(pathText(path))
+}
+
+// baseName returns the part of p after its last '/' or '\', so that reports
+// written on Windows label the same way everywhere.
+func baseName(p string) string {
+	return p[strings.LastIndexAny(p, `/\`)+1:]
+}
+
+// table lays out cells in columns separated by two spaces.
+type table struct {
+	rows  [][]string
+	right []bool // right-align column i
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(p *textPrinter, indent int) {
+	var widths []int
+	for _, row := range t.rows {
+		for i, c := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, row := range t.rows {
+		var b strings.Builder
+		for i, c := range row {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", widths[i]-len(c))
+			if i < len(t.right) && t.right[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		p.line(indent, "%s", b.String())
+	}
+}
+
+// text returns s with every character outside printable ASCII written as a
+// Go escape, so the report stays plain ASCII and one item per line.
+func text(s string) string {
+	if isPrintableASCII(s) {
+		return s
+	}
+	q := strconv.QuoteToASCII(s)
+	q = q[1 : len(q)-1]
+	// QuoteToASCII also escapes '"' and '\'; undo that for them alone, as
+	// they are printable.
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] == '\\' && i+1 < len(q) && (q[i+1] == '"' || q[i+1] == '\\') {
+			i++
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// pathText returns p as is when it is printable ASCII and does not start
+// with a double quote, and Go-quoted otherwise, so that any path can be
+// recovered exactly from the report.
+func pathText(p string) string {
+	if isPrintableASCII(p) && !strings.HasPrefix(p, `"`) {
+		return p
+	}
+	return strconv.QuoteToASCII(p)
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// commandLine joins args, quoting them as a POSIX shell would need.
+func commandLine(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case !isPrintableASCII(a):
+			quoted[i] = strconv.QuoteToASCII(a)
+		case a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "":
+			quoted[i] = a
+		default:
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
+}
+
+// shortHash is the member table's hash cell: the first 16 hex digits of the
+// sha256, or of the alphabetically first algorithm when there is no sha256.
+func shortHash(h map[string]string) string {
+	alg := "sha256"
+	if _, ok := h[alg]; !ok {
+		keys := sortedKeys(h)
+		if len(keys) == 0 {
+			return "-"
+		}
+		alg = keys[0]
+	}
+	v := h[alg]
+	if utf8.RuneCountInString(v) > 16 {
+		v = string([]rune(v)[:16])
+	}
+	return text(alg) + ":" + text(v)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sizeText is "8388608 bytes (8.0 MiB)", or "512 bytes" below 1 KiB.
+func sizeText(n int64) string {
+	s := count(n, "byte", "bytes")
+	if h := human(n); h != "" {
+		s += " (" + h + ")"
+	}
+	return s
+}
+
+// human returns n in binary units with one decimal ("8.0 MiB"), or "" when
+// n is below 1 KiB.
+func human(n int64) string {
+	if n < 1024 {
+		return ""
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(n) / 1024
+	i := 0
+	for i < len(units)-1 && v >= 1024 {
+		v /= 1024
+		i++
+	}
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	if s == "1024.0" && i < len(units)-1 { // 1048575 bytes is 1.0 MiB, not 1024.0 KiB
+		s, i = "1.0", i+1
+	}
+	return s + " " + units[i]
+}
+
+func count(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+func hex(n int64) string {
+	if n < 0 {
+		return "-0x" + strconv.FormatUint(uint64(-n), 16)
+	}
+	return "0x" + strconv.FormatInt(n, 16)
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
