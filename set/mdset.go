@@ -1,0 +1,348 @@
+package set
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set/md"
+)
+
+// mdFound is one image with an md superblock, before grouping.
+type mdFound struct {
+	input  int
+	img    *image.Image
+	sb     *md.Superblock
+	bitmap *md.Bitmap
+}
+
+// mdRule is cited in the reasons of every md decision.
+const mdRule = "md rule (kernel md.c, mdadm Assemble.c): among members with a valid superblock and a data slot, the highest events count is current; a member more than 1 event behind is non-fresh (stale)"
+
+// groupMD groups md members by superblock version and array UUID, in the
+// order the arrays first appear on the command line.
+func groupMD(found []*mdFound) []*Set {
+	var keys []string
+	groups := map[string][]*mdFound{}
+	for _, f := range found {
+		k := f.sb.Version.String() + "/" + f.sb.UUIDString()
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], f)
+	}
+	sets := make([]*Set, 0, len(keys))
+	for _, k := range keys {
+		sets = append(sets, assessMD(groups[k]))
+	}
+	return sets
+}
+
+// assessMD turns the superblocks of one array into members and claims.
+func assessMD(fs []*mdFound) *Set {
+	first := fs[0].sb
+	s := &Set{
+		ID:         first.UUIDString(),
+		Name:       first.Name,
+		Format:     "md-" + first.Version.String(),
+		Level:      mdLevel(first.Level),
+		RaidDisks:  first.RaidDisks,
+		ResyncFrom: -1,
+	}
+	for _, f := range fs {
+		sb := f.sb
+		ev := sb.Events
+		m := &Member{Input: f.input, Image: f.img, MD: sb, Bitmap: f.bitmap, Generation: &ev,
+			DataOffset: sb.DataOffset, DataSize: sb.Size, Trusted: sb.ChecksumOK()}
+		m.addEvidence("md %s superblock at byte %#x: array %s, events %d, dev_number %d, role %s",
+			sb.Version, sb.Offset, sb.UUIDString(), sb.Events, sb.DevNumber, roleName(sb.Role))
+		m.addEvidence("data_offset %d sectors (byte %d), used size %d bytes", sb.DataOffset/512, sb.DataOffset, sb.Size)
+		if !m.Trusted {
+			m.State = StateUnknown
+			m.addEvidence("sb_csum %#08x but computed %#08x: this superblock is not trusted", sb.Checksum, sb.ComputedChecksum)
+			s.problem("bad-checksum", Error, m, ptr(sb.Offset),
+				"%s: md superblock at byte %#x: sb_csum %#08x, computed %#08x; the member is not trusted as evidence",
+				m.Path(), sb.Offset, sb.Checksum, sb.ComputedChecksum)
+		}
+		switch {
+		case sb.IsSlot():
+			m.Role = strconv.Itoa(int(sb.Role))
+			m.State = StateActive
+		case sb.Role == md.RoleFaulty:
+			m.Role, m.State = "faulty", StateFaulty
+		case sb.Role == md.RoleSpare:
+			m.Role, m.State = "spare", StateSpare
+		default:
+			m.Role, m.State = roleName(sb.Role), StateUnknown
+		}
+		if !m.Trusted {
+			m.State = StateUnknown
+		}
+		if sb.Recovering && m.State == StateActive {
+			m.State = StateRebuilding
+			m.addEvidence("feature_map bit 2 (recovery offset) set, recovery_offset %d bytes: only the data below it was rebuilt", sb.RecoveryOffset)
+			s.problem("rebuilding-member", Warning, m, ptr(sb.Offset),
+				"%s was being rebuilt (recovery_offset %d bytes) and is not authoritative", m.Path(), sb.RecoveryOffset)
+		}
+		s.Members = append(s.Members, m)
+	}
+	if s.Level != "raid1" {
+		s.problem("not-a-mirror", Warning, nil, nil, "array %s is raid level %d, not a mirror: not checked", s.ID, first.Level)
+	}
+
+	// The freshest superblock: highest events among trusted slot members.
+	var top uint64
+	var cands []*Member
+	for _, m := range s.Members {
+		if m.State == StateActive && m.Trusted {
+			cands = append(cands, m)
+			if m.MD.Events > top {
+				top = m.MD.Events
+			}
+		}
+	}
+	s.Reasons = append(s.Reasons, mdRule)
+	if len(cands) == 0 {
+		s.Reasons = append(s.Reasons, "no member has a trusted superblock with a data slot, so the metadata names no current member")
+	}
+	for _, m := range cands {
+		if m.MD.Events == top {
+			s.Fresh = append(s.Fresh, m)
+		}
+	}
+	sort.SliceStable(s.Fresh, func(i, j int) bool { return s.Fresh[i].MD.Role < s.Fresh[j].MD.Role })
+	for _, m := range s.Fresh {
+		m.addEvidence("events %d is the highest among members with a data slot and a valid superblock", top)
+	}
+	if len(s.Fresh) > 0 {
+		s.DataSize = s.Fresh[0].MD.Size
+		s.RaidDisks = s.Fresh[0].MD.RaidDisks
+		s.Name = s.Fresh[0].MD.Name
+		var names []string
+		for _, m := range s.Fresh {
+			names = append(names, m.Path())
+		}
+		s.Reasons = append(s.Reasons, fmt.Sprintf("highest events: %d, held by %s", top, strings.Join(names, ", ")))
+	} else {
+		s.DataSize = first.Size
+	}
+
+	var fresh *Member
+	if len(s.Fresh) > 0 {
+		fresh = s.Fresh[0]
+	}
+	for _, m := range cands {
+		if m.MD.Events == top {
+			continue
+		}
+		lag := top - m.MD.Events
+		if lag == 1 {
+			m.addEvidence("events %d is one below the freshest %d: md accepts a lag of 1 (a crash between superblock writes)", m.MD.Events, top)
+			s.Reasons = append(s.Reasons, fmt.Sprintf("%s: events %d, within md's tolerance of 1: current", m.Path(), m.MD.Events))
+			continue
+		}
+		m.State = StateStale
+		m.addEvidence("events %d < %d of the freshest member %s: missed %d superblock updates", m.MD.Events, top, fresh.Path(), lag)
+		s.Reasons = append(s.Reasons, fmt.Sprintf("%s: events %d < %d: stale", m.Path(), m.MD.Events, top))
+		s.problem("stale-member", Error, m, ptr(m.MD.Offset),
+			"%s is stale: events %d, the freshest member %s has %d", m.Path(), m.MD.Events, fresh.Path(), top)
+	}
+
+	if fresh != nil {
+		mdFreshView(s, fresh)
+	}
+	mdMissing(s, fresh)
+	mdBitmap(s, fresh)
+	if fresh != nil && !fresh.MD.Clean {
+		s.ResyncFrom = mdResyncBytes(fresh.MD)
+		s.problem("unclean-shutdown", Info, fresh, ptr(fresh.MD.Offset),
+			"the array was not clean at the last superblock write (resync from byte %d of the data area): members may legitimately differ above it", s.ResyncFrom)
+	}
+	s.DataSize = shortest(s)
+	return s
+}
+
+// mdFreshView holds every other member against the freshest superblock's
+// record of the array, and each member's own record against the freshest.
+func mdFreshView(s *Set, fresh *Member) {
+	for _, m := range s.Members {
+		if m == fresh || !m.Trusted {
+			continue
+		}
+		r, rOK := mdRoleOf(fresh.MD, m.MD)
+		if rOK && !isSlot(r) && (m.State == StateActive || m.State == StateStale) {
+			m.addEvidence("the freshest member %s records device %d as %s (%s)", fresh.Path(), m.MD.DevNumber, roleName(r), mdRoleField(fresh.MD, m.MD))
+			if m.State == StateActive {
+				// A current events count but failed in the freshest view:
+				// recent kernels take the role from the freshest superblock.
+				m.State = StateFaulty
+				s.problem("faulty-member", Warning, m, ptr(m.MD.Offset),
+					"%s is recorded as %s by the freshest member %s", m.Path(), roleName(r), fresh.Path())
+			}
+		}
+		// The member's own view of the freshest member.
+		back, backOK := mdRoleOf(m.MD, fresh.MD)
+		if backOK && !isSlot(back) && rOK && !isSlot(r) {
+			s.Conflict = fmt.Sprintf("%s records %s as %s, and %s records %s as %s: each ran without the other",
+				fresh.Path(), m.Path(), roleName(r), m.Path(), fresh.Path(), roleName(back))
+			s.problem("split-brain", Error, m, nil, "%s", s.Conflict)
+		}
+		if m.State == StateStale {
+			if own, fv := mdArrayState(m.MD), mdArrayState(fresh.MD); own != fv {
+				m.addEvidence("its own superblock still shows array state %s where the freshest shows %s: a stale member's own view is not evidence", own, fv)
+				s.problem("metadata-disagrees", Warning, m, ptr(m.MD.Offset),
+					"%s's own superblock shows array state %s; the freshest member %s shows %s", m.Path(), own, fresh.Path(), fv)
+			}
+		}
+	}
+}
+
+// mdMissing reports slots the array declares that no given member fills.
+func mdMissing(s *Set, fresh *Member) {
+	have := map[uint16]bool{}
+	for _, m := range s.Members {
+		if m.Trusted && m.MD.IsSlot() {
+			have[m.MD.Role] = true
+		}
+	}
+	var missing []string
+	for slot := 0; slot < s.RaidDisks; slot++ {
+		if !have[uint16(slot)] {
+			missing = append(missing, strconv.Itoa(slot))
+		}
+	}
+	if len(missing) > 0 {
+		s.problem("member-missing", Warning, nil, nil, "the array declares %d slots (raid_disks); no member was given for slot %s",
+			s.RaidDisks, strings.Join(missing, ", "))
+	}
+}
+
+// mdBitmap records the freshest member's bitmap as the evidence of what a
+// stale member missed; a stale member's own bitmap is not evidence.
+func mdBitmap(s *Set, fresh *Member) {
+	for _, m := range s.Members {
+		if m.Bitmap == nil {
+			continue
+		}
+		b := m.Bitmap
+		desc := fmt.Sprintf("write-intent bitmap at byte %#x: events %d, events_cleared %d, %d of %d chunks of %d bytes dirty",
+			b.Offset, b.Events, b.EventsCleared, b.DirtyCount(), b.NBits, b.ChunkSize)
+		if m == fresh {
+			m.addEvidence("%s: used as evidence of the chunks written while a member was missing", desc)
+		} else if m.State == StateStale {
+			m.addEvidence("%s: not evidence, the member is stale", desc)
+		} else {
+			m.addEvidence("%s", desc)
+		}
+	}
+	if fresh == nil || fresh.Bitmap == nil {
+		return
+	}
+	s.Bitmap, s.BitmapMember = fresh.Bitmap, fresh
+	for _, m := range s.Members {
+		if m.State == StateStale && m.MD.Events < fresh.Bitmap.EventsCleared {
+			s.problem("bitmap-full-resync", Info, m, nil,
+				"%s has events %d, older than the bitmap's events_cleared %d: the bitmap cannot tell what it missed, a full copy is needed",
+				m.Path(), m.MD.Events, fresh.Bitmap.EventsCleared)
+		}
+	}
+}
+
+// mdRoleOf returns the role that view's superblock records for the device
+// holding sb.
+func mdRoleOf(view, sb *md.Superblock) (uint16, bool) {
+	if view.Version == md.V090 {
+		n := int(sb.ThisDisk.Number)
+		if n < 0 || n >= len(view.Disks) {
+			return 0, false
+		}
+		d := view.Disks[n]
+		if d.State&md.DiskFaulty != 0 || d.State&md.DiskRemoved != 0 {
+			return md.RoleFaulty, true
+		}
+		if d.State&md.DiskActive != 0 && d.State&md.DiskSync != 0 {
+			return uint16(d.RaidDisk), true
+		}
+		return md.RoleSpare, true
+	}
+	if sb.DevNumber < 0 || sb.DevNumber >= len(view.DevRoles) {
+		return 0, false
+	}
+	return view.DevRoles[sb.DevNumber], true
+}
+
+func mdRoleField(view, sb *md.Superblock) string {
+	if view.Version == md.V090 {
+		n := sb.ThisDisk.Number
+		if int(n) < len(view.Disks) {
+			return fmt.Sprintf("disks[%d].state %#x", n, view.Disks[n].State)
+		}
+		return "disks[]"
+	}
+	r, _ := mdRoleOf(view, sb)
+	return fmt.Sprintf("dev_roles[%d] = %#04x", sb.DevNumber, r)
+}
+
+// mdArrayState renders the array state as mdadm does: one letter a slot,
+// 'A' when some device holds it, '.' when none does.
+func mdArrayState(sb *md.Superblock) string {
+	n := sb.RaidDisks
+	if n <= 0 || n > 4096 {
+		return ""
+	}
+	held := make([]bool, n)
+	for _, r := range sb.DevRoles {
+		if isSlot(r) && int(r) < n {
+			held[r] = true
+		}
+	}
+	var b bytes.Buffer
+	for _, h := range held {
+		if h {
+			b.WriteByte('A')
+		} else {
+			b.WriteByte('.')
+		}
+	}
+	return b.String()
+}
+
+func mdResyncBytes(sb *md.Superblock) int64 {
+	if sb.ResyncOffset >= 1<<54 {
+		return 0
+	}
+	return int64(sb.ResyncOffset) * 512
+}
+
+func isSlot(r uint16) bool { return r < 0xff00 }
+
+func roleName(r uint16) string {
+	switch {
+	case isSlot(r):
+		return fmt.Sprintf("slot %d", r)
+	case r == md.RoleSpare:
+		return "spare or removed"
+	case r == md.RoleFaulty:
+		return "faulty"
+	case r == md.RoleJournal:
+		return "journal"
+	}
+	return fmt.Sprintf("%#04x", r)
+}
+
+func mdLevel(l int32) string {
+	switch l {
+	case 1:
+		return "raid1"
+	case 0:
+		return "raid0"
+	case -1:
+		return "linear"
+	case -4:
+		return "multipath"
+	}
+	return "raid" + strconv.Itoa(int(l))
+}

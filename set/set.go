@@ -1,0 +1,117 @@
+// Package set reads the mirror-set metadata of member images and groups
+// the images into sets. It reports what each member's metadata claims (its
+// role, state and generation) and which member the metadata names as the
+// freshest; it does not look at the data. Package check weighs these claims
+// against the data.
+//
+// Each on-disk format lives in its own subpackage (set/md, …) that decodes
+// from an io.ReaderAt. This package adapts them to one model: a new format
+// adds a detector to the list in detect.go and a file here that turns its
+// decoded structures into Members and claims.
+package set
+
+import (
+	"fmt"
+
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set/md"
+)
+
+// Member states, as the report names them.
+const (
+	StateActive     = "active"
+	StateStale      = "stale"
+	StateFaulty     = "faulty"
+	StateSpare      = "spare"
+	StateRebuilding = "rebuilding"
+	StateMissing    = "missing"
+	StateUnknown    = "unknown"
+)
+
+// Problem severities.
+const (
+	Info    = "info"
+	Warning = "warning"
+	Error   = "error"
+)
+
+// Problem is a finding about the metadata: not an error in reading it, but
+// something the report must say.
+type Problem struct {
+	Code     string
+	Severity string
+	Member   string // path, or ""
+	Offset   *int64 // byte offset in the member, when known
+	Message  string
+}
+
+// Member is one input image and what its metadata says about it.
+type Member struct {
+	Input      int // position on the command line
+	Image      *image.Image
+	Role       string  // "0", "1", … for a data slot; "spare", "faulty", "" when unknown
+	State      string  // one of the State constants
+	Generation *uint64 // md events; nil without metadata
+	DataOffset int64   // bytes from the image start
+	DataSize   int64   // bytes of data area the metadata declares (or the image size)
+	Trusted    bool    // the metadata is valid and may be used as evidence
+	Evidence   []string
+
+	MD     *md.Superblock // nil unless Format is md
+	Bitmap *md.Bitmap     // this member's own write-intent bitmap, nil when none
+}
+
+// Path is the member's path as the user gave it.
+func (m *Member) Path() string { return m.Image.Path() }
+
+func (m *Member) addEvidence(format string, args ...any) {
+	m.Evidence = append(m.Evidence, fmt.Sprintf(format, args...))
+}
+
+// Set is a group of member images that the metadata says form one mirror.
+type Set struct {
+	ID        string // array UUID, or "adhoc-1"
+	Name      string
+	Format    string // "md-1.2", …, "none"
+	Level     string // "raid1", or "" when unknown
+	RaidDisks int    // slots declared by the metadata; 0 when unknown
+	DataSize  int64  // bytes of each member's data area to compare
+	Members   []*Member
+
+	// Fresh lists the members the metadata names as current (the highest
+	// generation among trusted active members). More than one means the
+	// metadata alone cannot pick a single authority; check then looks at
+	// the data.
+	Fresh []*Member
+	// Reasons say, rule by rule, how Fresh was chosen.
+	Reasons []string
+	// Conflict is set when the metadata itself describes a split brain
+	// (members that each record the other as failed).
+	Conflict string
+
+	// Bitmap is the freshest member's write-intent bitmap, nil when none.
+	Bitmap       *md.Bitmap
+	BitmapMember *Member
+
+	// ResyncFrom is the data-area byte offset above which the array was not
+	// known to be in sync at the last write (unclean shutdown), or -1.
+	ResyncFrom int64
+
+	Problems []Problem
+}
+
+// Adhoc reports whether the set was formed without metadata.
+func (s *Set) Adhoc() bool { return s.Format == FormatNone }
+
+// FormatNone is the Format of a set formed without metadata.
+const FormatNone = "none"
+
+func (s *Set) problem(code, sev string, m *Member, off *int64, format string, args ...any) {
+	p := Problem{Code: code, Severity: sev, Offset: off, Message: fmt.Sprintf(format, args...)}
+	if m != nil {
+		p.Member = m.Path()
+	}
+	s.Problems = append(s.Problems, p)
+}
+
+func ptr[T any](v T) *T { return &v }
