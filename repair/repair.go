@@ -1,0 +1,379 @@
+// Package repair writes repaired member images as new files. It never
+// opens an input for writing: every output is a new file in the output
+// directory, written under a temporary name, synced, re-read and verified,
+// and only then renamed to its final name.
+//
+// Crash ordering: while an output is being written it is named
+// ".NAME.mirrorchk-partial-*" (hidden, and saying what it is). The final name
+// appears only by an atomic link or rename after the data is synced and its
+// data area verified, followed by a sync of the directory. An interrupted run
+// leaves at most a partial file that no one can mistake for a result, never
+// a file with a final name that is incomplete.
+package repair
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/mirrorchk/mirrorchk/check"
+	"github.com/mirrorchk/mirrorchk/set"
+)
+
+// ErrSplitBrain is returned by NewPlan when no member can be shown
+// authoritative; the user must name one (--prefer).
+var ErrSplitBrain = errors.New("split brain: no member can be shown authoritative; name one with --prefer")
+
+// ErrNoAuthority is returned by NewPlan when the set has no authority for
+// another reason (unknown verdict).
+var ErrNoAuthority = errors.New("no authoritative member: nothing to repair from")
+
+// ErrShortMember is returned by NewPlan when a member image is shorter than
+// the set's data area: a repaired copy of it would be short too.
+var ErrShortMember = errors.New("a member image is shorter than the set's data area (see the size-mismatch problem); mirrorchk does not extend images")
+
+// Plan is what a repair of one set will do.
+type Plan struct {
+	Result *check.Result
+	Source *set.Member // the authoritative member copied from
+	// Needed is false when the set is consistent and nothing is written.
+	Needed  bool
+	Outputs []*Output
+	// MetadataNote says why the metadata is not rewritten, or "".
+	MetadataNote string
+}
+
+// Output is one repaired image, planned or written.
+type Output struct {
+	Member      *set.Member
+	Path        string        // final path of the new image
+	Ranges      []check.Range // listed ranges this member receives from Source
+	RangesTotal int64         // all ranges it receives, listed or not
+	BytesCopied int64         // bytes of its data area that differ from Source
+	Patches     []set.Patch   // metadata rewrites
+
+	// Filled in by Write.
+	Hashes     map[string]string // of the whole written image
+	DataSHA256 string            // of its data area as re-read
+	Verified   bool
+}
+
+// NewPlan plans the repair of r's set into outDir. It does not touch the
+// file system.
+func NewPlan(r *check.Result, outDir string) (*Plan, error) {
+	s := r.Set
+	p := &Plan{Result: r, Source: r.Authority}
+	if r.Verdict == check.Consistent {
+		return p, nil
+	}
+	if r.Authority == nil {
+		if r.Verdict == check.SplitBrain {
+			return nil, ErrSplitBrain
+		}
+		return nil, ErrNoAuthority
+	}
+	for _, pr := range s.Problems {
+		if pr.Code == "size-mismatch" {
+			return nil, ErrShortMember
+		}
+	}
+	p.Needed = true
+	patches, err := s.SyncPatches(r.Authority)
+	if err != nil {
+		p.MetadataNote = fmt.Sprintf("metadata left as is: %v", err)
+		patches = nil
+	}
+	idx := map[*set.Member]int{}
+	for i, m := range s.Members {
+		idx[m] = i
+	}
+	src := idx[r.Authority]
+	names := map[string]bool{}
+	for i, m := range s.Members {
+		if m.State == set.StateSpare {
+			continue // a spare holds no slot: nothing to make in sync
+		}
+		o := &Output{Member: m, Patches: patches[m.Input], BytesCopied: r.Diff.PairBytes[i][src], RangesTotal: r.PairRanges[i][src]}
+		name := outputName(m.Path())
+		if names[name] {
+			return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", name)
+		}
+		names[name] = true
+		o.Path = filepath.Join(outDir, name)
+		for _, rg := range r.Diff.Ranges {
+			if group(rg, i) != group(rg, src) {
+				o.Ranges = append(o.Ranges, rg)
+			}
+		}
+		p.Outputs = append(p.Outputs, o)
+	}
+	return p, nil
+}
+
+func group(r check.Range, i int) int {
+	for g, members := range r.Groups {
+		for _, j := range members {
+			if j == i {
+				return g
+			}
+		}
+	}
+	return -1
+}
+
+var segSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
+
+// outputName is the file name of a member's repaired image: its own name,
+// or for a split raw set the name of the first segment without its number.
+func outputName(path string) string {
+	base := filepath.Base(path)
+	if segSuffix.MatchString(base) {
+		return segSuffix.ReplaceAllString(base, "") + ".img"
+	}
+	return base
+}
+
+// Options are the settings of Write.
+type Options struct {
+	Hashes    []string
+	ChunkSize int
+	Progress  func(done, total int64)
+}
+
+// CheckOutDir refuses an output directory that holds one of the inputs or
+// already holds a file with an output's name.
+func CheckOutDir(outDir string, inputs []string, outputs []string) error {
+	di, err := os.Stat(outDir)
+	if err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	if !di.IsDir() {
+		return fmt.Errorf("output directory %s is not a directory", outDir)
+	}
+	for _, in := range inputs {
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			return err
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		pi, err := os.Stat(filepath.Dir(abs))
+		if err != nil {
+			return err
+		}
+		if os.SameFile(pi, di) {
+			return fmt.Errorf("--out %s contains the input %s; write repaired images to another directory", outDir, in)
+		}
+	}
+	for _, o := range outputs {
+		if _, err := os.Lstat(o); err == nil {
+			return fmt.Errorf("%s already exists; mirrorchk does not overwrite files", o)
+		}
+	}
+	return nil
+}
+
+// Write writes every planned output and verifies it. On any error the
+// partial file of the output being written is removed; outputs finished
+// before it stay.
+func Write(ctx context.Context, p *Plan, opt Options) error {
+	if !p.Needed {
+		return nil
+	}
+	if opt.ChunkSize <= 0 {
+		opt.ChunkSize = 1 << 20
+	}
+	var total, done int64
+	for _, o := range p.Outputs {
+		total += o.Member.Image.Size()
+	}
+	for _, o := range p.Outputs {
+		progress := func(n int64) {
+			if opt.Progress != nil {
+				opt.Progress(done+n, total)
+			}
+		}
+		if err := writeOne(ctx, p, o, opt, progress); err != nil {
+			return err
+		}
+		done += o.Member.Image.Size()
+	}
+	return nil
+}
+
+func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress func(int64)) (err error) {
+	m, src := o.Member, p.Source
+	dataSize := p.Result.Set.DataSize
+	dir, name := filepath.Split(o.Path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+name+".mirrorchk-partial-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+
+	// Source data hash while copying; compared with the re-read output.
+	srcHash := sha256.New()
+	buf := make([]byte, opt.ChunkSize)
+	size := m.Image.Size()
+	dataEnd := m.DataOffset + dataSize
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Pieces: own bytes before the data area, source data, own tail.
+		n := int64(len(buf))
+		var r io.ReaderAt = m.Image
+		roff := off
+		switch {
+		case off < m.DataOffset:
+			n = min(n, m.DataOffset-off)
+		case off < dataEnd:
+			n = min(n, dataEnd-off)
+			r, roff = src.Image, src.DataOffset+(off-m.DataOffset)
+		}
+		n = min(n, size-off)
+		b := buf[:n]
+		if err := readFull(r, b, roff); err != nil {
+			return err
+		}
+		if off >= m.DataOffset && off < dataEnd {
+			srcHash.Write(b)
+		}
+		if !allZero(b) { // zero chunks stay holes in the new image
+			if _, err := f.WriteAt(b, off); err != nil {
+				return err
+			}
+		}
+		off += n
+		progress(off)
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	for _, pt := range o.Patches {
+		if _, err := f.WriteAt(pt.Data, pt.Off); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+
+	// Re-read what was written, as a reader would.
+	hashes, dataSum, err := hashFile(tmp, opt.Hashes, m.DataOffset, dataSize, opt.ChunkSize)
+	if err != nil {
+		return err
+	}
+	want := hex.EncodeToString(srcHash.Sum(nil))
+	if dataSum != want {
+		return fmt.Errorf("%s: verification failed: data area sha256 %s, authoritative %s has %s", tmp, dataSum, src.Path(), want)
+	}
+	if err := publish(tmp, o.Path); err != nil {
+		return err
+	}
+	o.Hashes, o.DataSHA256, o.Verified = hashes, dataSum, true
+	return nil
+}
+
+// publish gives tmp its final name without ever replacing an existing
+// file, then syncs the directory so the name survives a crash.
+func publish(tmp, final string) error {
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s already exists; mirrorchk does not overwrite files", final)
+		}
+		// File systems without hard links: rename, after checking.
+		if _, serr := os.Lstat(final); serr == nil {
+			return fmt.Errorf("%s already exists; mirrorchk does not overwrite files", final)
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return err
+		}
+	} else if err := os.Remove(tmp); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(final))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func hashFile(path string, algs []string, dataOff, dataSize int64, chunk int) (map[string]string, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	whole, err := newHashes(algs)
+	if err != nil {
+		return nil, "", err
+	}
+	data := sha256.New()
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			b := buf[:n]
+			whole.Write(b)
+			lo, hi := max(off, dataOff), min(off+int64(n), dataOff+dataSize)
+			if lo < hi {
+				data.Write(b[lo-off : hi-off])
+			}
+			off += int64(n)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, "", rerr
+		}
+	}
+	return whole.Sums(), hex.EncodeToString(data.Sum(nil)), nil
+}
+
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = fmt.Errorf("short read of %d bytes at byte %#x: %w", len(p), off, io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+var zeros = make([]byte, 64<<10)
+
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
