@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/mirrorchk/mirrorchk/check"
+	"github.com/mirrorchk/mirrorchk/example"
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/report"
+	"github.com/mirrorchk/mirrorchk/set"
+)
+
+// scanOptions are the flags shared by scan and repair.
+type scanOptions struct {
+	json       bool
+	reportFile string
+	prefer     string
+	hash       string
+	maxRanges  int
+	quiet      bool
+	sectorSize int
+	example    bool
+}
+
+func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "write the JSON report to stdout instead of the text report")
+	fs.StringVar(&o.reportFile, "report", "", "also write the JSON report to `FILE`")
+	fs.StringVar(&o.prefer, "prefer", "", "take `IMAGE` as the authoritative member (recorded as basis \"user\")")
+	fs.StringVar(&o.hash, "hash", "sha256", "hashes of each input, comma-separated: sha256, sha1, md5, or none")
+	fs.IntVar(&o.maxRanges, "max-ranges", 10000, "list at most `N` differing ranges per set (the rest are counted)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar and no text report (the exit code and --report still tell)")
+	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
+}
+
+// hashes parses --hash.
+func (o *scanOptions) hashes() ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range strings.Split(o.hash, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch h {
+		case "none", "":
+			continue
+		case "sha256", "sha1", "md5":
+			if !seen[h] {
+				out = append(out, h)
+				seen[h] = true
+			}
+		default:
+			return nil, usageError{fmt.Errorf("--hash: unknown algorithm %q (sha256, sha1, md5, none)", h)}
+		}
+	}
+	return out, nil
+}
+
+func (o *scanOptions) validate() error {
+	if o.sectorSize < 512 || o.sectorSize&(o.sectorSize-1) != 0 || o.sectorSize > 1<<20 {
+		return usageError{fmt.Errorf("--sector-size %d: must be a power of two from 512 to 1048576", o.sectorSize)}
+	}
+	if o.maxRanges < 0 {
+		return usageError{fmt.Errorf("--max-ranges %d: must not be negative", o.maxRanges)}
+	}
+	_, err := o.hashes()
+	return err
+}
+
+func newScanCommand(e *env) *cobra.Command {
+	var o scanOptions
+	cmd := &cobra.Command{
+		Use:   "scan IMAGE...",
+		Short: "Check the members of mirror sets and report which copy is authoritative",
+		Long: `scan groups the images into mirror sets by their metadata, diffs each set's members
+sector by sector, and reports the verdict, the authoritative member and its evidence,
+and every range where the members differ. Nothing is written.
+
+EXIT STATUS
+  0 consistent, 4 divergence, stale member or other problems, 8 operational error, 16 usage`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.example {
+				if len(args) > 0 {
+					return usageError{fmt.Errorf("--example takes no images")}
+				}
+				return nil
+			}
+			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
+		},
+		PreRunE: func(*cobra.Command, []string) error { return o.validate() },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var labels map[string]string
+			if o.example {
+				dir, err := os.MkdirTemp("", "mirrorchk-example-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				if args, err = example.Extract(dir); err != nil {
+					return err
+				}
+				labels = map[string]string{}
+				for i, p := range args {
+					labels[p] = "example/" + example.Names[i]
+				}
+			}
+			run, err := scan(cmd.Context(), e, o, args, labels)
+			if err != nil {
+				return err
+			}
+			defer run.close()
+			rep := run.report(e, o)
+			if err := emit(e, o, rep); err != nil {
+				return err
+			}
+			e.code = scanCode(rep)
+			return nil
+		},
+	}
+	o.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&o.example, "example", false, "scan the embedded example: a real md RAID-1 pair with a stale member")
+	return cmd
+}
+
+// scanRun is everything one scan found, kept open for a repair.
+type scanRun struct {
+	images   []*image.Image
+	results  []*check.Result
+	problems []set.Problem
+	labels   map[string]string
+	hashes   []string
+}
+
+func (r *scanRun) close() {
+	for _, im := range r.images {
+		im.Close()
+	}
+}
+
+// scan opens the images, groups them into sets and checks each set.
+func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scanRun, error) {
+	hashes, _ := o.hashes()
+	run := &scanRun{labels: labels, hashes: hashes}
+	for _, p := range paths {
+		im, err := image.Open(p)
+		if err != nil {
+			run.close()
+			return nil, err
+		}
+		if l, ok := labels[p]; ok {
+			im.Relabel(l)
+		}
+		run.images = append(run.images, im)
+	}
+	for i, a := range run.images {
+		for _, b := range run.images[i+1:] {
+			if a.SameFile(b) {
+				run.close()
+				return nil, usageError{fmt.Errorf("%s and %s are the same image given twice", a.Path(), b.Path())}
+			}
+		}
+	}
+	var prefer *image.Image
+	if o.prefer != "" {
+		pi, err := os.Stat(o.prefer)
+		if err != nil {
+			run.close()
+			return nil, usageError{fmt.Errorf("--prefer: %w", err)}
+		}
+		for _, im := range run.images {
+			if im.Contains(pi) {
+				prefer = im
+			}
+		}
+		if prefer == nil {
+			run.close()
+			return nil, usageError{fmt.Errorf("--prefer %s is not one of the images given", o.prefer)}
+		}
+	}
+	sets, problems, err := set.Group(run.images)
+	if err != nil {
+		run.close()
+		return nil, err
+	}
+	run.problems = problems
+	bar := newBar(e, o, "scan")
+	for _, s := range sets {
+		maxRanges := o.maxRanges
+		if maxRanges == 0 {
+			maxRanges = -1 // the engine reads 0 as its default; the user means none
+		}
+		opt := check.Options{SectorSize: o.sectorSize, MaxRanges: maxRanges, Hashes: hashes, Progress: bar.progress}
+		for _, m := range s.Members {
+			if m.Image == prefer {
+				opt.Prefer = m
+			}
+		}
+		res, err := check.Check(ctx, s, opt)
+		if err != nil {
+			bar.done()
+			run.close()
+			return nil, err
+		}
+		run.results = append(run.results, res)
+	}
+	bar.done()
+	return run, nil
+}
+
+// emit writes the report: JSON or text on stdout, and the JSON file.
+func emit(e *env, o scanOptions, rep *report.Report) error {
+	if o.reportFile != "" {
+		if err := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	switch {
+	case o.json:
+		return report.WriteJSON(e.stdout, rep)
+	case o.quiet:
+		return nil
+	default:
+		return report.WriteText(e.stdout, rep)
+	}
+}
+
+// scanCode is the exit code of a scan: 0 when every set is consistent and
+// nothing of warning severity or worse was found, else 4.
+func scanCode(rep *report.Report) int {
+	bad := func(ps []report.Problem) bool {
+		for _, p := range ps {
+			if p.Severity != report.SeverityInfo {
+				return true
+			}
+		}
+		return false
+	}
+	if bad(rep.Problems) {
+		return exitProblems
+	}
+	for _, s := range rep.Sets {
+		if s.Verdict != report.VerdictConsistent || bad(s.Problems) {
+			return exitProblems
+		}
+	}
+	return exitOK
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory that is synced and then renamed, so a reader never sees a
+// half-written report under the final name.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".mirrorchk-partial-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// bar draws a progress bar on stderr when stderr is a terminal and the
+// user did not ask for quiet or JSON output.
+type bar struct{ pb *progressbar.ProgressBar }
+
+func newBar(e *env, o scanOptions, what string) *bar {
+	f, ok := e.stderr.(*os.File)
+	if !ok || o.quiet || o.json || !term.IsTerminal(int(f.Fd())) {
+		return &bar{}
+	}
+	return &bar{pb: progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (b *bar) progress(done, total int64) {
+	if b.pb == nil {
+		return
+	}
+	if b.pb.GetMax64() != total {
+		b.pb.ChangeMax64(total)
+	}
+	b.pb.Set64(done)
+}
+
+func (b *bar) done() {
+	if b.pb != nil {
+		b.pb.Finish()
+		b.pb.Clear()
+	}
+}
