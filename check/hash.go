@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash"
 )
@@ -38,4 +39,42 @@ func hashNames(names []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Digests feeds every write to several hash algorithms at once: the
+// whole-image hashes that repair computes of what it wrote, by the same
+// names and rules as DiffOptions.Hashes.
+type Digests struct {
+	names []string
+	hs    []hash.Hash
+}
+
+// NewDigests returns Digests for the named algorithms ("sha256", "sha1",
+// "md5"; duplicates dropped).
+func NewDigests(names []string) (*Digests, error) {
+	names, err := hashNames(names)
+	if err != nil {
+		return nil, err
+	}
+	d := &Digests{names: names}
+	for _, n := range names {
+		d.hs = append(d.hs, newHash(n))
+	}
+	return d, nil
+}
+
+// Write adds p to every digest.
+func (d *Digests) Write(p []byte) {
+	for _, h := range d.hs {
+		h.Write(p)
+	}
+}
+
+// Sums returns algorithm → lower-case hex.
+func (d *Digests) Sums() map[string]string {
+	m := make(map[string]string, len(d.hs))
+	for i, h := range d.hs {
+		m[d.names[i]] = hex.EncodeToString(h.Sum(nil))
+	}
+	return m
 }

@@ -24,6 +24,7 @@ import (
 	"regexp"
 
 	"github.com/mirrorchk/mirrorchk/check"
+	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
@@ -250,7 +251,7 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 		}
 		n = min(n, size-off)
 		b := buf[:n]
-		if err := readFull(r, b, roff); err != nil {
+		if err := image.ReadFull(r, b, roff); err != nil {
 			return err
 		}
 		if off >= m.DataOffset && off < dataEnd {
@@ -326,7 +327,7 @@ func hashFile(path string, algs []string, dataOff, dataSize int64, chunk int) (m
 		return nil, "", err
 	}
 	defer f.Close()
-	whole, err := newHashes(algs)
+	whole, err := check.NewDigests(algs)
 	if err != nil {
 		return nil, "", err
 	}
@@ -352,17 +353,6 @@ func hashFile(path string, algs []string, dataOff, dataSize int64, chunk int) (m
 		}
 	}
 	return whole.Sums(), hex.EncodeToString(data.Sum(nil)), nil
-}
-
-func readFull(r io.ReaderAt, p []byte, off int64) error {
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = fmt.Errorf("short read of %d bytes at byte %#x: %w", len(p), off, io.ErrUnexpectedEOF)
-	}
-	return err
 }
 
 var zeros = make([]byte, 64<<10)

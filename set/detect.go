@@ -164,7 +164,7 @@ func sniffFirmware(r interface {
 	var sec [512]byte
 	// SNIA DDF: anchor header in the last sector, magic 0xDE11DE11 big endian.
 	if size >= 512 {
-		if err := readFull(r, sec[:], size-512); err != nil {
+		if err := image.ReadFull(r, sec[:], size-512); err != nil {
 			return "", 0, false, err
 		}
 		if binary.BigEndian.Uint32(sec[0:4]) == 0xDE11DE11 {
@@ -173,7 +173,7 @@ func sniffFirmware(r interface {
 	}
 	// Intel IMSM: MPB signature in the second-to-last 512-byte sector.
 	if size >= 1024 {
-		if err := readFull(r, sec[:], size-1024); err != nil {
+		if err := image.ReadFull(r, sec[:], size-1024); err != nil {
 			return "", 0, false, err
 		}
 		if bytes.HasPrefix(sec[:], []byte("Intel Raid ISM Cfg Sig. ")) {
@@ -181,15 +181,4 @@ func sniffFirmware(r interface {
 		}
 	}
 	return "", 0, false, nil
-}
-
-func readFull(r io.ReaderAt, p []byte, off int64) error {
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
 }
