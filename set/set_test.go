@@ -1,0 +1,194 @@
+package set
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/set/md"
+)
+
+// Byte offsets in the fixture's 1.2 superblock (md_p.h mdp_superblock_1).
+const (
+	sb12    = 4096
+	oEvents = 200
+	oMaxDev = 220
+	oRoles  = 256
+	oCsum   = 216
+)
+
+// edit12 changes a 1.2 member image in place and re-signs its superblock,
+// so the edit looks like what a kernel would have written.
+func edit12(t *testing.T, path string, events uint64, roles map[int]uint16) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	if events != 0 {
+		le.PutUint64(b[sb12+oEvents:], events)
+	}
+	for i, r := range roles {
+		le.PutUint16(b[sb12+oRoles+2*i:], r)
+	}
+	n := 256 + 2*int(le.Uint32(b[sb12+oMaxDev:]))
+	le.PutUint32(b[sb12+oCsum:], md.Checksum1(b[sb12:sb12+n]))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func group(t *testing.T, paths ...string) ([]*Set, []Problem) {
+	t.Helper()
+	var ims []*image.Image
+	for _, p := range paths {
+		im, err := image.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { im.Close() })
+		ims = append(ims, im)
+	}
+	sets, ps, err := Group(ims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sets, ps
+}
+
+func pair(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	return fixture.UnzstdTo(t, "md/md-1.2/"+dir+"/m0.img.zst", tmp), fixture.UnzstdTo(t, "md/md-1.2/"+dir+"/m1.img.zst", tmp)
+}
+
+func codes(ps []Problem) string {
+	var c []string
+	for _, p := range ps {
+		c = append(c, p.Code)
+	}
+	return strings.Join(c, ",")
+}
+
+// TestMDClaims covers the md freshness rules on re-signed edits of a real
+// stale-member pair (fresh m0 at events 20 records m1 as 0xffff; m1 stopped
+// at 15 and still records both active).
+func TestMDClaims(t *testing.T) {
+	tests := []struct {
+		name       string
+		events1    uint64
+		roles0     map[int]uint16 // m0's dev_roles edits
+		roles1     map[int]uint16 // m1's dev_roles edits
+		wantFresh  string         // base names of Set.Fresh
+		wantState1 string
+		wantCodes  []string // must be among the set's problem codes
+		conflict   bool
+	}{
+		{name: "as written: stale", wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"stale-member", "metadata-disagrees"}},
+		{name: "lag of 1 and in the freshest view: current", events1: 19, roles0: map[int]uint16{1: 1}, wantFresh: "m0.img", wantState1: StateActive},
+		{name: "lag of 1 but removed in the freshest view: faulty", events1: 19, wantFresh: "m0.img", wantState1: StateFaulty, wantCodes: []string{"faulty-member"}},
+		{name: "equal events: both fresh", events1: 20, roles0: map[int]uint16{1: 1}, wantFresh: "m0.img,m1.img", wantState1: StateActive},
+		{name: "each records the other as failed: split brain", events1: 18, roles1: map[int]uint16{0: 0xfffe}, wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"split-brain"}, conflict: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m0, m1 := pair(t, "b-stale-member")
+			if tc.roles0 != nil {
+				edit12(t, m0, 0, tc.roles0)
+			}
+			if tc.events1 != 0 || tc.roles1 != nil {
+				edit12(t, m1, tc.events1, tc.roles1)
+			}
+			sets, _ := group(t, m0, m1)
+			if len(sets) != 1 {
+				t.Fatalf("%d sets", len(sets))
+			}
+			s := sets[0]
+			var fresh []string
+			for _, m := range s.Fresh {
+				fresh = append(fresh, filepath.Base(m.Path()))
+			}
+			if got := strings.Join(fresh, ","); got != tc.wantFresh {
+				t.Errorf("fresh %q, want %q", got, tc.wantFresh)
+			}
+			if got := s.Members[1].State; got != tc.wantState1 {
+				t.Errorf("m1 state %q, want %q; evidence %q", got, tc.wantState1, s.Members[1].Evidence)
+			}
+			got := codes(s.Problems)
+			for _, c := range tc.wantCodes {
+				if !strings.Contains(got, c) {
+					t.Errorf("problems %q lack %q", got, c)
+				}
+			}
+			if (s.Conflict != "") != tc.conflict {
+				t.Errorf("conflict %q, want %v", s.Conflict, tc.conflict)
+			}
+		})
+	}
+}
+
+// TestMDSingleMember: one member of a two-disk array is degraded, not
+// an error, and says which slot is missing.
+func TestMDSingleMember(t *testing.T) {
+	m0, _ := pair(t, "a-clean")
+	sets, _ := group(t, m0)
+	s := sets[0]
+	if !strings.Contains(codes(s.Problems), "member-missing") || len(s.Fresh) != 1 {
+		t.Errorf("problems %q fresh %d", codes(s.Problems), len(s.Fresh))
+	}
+}
+
+// TestMDNoTrustedMember: when every superblock fails its checksum the
+// metadata names no current member.
+func TestMDNoTrustedMember(t *testing.T) {
+	m0, m1 := pair(t, "a-clean")
+	for _, p := range []string{m0, m1} {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte{1, 2, 3, 4}, sb12+oCsum)
+		f.Close()
+	}
+	sets, _ := group(t, m0, m1)
+	s := sets[0]
+	if len(s.Fresh) != 0 || strings.Count(codes(s.Problems), "bad-checksum") != 2 {
+		t.Errorf("fresh %d problems %q", len(s.Fresh), codes(s.Problems))
+	}
+	for _, m := range s.Members {
+		if m.Trusted || m.State != StateUnknown {
+			t.Errorf("%s trusted %v state %q", m.Path(), m.Trusted, m.State)
+		}
+	}
+}
+
+// TestSyncPatches: the rewrites for a stale pair name every field changed.
+func TestSyncPatches(t *testing.T) {
+	m0, m1 := pair(t, "c-stale-member-bitmap")
+	sets, _ := group(t, m0, m1)
+	s := sets[0]
+	ps, err := s.SyncPatches(s.Fresh[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := strings.Join(ps[1][0].Changes, "; ")
+	for _, want := range []string{"events 15 -> 20", "sb_csum"} {
+		if !strings.Contains(stale, want) {
+			t.Errorf("m1 changes %q lack %q", stale, want)
+		}
+	}
+	fresh := strings.Join(ps[0][0].Changes, "; ")
+	for _, want := range []string{"array state A. -> AA", "dev_roles[1] 0xffff -> 0x0001"} {
+		if !strings.Contains(fresh, want) {
+			t.Errorf("m0 changes %q lack %q", fresh, want)
+		}
+	}
+	if len(ps[0]) != 2 || !strings.Contains(strings.Join(ps[0][1].Changes, ";"), "dirty chunks 6 -> 0") {
+		t.Errorf("m0 bitmap patch %+v", ps[0])
+	}
+}
