@@ -73,8 +73,12 @@ func assessMD(fs []*mdFound) *Set {
 			m.State = StateActive
 		case sb.Role == md.RoleFaulty:
 			m.Role, m.State = "faulty", StateFaulty
+			s.problem("faulty-member", Warning, m, ptr(sb.Offset),
+				"%s records itself as faulty (%s) and is not authoritative", m.Path(), mdRoleField(sb, sb))
 		case sb.Role == md.RoleSpare:
 			m.Role, m.State = "spare", StateSpare
+			s.problem("spare-member", Warning, m, ptr(sb.Offset),
+				"%s is a spare: it holds no data slot and is not authoritative; its data is compared for information only", m.Path())
 		default:
 			m.Role, m.State = roleName(sb.Role), StateUnknown
 		}
