@@ -57,6 +57,11 @@ type Bitmap struct {
 	Raw                                       []byte   // the bitmap as stored: superblock (256 bytes; 1 KiB for version 6) + bits (version 6: a state byte per chunk)
 }
 
+// maxBitmapBytes caps the bit table read into memory. mdadm's internal
+// bitmaps fit in at most 128 KiB; 16 MiB of bits covers 8 PiB at 64 MiB
+// chunks or 8 TiB at 64 KiB chunks.
+const maxBitmapBytes = 16 << 20
+
 // ReadBitmap reads the internal bitmap of the member whose superblock is sb.
 // It checks the magic, version 3..6, that the chunk size is a power of two
 // of at least 512 bytes, that the bits fit in the space the layout leaves
@@ -110,6 +115,11 @@ func ReadBitmap(r io.ReaderAt, size int64, sb *Superblock) (*Bitmap, error) {
 		return nil, &FormatError{Off: start + obSyncSize, Field: "sync_size", Value: sync, Msg: "sectors overflows a byte count"}
 	}
 	b.SyncSize = int64(sync) * 512
+	// The bitmap covers the array's data: more than the member's data area
+	// is impossible, and trusting it would size the bit table from a lie.
+	if limit := max(sb.DataSize+sb.Missing, sb.Size); b.SyncSize > limit {
+		return nil, &FormatError{Off: start + obSyncSize, Field: "sync_size", Value: sync, Msg: fmt.Sprintf("sectors exceeds the %d-byte data area", limit)}
+	}
 	b.NBits = b.SyncSize / b.ChunkSize
 	if b.SyncSize%b.ChunkSize != 0 {
 		b.NBits++
@@ -124,6 +134,10 @@ func ReadBitmap(r io.ReaderAt, size int64, sb *Superblock) (*Bitmap, error) {
 	if hi-start < dataOff || nbytes > hi-start-dataOff {
 		return nil, &FormatError{Off: start + obSyncSize, Field: "sync_size", Value: sync,
 			Msg: fmt.Sprintf("sectors in %d-byte chunks need %d bitmap bytes from byte %#x, past the end of the bitmap space at byte %#x", b.ChunkSize, dataOff+nbytes, start, hi)}
+	}
+	if nbytes > maxBitmapBytes {
+		return nil, &FormatError{Off: start + obChunkSize, Field: "chunksize", Value: chunk,
+			Msg: fmt.Sprintf("gives %d bitmap bytes for %d data bytes, more than the %d mirrorchk reads", nbytes, b.SyncSize, maxBitmapBytes)}
 	}
 	if b.Raw, err = readChunked(r, start, dataOff+nbytes); err != nil {
 		return nil, err

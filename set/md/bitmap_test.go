@@ -147,9 +147,11 @@ func TestBitmapAllocationBounded(t *testing.T) {
 	const claimed = 1 << 40
 	img := messWith(t, c12, "m0", func(b []byte) {
 		put64(b, sb12+128, 1<<30) // data_offset: 512 GiB in, so the bitmap space is huge
-		put16(b, sb12+186, 0)     // no bad-block log to end the bitmap space
-		put64(b, bm12+40, 1<<34)  // sync_size: 8 TiB
-		put32(b, bm12+52, 512)    // chunksize: 2^34 bits = 2 GiB of bitmap
+		put64(b, sb12+136, 1<<34) // data_size and size: 8 TiB, as the bitmap claims
+		put64(b, sb12+80, 1<<34)
+		put16(b, sb12+186, 0)    // no bad-block log to end the bitmap space
+		put64(b, bm12+40, 1<<34) // sync_size: 8 TiB
+		put32(b, bm12+52, 65536) // chunksize: 2^27 bits = 16 MiB of bitmap
 	})
 	sb, err := ReadAt(bytes.NewReader(img), claimed, V12, sb12)
 	if err != nil {
@@ -166,6 +168,22 @@ func TestBitmapAllocationBounded(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
 		t.Errorf("ReadBitmap allocated %d MiB for an 8 MiB reader", got>>20)
 	}
+
+	// One chunk size smaller and the bit table would exceed the cap: refused
+	// before anything is read.
+	img = messWith(t, c12, "m0", func(b []byte) {
+		put64(b, sb12+128, 1<<30)
+		put64(b, sb12+136, 1<<34)
+		put64(b, sb12+80, 1<<34)
+		put16(b, sb12+186, 0)
+		put64(b, bm12+40, 1<<34)
+		put32(b, bm12+52, 32768)
+	})
+	if sb, err = ReadAt(bytes.NewReader(img), claimed, V12, sb12); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadBitmap(bytes.NewReader(img), claimed, sb)
+	wantFormatError(t, err, "chunksize", bm12+52)
 }
 
 // TestTiny090: in a 64..128 KiB image the 0.90 superblock sits at byte 0,

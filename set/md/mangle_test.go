@@ -229,10 +229,13 @@ func TestMangleBitmap(t *testing.T) {
 			// Data area moved to the end of the image and no bad-block
 			// log, so the bitmap's space reaches the end of the image.
 			put16(b, sb12+186, 0) // no bad-block log
+			// The data area runs past the end (a truncated image), so the
+			// sync_size check against the data area passes.
 			put64(b, sb12+128, 16384)
-			put64(b, sb12+136, 0)
-			put64(b, sb12+80, 0)
-			put64(b, bm12+40, 1<<40)
+			put64(b, sb12+136, 1<<30)
+			put64(b, sb12+80, 1<<30)
+			put64(b, bm12+40, 1<<30)
+			put32(b, bm12+52, 4096) // 2^27 bits: 16 MiB, the most mirrorchk reads
 		}, "sync_size", bm12 + 40},
 		{"1.2 sync_size overflows", c12, V12, func(b []byte) { put64(b, bm12+40, 1<<62) }, "sync_size", bm12 + 40},
 		{"1.2 bitmap_offset 0", c12, V12, func(b []byte) { put32(b, sb12+96, 0) }, "bitmap_offset", sb12 + 96},

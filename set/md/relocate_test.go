@@ -166,6 +166,7 @@ func TestChecksum1Lengths(t *testing.T) {
 				put32(b, sb12+220, maxDev)
 				if maxDev == 1 {
 					put32(b, sb12+160, 0) // dev_number must stay below max_dev
+					put32(b, sb12+92, 1)  // and raid_disks may not exceed it
 				}
 				n := 256 + 2*int(maxDev)
 				put32(b, sb12+216, Checksum1(b[sb12:sb12+n]))

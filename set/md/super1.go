@@ -123,6 +123,12 @@ func decode1(raw []byte, v Version, off, size int64) (*Superblock, error) {
 		}
 	}
 
+	// Every slot needs a dev_roles entry, so raid_disks cannot exceed
+	// max_dev; an absurd count would otherwise size slot tables later.
+	if rd := le.Uint32(raw[o1RaidDisks:]); rd > maxDev {
+		return nil, &FormatError{Off: off + o1RaidDisks, Field: "raid_disks", Value: rd, Msg: fmt.Sprintf("exceeds max_dev %d", maxDev)}
+	}
+
 	devNumber := le.Uint32(raw[o1DevNumber:])
 	if devNumber >= maxDev {
 		return nil, &FormatError{Off: off + o1DevNumber, Field: "dev_number", Value: devNumber, Msg: fmt.Sprintf("is not below max_dev %d", maxDev)}
