@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/internal/mdedit"
 	"github.com/mirrorchk/mirrorchk/report"
 )
 
@@ -115,22 +115,12 @@ func TestTruncatedSuperblock(t *testing.T) {
 	if err := os.Truncate(p[1], 4096+100); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr := mirrorchk(t, "scan", "--json", p[0], p[1])
-	if code != exitProblems && code != exitOperation {
-		t.Fatalf("exit %d, want 4 or 8; stderr %s", code, stderr)
+	code, rep := scanJSON(t, p[0], p[1])
+	if code != exitProblems || !hasCode(rep.Problems, "bad-metadata") || !hasCode(rep.Problems, "not-in-set") {
+		t.Fatalf("exit %d problems %+v, want 4 with bad-metadata and not-in-set", code, rep.Problems)
 	}
-	if code == exitProblems {
-		rep, err := report.ReadJSON(strings.NewReader(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := append([]report.Problem{}, rep.Problems...)
-		for _, s := range rep.Sets {
-			all = append(all, s.Problems...)
-		}
-		if len(all) == 0 {
-			t.Errorf("no problem reported for a truncated member")
-		}
+	if s := rep.Sets[0]; len(s.Members) != 1 || s.Verdict != report.VerdictDegraded || !hasCode(s.Problems, "member-missing") {
+		t.Errorf("set: %d members verdict %q problems %+v", len(s.Members), s.Verdict, s.Problems)
 	}
 }
 
@@ -213,8 +203,11 @@ func TestAdhocSets(t *testing.T) {
 
 	code, rep = scanJSON(t, a, c, b)
 	s := rep.Sets[0]
-	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
-		t.Errorf("3 bare images, one odd: exit %d verdict %q authority %v", code, s.Verdict, s.Authority.Member)
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member != nil || !hasCode(s.Problems, "no-authority") {
+		t.Errorf("3 bare images, one odd: exit %d verdict %q authority %v problems %+v", code, s.Verdict, s.Authority.Member, s.Problems)
+	}
+	if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), a, c, b); code != exitProblems || !strings.Contains(stderr, "no authoritative member") {
+		t.Errorf("repair without authority: exit %d %q, want 4", code, stderr)
 	}
 	want := `[{"volume_offset":1536,"length":512,"agree":[["` + a + `","` + b + `"],["` + c + `"]],"source":null}]`
 	if got, _ := json.Marshal(s.Divergence.Ranges); string(got) != want {
@@ -261,13 +254,24 @@ func TestSplitRaw(t *testing.T) {
 
 // TestFirmwareMetadataUnsupported: DDF and IMSM members are recognised and
 // reported as unsupported, not misread and not a crash.
+// Their differences may be metadata, so a set that differs is "unknown",
+// never a verdict about data.
 func TestFirmwareMetadataUnsupported(t *testing.T) {
-	for _, kind := range []string{"ddf", "imsm"} {
-		t.Run(kind, func(t *testing.T) {
-			p := members(t, "md/md-"+kind+"/b-stale-member")
+	for _, tc := range []struct{ kind, dir, verdict string }{
+		{"ddf", "a-clean", report.VerdictUnknown}, // the two DDF headers differ
+		{"ddf", "b-stale-member", report.VerdictUnknown},
+		{"imsm", "a-clean", report.VerdictConsistent},
+		{"imsm", "b-stale-member", report.VerdictUnknown},
+	} {
+		kind := tc.kind
+		t.Run(kind+"/"+tc.dir, func(t *testing.T) {
+			p := members(t, "md/md-"+kind+"/"+tc.dir)
 			code, rep := scanJSON(t, p...)
 			if code != exitProblems || len(rep.Sets) != 1 || rep.Sets[0].Metadata != "none" {
 				t.Fatalf("exit %d sets %+v", code, rep.Sets)
+			}
+			if s := rep.Sets[0]; s.Verdict != tc.verdict || s.Authority.Member != nil {
+				t.Errorf("verdict %q authority %v, want %q and none", s.Verdict, s.Authority.Member, tc.verdict)
 			}
 			n := 0
 			for _, pr := range rep.Problems {
@@ -337,8 +341,74 @@ func TestExample(t *testing.T) {
 	}
 }
 
-var _ = binary.LittleEndian
-var _ = fixture.Path
+// TestUncleanShutdown: both members at equal events, the array not clean
+// (resync_offset 4096 sectors), and a difference above the resync offset:
+// md accepts either copy there, so there is an authority and no split brain.
+func TestUncleanShutdown(t *testing.T) {
+	p := members(t, "md/md-1.2/a-clean")
+	for _, m := range p {
+		mdedit.Edit12(t, m, func(sb []byte) { binary.LittleEndian.PutUint64(sb[208:], 4096) })
+	}
+	patchFile(t, p[1], 2048*512+3<<20, []byte("in flight at the crash"))
+	code, rep := scanJSON(t, p...)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != p[0] {
+		t.Fatalf("exit %d verdict %q authority %v", code, s.Verdict, s.Authority.Member)
+	}
+	if !hasCode(s.Problems, "unclean-shutdown") || hasCode(s.Problems, "split-brain") {
+		t.Errorf("problems %+v", s.Problems)
+	}
+	for _, pr := range s.Problems {
+		if pr.Code == "data-differs" && pr.Severity != report.SeverityInfo {
+			t.Errorf("data-differs above the resync offset is %s, want info", pr.Severity)
+		}
+	}
+	// Below the resync offset the same difference is not excused.
+	patchFile(t, p[1], 2048*512+512, []byte("below the resync offset"))
+	_, rep = scanJSON(t, p...)
+	if s := rep.Sets[0]; s.Verdict != report.VerdictSplitBrain {
+		t.Errorf("difference below resync offset: verdict %q, want split-brain", s.Verdict)
+	}
+}
+
+// TestRepairRefusals: repair writes nothing when the metadata cannot be
+// made to match (a member whose superblock is not trusted) or when two
+// inputs are copies of one member; and a set that needs nothing exits 0.
+func TestRepairRefusals(t *testing.T) {
+	p := members(t, "md/md-1.2/b-stale-member")
+	dup := writeFile(t, filepath.Join(filepath.Dir(p[0]), "m0-copy.img"), mustRead(t, p[0]))
+	out := t.TempDir()
+	code, _, stderr := mirrorchk(t, "repair", "--out", out, p[0], dup, p[1])
+	if code != exitProblems || !strings.Contains(stderr, "same member") {
+		t.Errorf("duplicate member: exit %d %q, want 4", code, stderr)
+	}
+	patchFile(t, p[1], 4096+216, []byte{1, 2, 3, 4}) // m1's checksum: untrusted
+	code, _, stderr = mirrorchk(t, "repair", "--out", out, p[0], p[1])
+	if code != exitProblems || !strings.Contains(stderr, "cannot be brought in sync") {
+		t.Errorf("untrusted member: exit %d %q, want 4", code, stderr)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("refused repairs wrote %d files", len(ents))
+	}
+	// One clean member alone: degraded (slot 1 missing), nothing to write.
+	c := members(t, "md/md-1.2/a-clean")
+	code, _, stderr = mirrorchk(t, "repair", "--out", out, c[0])
+	if code != exitOK {
+		t.Errorf("single clean member: exit %d %q, want 0", code, stderr)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("repair with nothing to do wrote %d files", len(ents))
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // TestTruncatedMember: an md member image cut short inside its data area
 // stays in the set; its missing tail is a problem and the rest is compared.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +69,8 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 	for i, res := range run.results {
 		p, err := repair.NewPlan(res, o.out)
 		switch {
-		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember):
+		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember),
+			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
 			refused = true
 			rep.Sets[i].Repair = repairReport(nil, o.dryRun, "refused", err.Error())
 			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %v\n", res.Set.ID, err)
@@ -94,6 +96,14 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 		}
 		if err := repair.CheckOutDir(o.out, inputs, outputs); err != nil {
 			return 0, usageError{err}
+		}
+		if o.reportFile != "" {
+			rp, _ := filepath.Abs(o.reportFile)
+			for _, out := range outputs {
+				if op, _ := filepath.Abs(out); op == rp {
+					return 0, usageError{fmt.Errorf("--report %s is also a repaired image's path", o.reportFile)}
+				}
+			}
 		}
 	}
 	repaired := false

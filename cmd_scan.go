@@ -183,6 +183,10 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 			return nil, usageError{fmt.Errorf("--prefer %s is not one of the images given", o.prefer)}
 		}
 	}
+	if err := checkReportPath(o.reportFile, run.images); err != nil {
+		run.close()
+		return nil, err
+	}
 	sets, problems, err := set.Group(run.images)
 	if err != nil {
 		run.close()
@@ -211,6 +215,27 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 	}
 	bar.done()
 	return run, nil
+}
+
+// checkReportPath refuses a --report file that is one of the inputs: the
+// report is written by renaming over its path.
+func checkReportPath(path string, images []*image.Image) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // a new file cannot be an input
+	}
+	for _, im := range images {
+		if im.Contains(fi) {
+			return usageError{fmt.Errorf("--report %s is the input %s; write the report elsewhere", path, im.Path())}
+		}
+	}
+	if fi.IsDir() {
+		return usageError{fmt.Errorf("--report %s is a directory", path)}
+	}
+	return nil
 }
 
 // emit writes the report: JSON or text on stdout, and the JSON file.

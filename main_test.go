@@ -358,9 +358,15 @@ func TestEvidenceUnchanged(t *testing.T) {
 		{"repair", "--dry-run", paths[0], paths[1]},
 		{"repair", "--out", out, paths[0], paths[1]},
 		{"repair", "--out", filepath.Dir(paths[0]), paths[0], paths[1]}, // refused: out holds an input
+		{"scan", "--report", paths[1], paths[0], paths[1]},              // refused: the report would replace an input
+		{"repair", "--dry-run", "--report", paths[0], paths[0], paths[1]},
 	} {
 		code, _, stderr := mirrorchk(t, args...)
-		if code >= 8 && args[len(args)-3] != filepath.Dir(paths[0]) {
+		refused := strings.Contains(strings.Join(args, " "), filepath.Dir(paths[0])+" ") || args[1] == "--report" || args[2] == "--report"
+		switch {
+		case refused && code != exitUsage:
+			t.Errorf("%v: exit %d, want 16 (refused): %s", args, code, stderr)
+		case !refused && code >= 8:
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
 		after := take()

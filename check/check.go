@@ -76,12 +76,16 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		dataSize = 0 // not a mirror: hash only
 	}
 	cov := newCoverage(s)
+	var f streamed
 	pairs := make([][]int64, len(s.Members))
 	for i := range pairs {
 		pairs[i] = make([]int64, len(s.Members))
 	}
 	onRange := func(r Range) {
 		cov.add(r)
+		if s.ResyncFrom < 0 || r.Offset < s.ResyncFrom {
+			f.belowResync = true
+		}
 		for gi, g := range r.Groups {
 			for _, h := range r.Groups[gi+1:] {
 				for _, i := range g {
@@ -104,13 +108,21 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: Decide(s, d, opt.Prefer)}
+	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: decide(s, d, opt.Prefer, f)}
 	cov.finish(&r.Decision)
 	return r, nil
 }
 
-// Decide weighs the set metadata's claims against the diff.
-func Decide(s *set.Set, d *DiffResult, prefer *set.Member) Decision {
+// streamed is what Check learns about the ranges while the diff streams,
+// beyond what DiffResult keeps.
+type streamed struct {
+	// belowResync is set when some differing range starts below the set's
+	// ResyncFrom (or the set was clean): a difference md cannot excuse.
+	belowResync bool
+}
+
+// decide weighs the set metadata's claims against the diff.
+func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision {
 	dec := Decision{States: map[int]string{}, Basis: BasisNone}
 	idx := map[*set.Member]int{}
 	for i, m := range s.Members {
@@ -119,6 +131,7 @@ func Decide(s *set.Set, d *DiffResult, prefer *set.Member) Decision {
 	}
 	differ := func(a, b *set.Member) int64 { return d.PairBytes[idx[a]][idx[b]] }
 	dec.Reasons = append(dec.Reasons, s.Reasons...)
+	unclean := s.ResyncFrom >= 0 && !f.belowResync // every difference is where md allows one
 
 	notMirror := s.Level != "" && s.Level != "raid1"
 	switch {
@@ -147,19 +160,26 @@ func Decide(s *set.Set, d *DiffResult, prefer *set.Member) Decision {
 				}
 			}
 		}
-		if len(split) == 0 {
+		switch {
+		case len(split) == 0:
 			dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
 			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest events and hold identical data; %s (lowest slot) is taken as authoritative",
 				paths(s.Fresh), s.Fresh[0].Path()))
-		} else {
+		case unclean:
+			dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest events; the array was not clean at its last write and every difference lies at or above resync offset byte %d, where md accepts either copy (it would resync from the first); %s (lowest slot) is taken",
+				paths(s.Fresh), s.ResyncFrom, s.Fresh[0].Path()))
+		default:
 			dec.Reasons = append(dec.Reasons, fmt.Sprintf("split brain: %s share the highest events %d but %s; the metadata cannot say which is current (use --prefer)",
 				paths(s.Fresh), *s.Fresh[0].Generation, strings.Join(split, "; ")))
 			dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
 				Message: fmt.Sprintf("%s have equal events %d but different data", paths(s.Fresh), *s.Fresh[0].Generation)})
 		}
 	case s.Adhoc():
-		if d.Bytes > 0 {
-			dec.Reasons = append(dec.Reasons, "the members differ and no metadata says which is current (use --prefer)")
+		if d.Bytes > 0 && !s.Unsupported {
+			dec.Reasons = append(dec.Reasons, "the members differ and no set metadata says which is current (use --prefer)")
+			dec.Problems = append(dec.Problems, set.Problem{Code: "no-authority", Severity: set.Error,
+				Message: fmt.Sprintf("the members differ in %d bytes and nothing records which copy is current; name one with --prefer", d.Bytes)})
 		}
 	default:
 		dec.Reasons = append(dec.Reasons, "no member has a trusted superblock with a data slot")
@@ -176,8 +196,8 @@ func Decide(s *set.Set, d *DiffResult, prefer *set.Member) Decision {
 			switch {
 			case n > 0 && dec.States[m.Input] == set.StateActive && !s.Adhoc() && prefer == nil:
 				sev, why := set.Error, "the metadata says they are in sync"
-				if s.ResyncFrom >= 0 {
-					sev, why = set.Info, "the array was not clean, so differences in the unsynced part are expected"
+				if unclean {
+					sev, why = set.Info, "the array was not clean and every difference lies above the resync offset, where they are expected"
 				}
 				dec.Problems = append(dec.Problems, set.Problem{Code: "data-differs", Severity: sev, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes although %s", m.Path(), auth.Path(), n, why)})
@@ -189,31 +209,36 @@ func Decide(s *set.Set, d *DiffResult, prefer *set.Member) Decision {
 		}
 	}
 
-	stale := false
+	// Degraded: a member out of the array, missing, duplicated or short.
+	// A spare is not part of the mirror, so it degrades nothing.
+	degraded := false
 	for _, st := range dec.States {
-		if st != set.StateActive {
-			stale = true
+		if st != set.StateActive && st != set.StateSpare && !(s.Adhoc() && st == set.StateUnknown) {
+			degraded = true
 		}
 	}
 	for _, p := range s.Problems {
-		if p.Code == "size-mismatch" || p.Code == "member-missing" {
-			stale = true
+		switch p.Code {
+		case "size-mismatch", "member-missing", "duplicate-member":
+			degraded = true
 		}
 	}
 	switch {
 	case notMirror:
 		dec.Verdict = Unknown
+	case d.Bytes > 0 && auth == nil && s.Unsupported:
+		dec.Verdict = Unknown
+	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1:
+		dec.Verdict = SplitBrain
+	case d.Bytes > 0 && auth == nil && s.Adhoc():
+		dec.Verdict = Diverged // no authority: the no-authority problem says so
 	case d.Bytes > 0 && auth == nil:
-		dec.Verdict = SplitBrain
-	case s.Conflict != "" && auth == nil:
-		dec.Verdict = SplitBrain
+		dec.Verdict = Unknown
 	case d.Bytes > 0:
 		dec.Verdict = Diverged
 	case !s.Adhoc() && len(s.Fresh) == 0 && auth == nil:
 		dec.Verdict = Unknown
-	case stale && !s.Adhoc():
-		dec.Verdict = Degraded
-	case stale && s.Adhoc() && hasProblem(s, "size-mismatch"):
+	case degraded:
 		dec.Verdict = Degraded
 	default:
 		dec.Verdict = Consistent

@@ -40,6 +40,15 @@ var ErrNoAuthority = errors.New("no authoritative member: nothing to repair from
 // the set's data area: a repaired copy of it would be short too.
 var ErrShortMember = errors.New("a member image is shorter than the set's data area (see the size-mismatch problem); mirrorchk does not extend images")
 
+// ErrMetadata is returned by NewPlan when the set's metadata cannot be
+// rewritten to match the repaired data (an untrusted superblock, a member
+// with no slot to restore).
+var ErrMetadata = errors.New("metadata cannot be brought in sync")
+
+// ErrAmbiguous is returned by NewPlan when two inputs are copies of one
+// member, so it is not clear which file a repaired member replaces.
+var ErrAmbiguous = errors.New("two inputs are the same member")
+
 // Plan is what a repair of one set will do.
 type Plan struct {
 	Result *check.Result
@@ -81,15 +90,21 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 		return nil, ErrNoAuthority
 	}
 	for _, pr := range s.Problems {
-		if pr.Code == "size-mismatch" {
+		switch pr.Code {
+		case "size-mismatch":
 			return nil, ErrShortMember
+		case "duplicate-member":
+			return nil, fmt.Errorf("%w: %s", ErrAmbiguous, pr.Message)
 		}
 	}
-	p.Needed = true
 	patches, err := s.SyncPatches(r.Authority)
-	if err != nil {
-		p.MetadataNote = fmt.Sprintf("metadata left as is: %v", err)
-		patches = nil
+	switch {
+	case errors.Is(err, set.ErrNoMetadataRepair):
+		p.MetadataNote = "no set metadata: data repaired only"
+	case err != nil:
+		// Data without matching metadata would not assemble as the
+		// report says: refuse rather than write half a repair.
+		return nil, fmt.Errorf("%w: %v", ErrMetadata, err)
 	}
 	idx := map[*set.Member]int{}
 	for i, m := range s.Members {
@@ -114,8 +129,22 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 			}
 		}
 		p.Outputs = append(p.Outputs, o)
+		if o.BytesCopied > 0 || changes(m, o.Patches) {
+			p.Needed = true
+		}
 	}
 	return p, nil
+}
+
+// changes reports whether any patch would change the member's bytes.
+func changes(m *set.Member, ps []set.Patch) bool {
+	for _, pt := range ps {
+		cur := make([]byte, len(pt.Data))
+		if err := image.ReadFull(m.Image, cur, pt.Off); err != nil || !bytes.Equal(cur, pt.Data) {
+			return true
+		}
+	}
+	return false
 }
 
 func group(r check.Range, i int) int {
@@ -174,7 +203,12 @@ func CheckOutDir(outDir string, inputs []string, outputs []string) error {
 			return fmt.Errorf("--out %s contains the input %s; write repaired images to another directory", outDir, in)
 		}
 	}
+	seen := map[string]bool{}
 	for _, o := range outputs {
+		if seen[o] {
+			return fmt.Errorf("two members would be written to %s; give the inputs distinct file names", o)
+		}
+		seen[o] = true
 		if _, err := os.Lstat(o); err == nil {
 			return fmt.Errorf("%s already exists; mirrorchk does not overwrite files", o)
 		}

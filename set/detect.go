@@ -40,6 +40,14 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 	}
 	if len(found) == 0 {
 		s := adhocSet(images)
+		for _, p := range problems {
+			if p.Code == "unsupported-metadata" {
+				s.Unsupported = true
+			}
+		}
+		if s.Unsupported {
+			s.Reasons = append(s.Reasons, "the images carry set metadata this release cannot read: differences may lie in metadata areas, so they are listed but not judged")
+		}
 		return []*Set{s}, problems, nil
 	}
 	sets := groupMD(found)
@@ -110,48 +118,28 @@ func adhocSet(images []*image.Image) *Set {
 	return s
 }
 
-// shortest sets the comparable data size of s to the smallest member data
-// area and reports every member whose data area is shorter than the longest.
+// shortest returns the comparable data size of s and reports every member
+// whose image ends before the set's data area does. An md set's data area
+// is the reference superblock's; an ad-hoc set's is the longest image.
 func shortest(s *Set) int64 {
-	var min, max int64 = -1, 0
-	for _, m := range s.Members {
-		avail := m.Image.Size() - m.DataOffset
-		if avail > m.DataSize {
-			avail = m.DataSize
-		}
-		if avail < 0 {
-			avail = 0
-		}
-		if min < 0 || avail < min {
-			min = avail
-		}
-		if avail > max {
-			max = avail
+	want := s.DataSize
+	if s.Adhoc() {
+		want = 0
+		for _, m := range s.Members {
+			want = max(want, m.Image.Size())
 		}
 	}
-	want := max
-	if !s.Adhoc() && s.DataSize > 0 {
-		want = s.DataSize
-	}
+	n := want
 	for _, m := range s.Members {
-		avail := m.Image.Size() - m.DataOffset
+		avail := max(m.Image.Size()-m.DataOffset, 0)
 		if avail < want {
-			missing := want - avail
-			if missing > want {
-				missing = want
-			}
 			s.problem("size-mismatch", Error, m, ptr(m.Image.Size()),
 				"%s is %d bytes short: its data area ends at byte %d of %d expected; the missing tail is not compared",
-				m.Path(), missing, m.Image.Size(), m.DataOffset+want)
+				m.Path(), want-avail, m.Image.Size(), m.DataOffset+want)
+			n = min(n, avail)
 		}
 	}
-	if min < 0 {
-		min = 0
-	}
-	if min > want {
-		min = want
-	}
-	return min
+	return n
 }
 
 // sniffFirmware recognises firmware-RAID metadata that mirrorchk does not

@@ -43,95 +43,54 @@ func groupMD(found []*mdFound) []*Set {
 
 // assessMD turns the superblocks of one array into members and claims.
 func assessMD(fs []*mdFound) *Set {
-	first := fs[0].sb
-	s := &Set{
-		ID:         first.UUIDString(),
-		Name:       first.Name,
-		Format:     "md-" + first.Version.String(),
-		Level:      mdLevel(first.Level),
-		RaidDisks:  first.RaidDisks,
-		ResyncFrom: -1,
-	}
+	s := &Set{ID: fs[0].sb.UUIDString(), Format: "md-" + fs[0].sb.Version.String(), ResyncFrom: -1}
 	for _, f := range fs {
-		sb := f.sb
-		ev := sb.Events
-		m := &Member{Input: f.input, Image: f.img, MD: sb, Bitmap: f.bitmap, Generation: &ev,
-			DataOffset: sb.DataOffset, DataSize: sb.Size, Trusted: sb.ChecksumOK()}
-		m.addEvidence("md %s superblock at byte %#x: array %s, events %d, dev_number %d, role %s",
-			sb.Version, sb.Offset, sb.UUIDString(), sb.Events, sb.DevNumber, roleName(sb.Role))
-		m.addEvidence("data_offset %d sectors (byte %d), used size %d bytes", sb.DataOffset/512, sb.DataOffset, sb.Size)
-		if !m.Trusted {
-			m.State = StateUnknown
-			m.addEvidence("sb_csum %#08x but computed %#08x: this superblock is not trusted", sb.Checksum, sb.ComputedChecksum)
-			s.problem("bad-checksum", Error, m, ptr(sb.Offset),
-				"%s: md superblock at byte %#x: sb_csum %#08x, computed %#08x; the member is not trusted as evidence",
-				m.Path(), sb.Offset, sb.Checksum, sb.ComputedChecksum)
-		}
-		switch {
-		case sb.IsSlot():
-			m.Role = strconv.Itoa(int(sb.Role))
-			m.State = StateActive
-		case sb.Role == md.RoleFaulty:
-			m.Role, m.State = "faulty", StateFaulty
-			s.problem("faulty-member", Warning, m, ptr(sb.Offset),
-				"%s records itself as faulty (%s) and is not authoritative", m.Path(), mdRoleField(sb, sb))
-		case sb.Role == md.RoleSpare:
-			m.Role, m.State = "spare", StateSpare
-			s.problem("spare-member", Warning, m, ptr(sb.Offset),
-				"%s is a spare: it holds no data slot and is not authoritative; its data is compared for information only", m.Path())
-		default:
-			m.Role, m.State = roleName(sb.Role), StateUnknown
-		}
-		if !m.Trusted {
-			m.State = StateUnknown
-		}
-		if sb.Recovering && m.State == StateActive {
-			m.State = StateRebuilding
-			m.addEvidence("feature_map bit 2 (recovery offset) set, recovery_offset %d bytes: only the data below it was rebuilt", sb.RecoveryOffset)
-			s.problem("rebuilding-member", Warning, m, ptr(sb.Offset),
-				"%s was being rebuilt (recovery_offset %d bytes) and is not authoritative", m.Path(), sb.RecoveryOffset)
-		}
-		s.Members = append(s.Members, m)
-	}
-	if s.Level != "raid1" {
-		s.problem("not-a-mirror", Warning, nil, nil, "array %s is raid level %d, not a mirror: not checked", s.ID, first.Level)
+		s.Members = append(s.Members, mdMember(s, f))
 	}
 
-	// The freshest superblock: highest events among trusted slot members.
+	// Candidates for current: trusted members holding a data slot.
 	var top uint64
 	var cands []*Member
 	for _, m := range s.Members {
 		if m.State == StateActive && m.Trusted {
 			cands = append(cands, m)
-			if m.MD.Events > top {
-				top = m.MD.Events
-			}
+			top = max(top, m.MD.Events)
 		}
 	}
 	s.Reasons = append(s.Reasons, mdRule)
-	if len(cands) == 0 {
-		s.Reasons = append(s.Reasons, "no member has a trusted superblock with a data slot, so the metadata names no current member")
-	}
+	var tops []*Member
 	for _, m := range cands {
 		if m.MD.Events == top {
-			s.Fresh = append(s.Fresh, m)
+			tops = append(tops, m)
 		}
 	}
+	s.Fresh = mdMutualViews(s, tops)
 	sort.SliceStable(s.Fresh, func(i, j int) bool { return s.Fresh[i].MD.Role < s.Fresh[j].MD.Role })
-	for _, m := range s.Fresh {
-		m.addEvidence("events %d is the highest among members with a data slot and a valid superblock", top)
+
+	// The reference superblock describes the array: the freshest, else any
+	// trusted one, else the first. An untrusted superblock never decides
+	// the level, size or slot count.
+	ref := s.Members[0]
+	for _, m := range s.Members {
+		if m.Trusted {
+			ref = m
+			break
+		}
 	}
 	if len(s.Fresh) > 0 {
-		s.DataSize = s.Fresh[0].MD.Size
-		s.RaidDisks = s.Fresh[0].MD.RaidDisks
-		s.Name = s.Fresh[0].MD.Name
+		ref = s.Fresh[0]
 		var names []string
 		for _, m := range s.Fresh {
 			names = append(names, m.Path())
+			m.addEvidence("events %d is the highest among members with a data slot and a valid superblock", top)
 		}
 		s.Reasons = append(s.Reasons, fmt.Sprintf("highest events: %d, held by %s", top, strings.Join(names, ", ")))
 	} else {
-		s.DataSize = first.Size
+		s.Reasons = append(s.Reasons, "no member has a trusted superblock with a data slot, so the metadata names no current member")
+	}
+	s.Name, s.Level, s.RaidDisks, s.DataSize = ref.MD.Name, mdLevel(ref.MD.Level), ref.MD.RaidDisks, ref.MD.Size
+	if s.Level != "raid1" {
+		s.problem("not-a-mirror", Warning, nil, nil, "array %s is %s, not a mirror: its members are not compared", s.ID, s.Level)
 	}
 
 	var fresh *Member
@@ -158,7 +117,9 @@ func assessMD(fs []*mdFound) *Set {
 	if fresh != nil {
 		mdFreshView(s, fresh)
 	}
-	mdMissing(s, fresh)
+	mdCompareArray(s, ref)
+	mdDuplicates(s)
+	mdMissing(s)
 	mdBitmap(s, fresh)
 	if fresh != nil && !fresh.MD.Clean {
 		s.ResyncFrom = mdResyncBytes(fresh.MD)
@@ -169,27 +130,135 @@ func assessMD(fs []*mdFound) *Set {
 	return s
 }
 
+// mdMember reads one member's claims from its own superblock.
+func mdMember(s *Set, f *mdFound) *Member {
+	sb := f.sb
+	ev := sb.Events
+	m := &Member{Input: f.input, Image: f.img, MD: sb, Bitmap: f.bitmap, Generation: &ev,
+		DataOffset: sb.DataOffset, DataSize: sb.Size, Trusted: sb.ChecksumOK()}
+	m.addEvidence("md %s superblock at byte %#x: array %s, events %d, dev_number %d, role %s",
+		sb.Version, sb.Offset, sb.UUIDString(), sb.Events, sb.DevNumber, roleName(sb.Role))
+	m.addEvidence("data_offset %d sectors (byte %d), used size %d bytes", sb.DataOffset/512, sb.DataOffset, sb.Size)
+	switch {
+	case sb.IsSlot():
+		m.Role, m.State = strconv.Itoa(int(sb.Role)), StateActive
+	case sb.Role == md.RoleFaulty:
+		m.Role, m.State = "faulty", StateFaulty
+	case sb.Role == md.RoleSpare:
+		m.Role, m.State = "spare", StateSpare
+	default:
+		m.Role, m.State = roleName(sb.Role), StateUnknown
+	}
+	if !m.Trusted {
+		m.State = StateUnknown
+		m.addEvidence("sb_csum %#08x but computed %#08x: this superblock is not trusted", sb.Checksum, sb.ComputedChecksum)
+		s.problem("bad-checksum", Error, m, ptr(sb.Offset),
+			"%s: md superblock at byte %#x: sb_csum %#08x, computed %#08x; the member is not trusted as evidence",
+			m.Path(), sb.Offset, sb.Checksum, sb.ComputedChecksum)
+		return m
+	}
+	switch m.State {
+	case StateFaulty:
+		s.problem("faulty-member", Warning, m, ptr(sb.Offset),
+			"%s records itself as faulty (%s) and is not authoritative", m.Path(), mdRoleField(sb, sb))
+	case StateSpare:
+		s.problem("spare-member", Info, m, ptr(sb.Offset),
+			"%s is a spare: it holds no data slot and is not authoritative; its data is compared for information only", m.Path())
+	case StateActive:
+		if sb.Recovering {
+			m.State = StateRebuilding
+			m.addEvidence("feature_map bit 2 (recovery offset) set, recovery_offset %d bytes: only the data below it was rebuilt", sb.RecoveryOffset)
+			s.problem("rebuilding-member", Warning, m, ptr(sb.Offset),
+				"%s was being rebuilt (recovery_offset %d bytes) and is not authoritative", m.Path(), sb.RecoveryOffset)
+		}
+	}
+	return m
+}
+
+// mdMutualViews keeps, of the members sharing the highest events, those no
+// other of them records as out of the array. Two that record each other as
+// out are a split brain.
+func mdMutualViews(s *Set, tops []*Member) []*Member {
+	out := map[*Member]uint16{}
+	for _, a := range tops {
+		for _, b := range tops {
+			if a == b {
+				continue
+			}
+			r, ok := mdRoleOf(a.MD, b.MD)
+			if !ok || isSlot(r) {
+				continue
+			}
+			back, bok := mdRoleOf(b.MD, a.MD)
+			if bok && !isSlot(back) {
+				s.Conflict = fmt.Sprintf("%s records %s as %s, and %s records %s as %s: each ran without the other",
+					a.Path(), b.Path(), roleName(r), b.Path(), a.Path(), roleName(back))
+				continue
+			}
+			out[b] = r
+			b.addEvidence("%s, with the same events, records device %d as %s (%s)", a.Path(), b.MD.DevNumber, roleName(r), mdRoleField(a.MD, b.MD))
+		}
+	}
+	if s.Conflict != "" {
+		s.problem("split-brain", Error, nil, nil, "%s", s.Conflict)
+		return tops
+	}
+	var fresh []*Member
+	for _, m := range tops {
+		r, dropped := out[m]
+		if !dropped {
+			fresh = append(fresh, m)
+			continue
+		}
+		m.State = mdOutState(r)
+		code, sev := mdOutProblem(r)
+		s.problem(code, sev, m, ptr(m.MD.Offset),
+			"%s has the highest events but a member with the same events records it as %s", m.Path(), roleName(r))
+	}
+	return fresh
+}
+
+// mdOutState is the state of a member that the array records as role r
+// outside a slot: 0xfffe is faulty; 0xffff (removed) left the array and is
+// stale.
+func mdOutState(r uint16) string {
+	if r == md.RoleFaulty {
+		return StateFaulty
+	}
+	return StateStale
+}
+
+// mdOutProblem is the problem code and severity for a member out of the
+// array by role r.
+func mdOutProblem(r uint16) (string, string) {
+	if r == md.RoleFaulty {
+		return "faulty-member", Warning
+	}
+	return "stale-member", Error
+}
+
 // mdFreshView holds every other member against the freshest superblock's
 // record of the array, and each member's own record against the freshest.
 func mdFreshView(s *Set, fresh *Member) {
 	for _, m := range s.Members {
-		if m == fresh || !m.Trusted {
+		if contains(s.Fresh, m) || !m.Trusted {
 			continue
 		}
 		r, rOK := mdRoleOf(fresh.MD, m.MD)
 		if rOK && !isSlot(r) && (m.State == StateActive || m.State == StateStale) {
 			m.addEvidence("the freshest member %s records device %d as %s (%s)", fresh.Path(), m.MD.DevNumber, roleName(r), mdRoleField(fresh.MD, m.MD))
 			if m.State == StateActive {
-				// A current events count but failed in the freshest view:
+				// Current events but out of the array in the freshest view:
 				// recent kernels take the role from the freshest superblock.
-				m.State = StateFaulty
-				s.problem("faulty-member", Warning, m, ptr(m.MD.Offset),
-					"%s is recorded as %s by the freshest member %s", m.Path(), roleName(r), fresh.Path())
+				m.State = mdOutState(r)
+				code, sev := mdOutProblem(r)
+				s.problem(code, sev, m, ptr(m.MD.Offset),
+					"%s has current events but the freshest member %s records it as %s", m.Path(), fresh.Path(), roleName(r))
 			}
 		}
 		// The member's own view of the freshest member.
 		back, backOK := mdRoleOf(m.MD, fresh.MD)
-		if backOK && !isSlot(back) && rOK && !isSlot(r) {
+		if backOK && !isSlot(back) && rOK && !isSlot(r) && m.IsInArrayClaim() {
 			s.Conflict = fmt.Sprintf("%s records %s as %s, and %s records %s as %s: each ran without the other",
 				fresh.Path(), m.Path(), roleName(r), m.Path(), fresh.Path(), roleName(back))
 			s.problem("split-brain", Error, m, nil, "%s", s.Conflict)
@@ -204,16 +273,74 @@ func mdFreshView(s *Set, fresh *Member) {
 	}
 }
 
+// IsInArrayClaim reports whether the member's own superblock gives it a
+// data slot (a spare or faulty member recording others is no split brain).
+func (m *Member) IsInArrayClaim() bool { return m.MD != nil && m.MD.IsSlot() }
+
+// mdCompareArray compares the fields every member of one array must share
+// with the reference superblock: the metadata areas are compared here,
+// field by field, never as data divergence.
+func mdCompareArray(s *Set, ref *Member) {
+	for _, m := range s.Members {
+		if m == ref || !m.Trusted {
+			continue
+		}
+		a, b := ref.MD, m.MD
+		var diffs []string
+		if a.Level != b.Level {
+			diffs = append(diffs, fmt.Sprintf("level %d vs %d", b.Level, a.Level))
+		}
+		if a.RaidDisks != b.RaidDisks {
+			diffs = append(diffs, fmt.Sprintf("raid_disks %d vs %d", b.RaidDisks, a.RaidDisks))
+		}
+		if a.Size != b.Size {
+			diffs = append(diffs, fmt.Sprintf("size %d vs %d bytes", b.Size, a.Size))
+		}
+		if !a.CTime.Equal(b.CTime) {
+			diffs = append(diffs, fmt.Sprintf("ctime %s vs %s", b.CTime.Format("2006-01-02T15:04:05Z"), a.CTime.Format("2006-01-02T15:04:05Z")))
+		}
+		if a.Name != b.Name {
+			diffs = append(diffs, fmt.Sprintf("name %q vs %q", b.Name, a.Name))
+		}
+		if len(diffs) > 0 {
+			m.addEvidence("array fields differ from %s's: %s", ref.Path(), strings.Join(diffs, ", "))
+			s.problem("metadata-disagrees", Warning, m, ptr(m.MD.Offset),
+				"%s describes the array differently from %s (%s); the data area compared is %s's", m.Path(), ref.Path(), strings.Join(diffs, ", "), ref.Path())
+		}
+	}
+}
+
+// mdDuplicates reports two inputs that are the same md device (copies of
+// one disk): their superblocks name the same device.
+func mdDuplicates(s *Set) {
+	seen := map[string]*Member{}
+	for _, m := range s.Members {
+		if !m.Trusted {
+			continue
+		}
+		key := fmt.Sprintf("dev %d", m.MD.ThisDisk.Number)
+		if m.MD.Version != md.V090 {
+			key = fmt.Sprintf("device uuid %x", m.MD.DeviceUUID)
+		}
+		if o, ok := seen[key]; ok {
+			s.problem("duplicate-member", Error, m, ptr(m.MD.Offset),
+				"%s and %s are the same md device (%s): two copies of one disk, not two members", o.Path(), m.Path(), key)
+			continue
+		}
+		seen[key] = m
+	}
+}
+
 // mdMissing reports slots the array declares that no given member fills.
-func mdMissing(s *Set, fresh *Member) {
+func mdMissing(s *Set) {
 	have := map[uint16]bool{}
 	for _, m := range s.Members {
-		if m.Trusted && m.MD.IsSlot() {
+		if m.MD.IsSlot() {
 			have[m.MD.Role] = true
 		}
 	}
 	var missing []string
-	for slot := 0; slot < s.RaidDisks; slot++ {
+	for slot := 0; slot < s.RaidDisks && slot < 0xff00; slot++ {
 		if !have[uint16(slot)] {
 			missing = append(missing, strconv.Itoa(slot))
 		}

@@ -29,15 +29,22 @@ func (s *Set) SyncPatches(auth *Member) (map[int][]Patch, error) {
 	if auth.MD == nil {
 		return nil, fmt.Errorf("%s has no md superblock to copy the array state from", auth.Path())
 	}
+	// Spares hold no slot and get no output; every other member must have
+	// a superblock that can be trusted to rewrite.
 	var sbs []*md.Superblock
+	var ms []*Member
 	for _, m := range s.Members {
+		if m.State == StateSpare {
+			continue
+		}
 		if !m.Trusted {
-			return nil, fmt.Errorf("%s: superblock not trusted (bad checksum); its metadata is left as is", m.Path())
+			return nil, fmt.Errorf("%s: superblock not trusted (bad checksum), so it cannot be rewritten", m.Path())
 		}
 		sbs = append(sbs, m.MD)
+		ms = append(ms, m)
 	}
 	out := map[int][]Patch{}
-	for _, m := range s.Members {
+	for _, m := range ms {
 		raw, err := md.Synced(m.MD, auth.MD, sbs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path(), err)

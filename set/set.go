@@ -93,6 +93,11 @@ type Set struct {
 	Bitmap       *md.Bitmap
 	BitmapMember *Member
 
+	// Unsupported is set on an ad-hoc set whose images carry metadata this
+	// release recognises but cannot read (DDF, IMSM): its differences may be
+	// metadata, so they cannot be judged as data.
+	Unsupported bool
+
 	// ResyncFrom is the data-area byte offset above which the array was not
 	// known to be in sync at the last write (unclean shutdown), or -1.
 	ResyncFrom int64
@@ -115,3 +120,12 @@ func (s *Set) problem(code, sev string, m *Member, off *int64, format string, ar
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func contains(ms []*Member, m *Member) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
-	"github.com/mirrorchk/mirrorchk/set/md"
+	"github.com/mirrorchk/mirrorchk/internal/mdedit"
 )
 
 // Byte offsets in the fixture's 1.2 superblock (md_p.h mdp_superblock_1).
@@ -21,26 +21,18 @@ const (
 	oCsum   = 216
 )
 
-// edit12 changes a 1.2 member image in place and re-signs its superblock,
-// so the edit looks like what a kernel would have written.
+// edit12 changes a 1.2 member image in place and re-signs its superblock.
 func edit12(t *testing.T, path string, events uint64, roles map[int]uint16) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	le := binary.LittleEndian
-	if events != 0 {
-		le.PutUint64(b[sb12+oEvents:], events)
-	}
-	for i, r := range roles {
-		le.PutUint16(b[sb12+oRoles+2*i:], r)
-	}
-	n := 256 + 2*int(le.Uint32(b[sb12+oMaxDev:]))
-	le.PutUint32(b[sb12+oCsum:], md.Checksum1(b[sb12:sb12+n]))
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mdedit.Edit12(t, path, func(sb []byte) {
+		le := binary.LittleEndian
+		if events != 0 {
+			le.PutUint64(sb[oEvents:], events)
+		}
+		for i, r := range roles {
+			le.PutUint16(sb[oRoles+2*i:], r)
+		}
+	})
 }
 
 func group(t *testing.T, paths ...string) ([]*Set, []Problem) {
@@ -91,7 +83,10 @@ func TestMDClaims(t *testing.T) {
 	}{
 		{name: "as written: stale", wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"stale-member", "metadata-disagrees"}},
 		{name: "lag of 1 and in the freshest view: current", events1: 19, roles0: map[int]uint16{1: 1}, wantFresh: "m0.img", wantState1: StateActive},
-		{name: "lag of 1 but removed in the freshest view: faulty", events1: 19, wantFresh: "m0.img", wantState1: StateFaulty, wantCodes: []string{"faulty-member"}},
+		{name: "lag of 1 but removed in the freshest view: stale", events1: 19, wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"stale-member"}},
+		{name: "lag of 1 but faulty in the freshest view: faulty", events1: 19, roles0: map[int]uint16{1: 0xfffe}, wantFresh: "m0.img", wantState1: StateFaulty, wantCodes: []string{"faulty-member"}},
+		{name: "equal events, removed by the other: not fresh", events1: 20, wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"stale-member"}},
+		{name: "equal events, each removed by the other: split brain", events1: 20, roles1: map[int]uint16{0: 0xffff}, wantFresh: "m0.img,m1.img", wantState1: StateActive, wantCodes: []string{"split-brain"}, conflict: true},
 		{name: "equal events: both fresh", events1: 20, roles0: map[int]uint16{1: 1}, wantFresh: "m0.img,m1.img", wantState1: StateActive},
 		{name: "each records the other as failed: split brain", events1: 18, roles1: map[int]uint16{0: 0xfffe}, wantFresh: "m0.img", wantState1: StateStale, wantCodes: []string{"split-brain"}, conflict: true},
 	}
@@ -190,5 +185,84 @@ func TestSyncPatches(t *testing.T) {
 	}
 	if len(ps[0]) != 2 || !strings.Contains(strings.Join(ps[0][1].Changes, ";"), "dirty chunks 6 -> 0") {
 		t.Errorf("m0 bitmap patch %+v", ps[0])
+	}
+}
+
+// copyFile copies src to a new file named name beside it.
+func copyFile(t *testing.T, src, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(filepath.Dir(src), name)
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestMDDuplicateMember: a second copy of one disk is not a second member.
+func TestMDDuplicateMember(t *testing.T) {
+	m0, m1 := pair(t, "b-stale-member")
+	dup := copyFile(t, m0, "m0-copy.img")
+	sets, _ := group(t, m0, dup, m1)
+	if got := codes(sets[0].Problems); !strings.Contains(got, "duplicate-member") {
+		t.Errorf("problems %q lack duplicate-member", got)
+	}
+}
+
+// TestMDSpare: a spare is reported for information and is never fresh.
+func TestMDSpare(t *testing.T) {
+	m0, m1 := pair(t, "a-clean")
+	spare := copyFile(t, m1, "spare.img")
+	mdedit.Edit12(t, spare, func(sb []byte) {
+		le := binary.LittleEndian
+		le.PutUint32(sb[160:], 2)           // dev_number 2
+		le.PutUint16(sb[oRoles+4:], 0xffff) // its role: spare
+		sb[168] ^= 0xff                     // a device uuid of its own
+	})
+	sets, _ := group(t, m0, m1, spare)
+	s := sets[0]
+	if st := s.Members[2].State; st != StateSpare || contains(s.Fresh, s.Members[2]) {
+		t.Errorf("spare state %q fresh %v", st, contains(s.Fresh, s.Members[2]))
+	}
+	if got := codes(s.Problems); got != "spare-member" {
+		t.Errorf("problems %q, want only spare-member", got)
+	}
+}
+
+// TestMDUntrustedReference: a member whose checksum is bad never decides
+// the array's level, size or slot count, even when given first.
+func TestMDUntrustedReference(t *testing.T) {
+	m0, m1 := pair(t, "b-stale-member")
+	f, err := os.OpenFile(m1, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{5}, sb12+72) // level 5, without re-signing
+	f.Close()
+	sets, _ := group(t, m1, m0)
+	s := sets[0]
+	if s.Level != "raid1" || s.DataSize != 7340032 || s.RaidDisks != 2 {
+		t.Errorf("level %q size %d raid_disks %d, want raid1 7340032 2 from the trusted member", s.Level, s.DataSize, s.RaidDisks)
+	}
+	if got := codes(s.Problems); !strings.Contains(got, "bad-checksum") || strings.Contains(got, "not-a-mirror") {
+		t.Errorf("problems %q", got)
+	}
+}
+
+// TestMDArrayFieldsCompared: members of one array must agree on its size;
+// a member claiming a smaller one does not shrink what is compared.
+func TestMDArrayFieldsCompared(t *testing.T) {
+	m0, m1 := pair(t, "a-clean")
+	mdedit.Edit12(t, m1, func(sb []byte) { binary.LittleEndian.PutUint64(sb[80:], 12288) })
+	sets, _ := group(t, m0, m1)
+	s := sets[0]
+	if s.DataSize != 7340032 {
+		t.Errorf("data size %d, want the reference 7340032", s.DataSize)
+	}
+	if got := codes(s.Problems); !strings.Contains(got, "metadata-disagrees") {
+		t.Errorf("problems %q lack metadata-disagrees", got)
 	}
 }
