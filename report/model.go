@@ -32,10 +32,10 @@ type Tool struct {
 // Verdicts of a set.
 const (
 	VerdictConsistent = "consistent"  // all members hold the same data and metadata agrees
-	VerdictDiverged   = "diverged"    // members differ or a member is stale; an authority exists
+	VerdictDiverged   = "diverged"    // members differ or a member is stale; the authority says which copy is current, or is null for images without metadata (see the no-authority problem)
 	VerdictSplitBrain = "split-brain" // members differ and no member can be shown authoritative
 	VerdictDegraded   = "degraded"    // a member is missing, faulty, or too short to compare
-	VerdictUnknown    = "unknown"     // the set could not be judged
+	VerdictUnknown    = "unknown"     // the set could not be judged (not a mirror, no trusted metadata, or metadata this release cannot read)
 )
 
 // Member states.
