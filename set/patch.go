@@ -82,6 +82,11 @@ func mdChanges(a, b *md.Superblock) []string {
 	add("role", roleName(a.Role), roleName(b.Role))
 	add("recovering", a.Recovering, b.Recovering)
 	if a.Version == md.V090 {
+		add("nr_disks", a.NrDisks, b.NrDisks)
+		add("active_disks", a.ActiveDisks, b.ActiveDisks)
+		add("working_disks", a.WorkingDisks, b.WorkingDisks)
+		add("failed_disks", a.FailedDisks, b.FailedDisks)
+		add("spare_disks", a.SpareDisks, b.SpareDisks)
 		for i := range a.Disks {
 			if i < len(b.Disks) && a.Disks[i] != b.Disks[i] {
 				c = append(c, fmt.Sprintf("disks[%d].state %#x -> %#x", i, a.Disks[i].State, b.Disks[i].State))
