@@ -150,7 +150,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 		dec.Reasons = append(dec.Reasons, "split brain: "+s.Conflict+"; no member can be shown current (use --prefer)")
 	case len(s.Fresh) == 1:
 		dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
-		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest events and is authoritative", s.Fresh[0].Path()))
+		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest generation and is authoritative", s.Fresh[0].Path()))
 	case len(s.Fresh) > 1:
 		var split []string
 		for _, a := range s.Fresh {
@@ -163,17 +163,17 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 		switch {
 		case len(split) == 0:
 			dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
-			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest events and hold identical data; %s (lowest slot) is taken as authoritative",
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest generation and hold identical data; %s (lowest slot) is taken as authoritative",
 				paths(s.Fresh), s.Fresh[0].Path()))
 		case unclean:
 			dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
-			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest events; the array was not clean at its last write and every difference lies at or above resync offset byte %d, where md accepts either copy (it would resync from the first); %s (lowest slot) is taken",
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest generation; the array was not clean at its last write and every difference lies at or above resync offset byte %d, where md accepts either copy (it would resync from the first); %s (lowest slot) is taken",
 				paths(s.Fresh), s.ResyncFrom, s.Fresh[0].Path()))
 		default:
-			dec.Reasons = append(dec.Reasons, fmt.Sprintf("split brain: %s share the highest events %d but %s; the metadata cannot say which is current (use --prefer)",
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("split brain: %s share the highest generation %d but %s; the metadata cannot say which is current (use --prefer)",
 				paths(s.Fresh), *s.Fresh[0].Generation, strings.Join(split, "; ")))
 			dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
-				Message: fmt.Sprintf("%s have equal events %d but different data", paths(s.Fresh), *s.Fresh[0].Generation)})
+				Message: fmt.Sprintf("%s have equal generations %d but different data", paths(s.Fresh), *s.Fresh[0].Generation)})
 		}
 	case s.Adhoc():
 		if d.Bytes > 0 && !s.Unsupported {

@@ -23,6 +23,7 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 	var (
 		problems []Problem
 		found    []*mdFound
+		fimsm    []*imsmFound
 		bare     []int
 	)
 	for i, im := range images {
@@ -30,15 +31,29 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		problems = append(problems, ps...)
-		if f == nil {
-			bare = append(bare, i)
+		if f != nil {
+			problems = append(problems, ps...)
+			f.input = i
+			found = append(found, f)
 			continue
 		}
-		f.input = i
-		found = append(found, f)
+		// No md superblock: firmware RAID metadata at the end of the disk.
+		mpb, ips, err := readIMSM(im)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mpb != nil {
+			fimsm = append(fimsm, &imsmFound{input: i, img: im, mpb: mpb})
+			continue
+		}
+		if len(ips) > 0 {
+			problems = append(problems, ips...)
+		} else {
+			problems = append(problems, ps...)
+		}
+		bare = append(bare, i)
 	}
-	if len(found) == 0 {
+	if len(found) == 0 && len(fimsm) == 0 {
 		s := adhocSet(images)
 		for _, p := range problems {
 			if p.Code == "unsupported-metadata" {
@@ -50,10 +65,10 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		}
 		return []*Set{s}, problems, nil
 	}
-	sets := groupMD(found)
+	sets := append(groupMD(found), groupIMSM(fimsm)...)
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
-			Message: fmt.Sprintf("the inputs belong to %d different arrays; each is checked as its own set", len(sets))})
+			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})
 	}
 	for _, i := range bare {
 		problems = append(problems, Problem{Code: "not-in-set", Severity: Warning, Member: images[i].Path(),

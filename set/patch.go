@@ -26,6 +26,9 @@ func (s *Set) SyncPatches(auth *Member) (map[int][]Patch, error) {
 	if s.Adhoc() {
 		return nil, ErrNoMetadataRepair
 	}
+	if s.Format == "imsm" {
+		return s.imsmPatches(auth)
+	}
 	if auth.MD == nil {
 		return nil, fmt.Errorf("%s has no md superblock to copy the array state from", auth.Path())
 	}

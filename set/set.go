@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set/imsm"
 	"github.com/mirrorchk/mirrorchk/set/md"
 )
 
@@ -59,6 +60,7 @@ type Member struct {
 
 	MD     *md.Superblock // nil unless Format is md
 	Bitmap *md.Bitmap     // this member's own write-intent bitmap, nil when none
+	IMSM   *imsm.MPB      // nil unless Format is imsm
 }
 
 // Path is the member's path as the user gave it.

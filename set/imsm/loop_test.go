@@ -30,7 +30,7 @@ func hostExamine(t *testing.T, img []byte) (rep *examine, out string, ok bool) {
 	mdadm, err := exec.LookPath("mdadm")
 	if err != nil {
 		if _, err := os.Stat("/usr/sbin/mdadm"); err != nil {
-			t.Skip("mdadm not installed")
+			t.Fatal("mdadm not installed: apt-get install mdadm")
 		}
 		mdadm = "/usr/sbin/mdadm"
 	}

@@ -1,0 +1,204 @@
+package set
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set/imsm"
+)
+
+// imsmFound is one image with an IMSM MPB, before grouping.
+type imsmFound struct {
+	input int
+	img   *image.Image
+	mpb   *imsm.MPB
+}
+
+// imsmRule is cited in the reasons of every IMSM decision.
+const imsmRule = "IMSM rule (mdadm super-intel.c): the MPB with the highest generation_num among members of one container (family) with a valid checksum is current; a member whose MPB lags, or which the current MPB records as failed or out of sync (IMSM_ORD_REBUILD), is stale"
+
+// readIMSM probes one image for an IMSM MPB.
+func readIMSM(im *image.Image) (*imsm.MPB, []Problem, error) {
+	mpb, err := imsm.Read(im, im.Size())
+	var fe *imsm.FormatError
+	switch {
+	case errors.Is(err, imsm.ErrNoMPB):
+		return nil, nil, nil
+	case errors.As(err, &fe):
+		return nil, []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(fe.Off),
+			Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return mpb, nil, nil
+}
+
+// groupIMSM groups IMSM members by container (family) and makes one set per
+// volume of the container.
+func groupIMSM(found []*imsmFound) []*Set {
+	var keys []uint32
+	groups := map[uint32][]*imsmFound{}
+	for _, f := range found {
+		k := f.mpb.FamilyID()
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], f)
+	}
+	var sets []*Set
+	for _, k := range keys {
+		sets = append(sets, assessIMSM(groups[k])...)
+	}
+	return sets
+}
+
+// assessIMSM turns the MPBs of one container into one set per volume.
+func assessIMSM(fs []*imsmFound) []*Set {
+	mpbs := make([]*imsm.MPB, len(fs))
+	sizes := make([]int64, len(fs))
+	for i, f := range fs {
+		mpbs[i], sizes[i] = f.mpb, f.img.Size()
+	}
+	auth, bind, err := imsm.Bind(mpbs, sizes, nil)
+	if err != nil {
+		// No single current MPB: report one set for the container so the
+		// members are still compared, with the reason.
+		s := &Set{ID: fmt.Sprintf("imsm-%08x", fs[0].mpb.FamilyID()), Format: "imsm", ResyncFrom: -1}
+		for _, f := range fs {
+			m := imsmMember(s, f, nil, -1)
+			m.State = StateUnknown
+			s.Members = append(s.Members, m)
+		}
+		s.Reasons = append(s.Reasons, imsmRule, fmt.Sprintf("no current MPB: %v", err))
+		if strings.Contains(err.Error(), "generation") {
+			s.Conflict = err.Error()
+			s.problem("split-brain", Error, nil, nil, "%v", err)
+		} else {
+			s.problem("bad-metadata", Error, nil, nil, "%v", err)
+		}
+		s.DataSize = 0
+		return []*Set{s}
+	}
+	cur := mpbs[auth]
+	var sets []*Set
+	for v := range cur.Volumes {
+		vol := &cur.Volumes[v]
+		s := &Set{ID: cur.VolumeUUID(v), Name: vol.Name, Format: "imsm", ResyncFrom: -1}
+		mp := vol.Maps[0]
+		s.Level = "raid" + strconv.Itoa(mp.Level())
+		s.RaidDisks = int(mp.NumMembers)
+		s.Reasons = append(s.Reasons, imsmRule,
+			fmt.Sprintf("current MPB: %s's, generation_num %d; volume %q map state %s", fs[auth].img.Path(), cur.Generation, vol.Name, mp.StateString()))
+		for i, f := range fs {
+			m := imsmMember(s, f, vol, bind[i].Disk)
+			b := bind[i]
+			how := b.Basis
+			if b.Assumed {
+				how += " (assumed: the metadata cannot tell which disk this image is; it makes no difference to the comparison)"
+			}
+			m.addEvidence("bound to disk-table entry %d (%q): %s", b.Disk, diskSerial(cur, b.Disk), how)
+			switch {
+			case !m.Trusted:
+			case i == auth:
+				m.State = StateActive
+			case f.mpb.Generation < cur.Generation:
+				m.State = StateStale
+				m.addEvidence("generation_num %d < %d of the current MPB (%s): it missed %d metadata writes", f.mpb.Generation, cur.Generation, fs[auth].img.Path(), cur.Generation-f.mpb.Generation)
+				s.problem("stale-member", Error, m, ptr(f.mpb.Offset), "%s is stale: generation_num %d, the current MPB on %s has %d",
+					m.Path(), f.mpb.Generation, fs[auth].img.Path(), cur.Generation)
+			default:
+				m.State = StateActive
+			}
+			// The current MPB's view of this member's disk and slot.
+			if d := b.Disk; d >= 0 && d < len(cur.Disks) && m.Trusted {
+				slot := vol.Slot(d)
+				switch {
+				case cur.Disks[d].Failed():
+					m.addEvidence("the current MPB records disk %d (%q) as %s", d, cur.Disks[d].Serial, cur.Disks[d].StateString())
+					if m.State == StateActive && i != auth {
+						m.State = StateStale
+						s.problem("stale-member", Error, m, nil, "%s is recorded as failed by the current MPB", m.Path())
+					}
+				case slot >= 0 && mp.Rebuilding(slot):
+					m.addEvidence("the current MPB marks slot %d out of sync (IMSM_ORD_REBUILD)", slot)
+					if m.State == StateActive && i != auth {
+						m.State = StateRebuilding
+						s.problem("rebuilding-member", Warning, m, nil, "%s is marked out of sync (being rebuilt) by the current MPB", m.Path())
+					}
+				}
+			}
+			s.Members = append(s.Members, m)
+		}
+		for _, m := range s.Members {
+			if m.State == StateActive && m.IMSM.Generation == cur.Generation {
+				s.Fresh = append(s.Fresh, m)
+				m.addEvidence("generation_num %d is the highest in the container", cur.Generation)
+			}
+		}
+		if !vol.Mirror() {
+			s.problem("not-a-mirror", Warning, nil, nil, "volume %q is %s, not a mirror: not checked", vol.Name, s.Level)
+		}
+		if vol.Migrating() {
+			s.problem("rebuilding-member", Warning, nil, nil, "volume %q is migrating (type %d, checkpoint %d): the members are mid-rebuild or reshape", vol.Name, vol.MigrationType(), vol.CurrMigrUnit)
+		}
+		if vol.Dirty&imsm.VolDirty != 0 {
+			s.ResyncFrom = 0
+			s.problem("unclean-shutdown", Info, s.Members[auth], nil,
+				"volume %q is marked dirty in the current MPB: it was not shut down cleanly, members may legitimately differ", vol.Name)
+		}
+		_, n := vol.DataRange()
+		s.DataSize = n
+		imsmMissing(s)
+		s.DataSize = shortest(s)
+		sets = append(sets, s)
+	}
+	return sets
+}
+
+// imsmMember makes the member of an IMSM set for one image.
+func imsmMember(s *Set, f *imsmFound, vol *imsm.Volume, disk int) *Member {
+	gen := uint64(f.mpb.Generation)
+	m := &Member{Input: f.input, Image: f.img, IMSM: f.mpb, Generation: &gen, Trusted: f.mpb.ChecksumOK(), State: StateUnknown}
+	m.addEvidence("IMSM MPB at byte %#x: family %#08x, generation_num %d, %d disks, %d volumes", f.mpb.Offset, f.mpb.FamilyID(), f.mpb.Generation, len(f.mpb.Disks), len(f.mpb.Volumes))
+	if vol != nil {
+		off, n := vol.DataRange()
+		m.DataOffset, m.DataSize = off, n
+		if slot := vol.Slot(disk); slot >= 0 {
+			m.Role = strconv.Itoa(slot)
+		}
+		m.addEvidence("volume %q: data from pba_of_lba0 %d (byte %d), %d bytes", vol.Name, off/512, off, n)
+	}
+	if !m.Trusted {
+		m.addEvidence("check_sum %#08x but computed %#08x: this MPB is not trusted", f.mpb.Checksum, f.mpb.ComputedChecksum)
+		s.problem("bad-checksum", Error, m, ptr(f.mpb.Offset), "%s: IMSM MPB at byte %#x: check_sum %#08x, computed %#08x; the member is not trusted as evidence",
+			m.Path(), f.mpb.Offset, f.mpb.Checksum, f.mpb.ComputedChecksum)
+	}
+	return m
+}
+
+// imsmMissing reports slots of the volume that no given member fills.
+func imsmMissing(s *Set) {
+	have := map[string]bool{}
+	for _, m := range s.Members {
+		have[m.Role] = true
+	}
+	var missing []string
+	for slot := 0; slot < s.RaidDisks; slot++ {
+		if !have[strconv.Itoa(slot)] {
+			missing = append(missing, strconv.Itoa(slot))
+		}
+	}
+	if len(missing) > 0 {
+		s.problem("member-missing", Warning, nil, nil, "the volume has %d slots; no member was given for slot %s", s.RaidDisks, strings.Join(missing, ", "))
+	}
+}
+
+func diskSerial(m *imsm.MPB, d int) string {
+	if d < 0 || d >= len(m.Disks) {
+		return ""
+	}
+	return m.Disks[d].Serial
+}
