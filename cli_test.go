@@ -252,38 +252,6 @@ func TestSplitRaw(t *testing.T) {
 	}
 }
 
-// TestFirmwareMetadataUnsupported: DDF and IMSM members are recognised and
-// reported as unsupported, not misread and not a crash.
-// Their differences may be metadata, so a set that differs is "unknown",
-// never a verdict about data.
-func TestFirmwareMetadataUnsupported(t *testing.T) {
-	for _, tc := range []struct{ kind, dir, verdict string }{
-		{"ddf", "a-clean", report.VerdictUnknown}, // the two DDF headers differ
-		{"ddf", "b-stale-member", report.VerdictUnknown},
-	} {
-		kind := tc.kind
-		t.Run(kind+"/"+tc.dir, func(t *testing.T) {
-			p := members(t, "md/md-"+kind+"/"+tc.dir)
-			code, rep := scanJSON(t, p...)
-			if code != exitProblems || len(rep.Sets) != 1 || rep.Sets[0].Metadata != "none" {
-				t.Fatalf("exit %d sets %+v", code, rep.Sets)
-			}
-			if s := rep.Sets[0]; s.Verdict != tc.verdict || s.Authority.Member != nil {
-				t.Errorf("verdict %q authority %v, want %q and none", s.Verdict, s.Authority.Member, tc.verdict)
-			}
-			n := 0
-			for _, pr := range rep.Problems {
-				if pr.Code == "unsupported-metadata" && strings.Contains(pr.Message, "unsupported metadata: "+kind) {
-					n++
-				}
-			}
-			if n != 2 {
-				t.Errorf("unsupported-metadata problems for %s: %d, want 2: %+v", kind, n, rep.Problems)
-			}
-		})
-	}
-}
-
 // TestReproducibleJSON: the same inputs give byte-identical JSON.
 func TestReproducibleJSON(t *testing.T) {
 	p := members(t, "md/md-0.90/c-stale-member-bitmap")

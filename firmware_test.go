@@ -13,9 +13,10 @@ import (
 	"github.com/mirrorchk/mirrorchk/set/imsm"
 )
 
-// TestScanIMSMFixtures holds the IMSM scan against the fixtures' truth.
-func TestScanIMSMFixtures(t *testing.T) {
-	for _, dir := range []string{"md/md-imsm/a-clean", "md/md-imsm/b-stale-member"} {
+// TestScanFirmwareFixtures holds the IMSM and DDF scans against the
+// fixtures' truth (what the kernel and mdadm were made to do).
+func TestScanFirmwareFixtures(t *testing.T) {
+	for _, dir := range []string{"md/md-imsm/a-clean", "md/md-imsm/b-stale-member", "md/md-ddf/a-clean", "md/md-ddf/b-stale-member"} {
 		t.Run(dir, func(t *testing.T) {
 			tr := readTruth(t, dir)
 			paths := members(t, dir)
@@ -24,10 +25,12 @@ func TestScanIMSMFixtures(t *testing.T) {
 				t.Fatalf("%d sets", len(rep.Sets))
 			}
 			s := rep.Sets[0]
-			if s.Metadata != "imsm" || s.Level != "raid1" || s.DataSize != tr.ArrayBytes || s.Name != "vol" {
+			if s.Metadata != tr.Metadata || s.Level != "raid1" || s.DataSize != tr.ArrayBytes || s.Name != "vol" {
 				t.Errorf("metadata %q level %q data %d name %q", s.Metadata, s.Level, s.DataSize, s.Name)
 			}
-			if s.Authority.Member == nil || *s.Authority.Member != paths[0] {
+			// A clean pair's authority is the lowest slot, whichever image
+			// that is; a stale pair's is the fresh member m0.
+			if s.Authority.Member == nil || tr.StaleMember != "" && *s.Authority.Member != paths[0] {
 				t.Errorf("authority %v, want %s", s.Authority.Member, paths[0])
 			}
 			for i, m := range s.Members {
@@ -123,6 +126,52 @@ func TestRepairIMSM(t *testing.T) {
 	}
 	if len(gens) != 2 || gens[0] != gens[1] || gens[0] != 0x13 {
 		t.Errorf("output generations %v, want both 0x13 (fresh 0x12 + 1)", gens)
+	}
+	code, rep2 := scanJSON(t, rep.Sets[0].Repair.Outputs[0].Path, rep.Sets[0].Repair.Outputs[1].Path)
+	if code != exitOK || rep2.Sets[0].Verdict != report.VerdictConsistent {
+		t.Errorf("scan of repaired outputs: exit %d verdict %q problems %+v", code, rep2.Sets[0].Verdict, rep2.Sets[0].Problems)
+	}
+}
+
+// TestRepairDDF repairs the stale DDF pair; live mdadm --examine on each
+// output (host mdadm reads DDF from image files) shows the virtual disk
+// Optimal and Consistent and both disks Online.
+func TestRepairDDF(t *testing.T) {
+	mdadm := needTool(t, "mdadm")
+	dir := "md/md-ddf/b-stale-member"
+	tr := readTruth(t, dir)
+	paths := members(t, dir)
+	out := t.TempDir()
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
+	if code != exitRepaired {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []string
+	for _, o := range rep.Sets[0].Repair.Outputs {
+		if !o.Verified || len(o.MetadataChanges) == 0 {
+			t.Errorf("%s: verified %v changes %v", o.Path, o.Verified, o.MetadataChanges)
+		}
+		if got := rangeSHA256(t, o.Path, 0, tr.ArrayBytes); got != tr.ExpectedSHA256.Fresh {
+			t.Errorf("%s: data %s, want fresh %s", o.Path, got, tr.ExpectedSHA256.Fresh)
+		}
+		cmd := exec.Command(mdadm, "--examine", o.Path)
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mdadm --examine %s: %v\n%s", o.Path, err, b)
+		}
+		ex := squeeze(string(b))
+		if !strings.Contains(ex, "state[0] : Optimal, Consistent") || strings.Count(ex, "active/Online") != 2 || strings.Contains(ex, "Failed") {
+			t.Errorf("%s: mdadm --examine:\n%s", o.Path, b)
+		}
+		seqs = append(seqs, examineFields(string(b))["Seq"])
+	}
+	if len(seqs) != 2 || seqs[0] != seqs[1] || seqs[0] != "0000000d" {
+		t.Errorf("output seqs %v, want both 0000000d (fresh 0xc + 1)", seqs)
 	}
 	code, rep2 := scanJSON(t, rep.Sets[0].Repair.Outputs[0].Path, rep.Sets[0].Repair.Outputs[1].Path)
 	if code != exitOK || rep2.Sets[0].Verdict != report.VerdictConsistent {

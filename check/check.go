@@ -176,7 +176,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 				Message: fmt.Sprintf("%s have equal generations %d but different data", paths(s.Fresh), *s.Fresh[0].Generation)})
 		}
 	case s.Adhoc():
-		if d.Bytes > 0 && !s.Unsupported {
+		if d.Bytes > 0 {
 			dec.Reasons = append(dec.Reasons, "the members differ and no set metadata says which is current (use --prefer)")
 			dec.Problems = append(dec.Problems, set.Problem{Code: "no-authority", Severity: set.Error,
 				Message: fmt.Sprintf("the members differ in %d bytes and nothing records which copy is current; name one with --prefer", d.Bytes)})
@@ -225,8 +225,6 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 	}
 	switch {
 	case notMirror:
-		dec.Verdict = Unknown
-	case d.Bytes > 0 && auth == nil && s.Unsupported:
 		dec.Verdict = Unknown
 	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1:
 		dec.Verdict = SplitBrain

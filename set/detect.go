@@ -1,11 +1,8 @@
 package set
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/md"
@@ -24,6 +21,7 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		problems []Problem
 		found    []*mdFound
 		fimsm    []*imsmFound
+		fddf     []*ddfFound
 		bare     []int
 	)
 	for i, im := range images {
@@ -46,26 +44,29 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 			fimsm = append(fimsm, &imsmFound{input: i, img: im, mpb: mpb})
 			continue
 		}
-		if len(ips) > 0 {
+		d, dps, err := readDDF(im)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d != nil {
+			fddf = append(fddf, &ddfFound{input: i, img: im, d: d})
+			continue
+		}
+		switch {
+		case len(ips) > 0:
 			problems = append(problems, ips...)
-		} else {
+		case len(dps) > 0:
+			problems = append(problems, dps...)
+		default:
 			problems = append(problems, ps...)
 		}
 		bare = append(bare, i)
 	}
-	if len(found) == 0 && len(fimsm) == 0 {
+	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 {
 		s := adhocSet(images)
-		for _, p := range problems {
-			if p.Code == "unsupported-metadata" {
-				s.Unsupported = true
-			}
-		}
-		if s.Unsupported {
-			s.Reasons = append(s.Reasons, "the images carry set metadata this release cannot read: differences may lie in metadata areas, so they are listed but not judged")
-		}
 		return []*Set{s}, problems, nil
 	}
-	sets := append(groupMD(found), groupIMSM(fimsm)...)
+	sets := append(append(groupMD(found), groupIMSM(fimsm)...), groupDDF(fddf)...)
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
 			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})
@@ -87,12 +88,6 @@ func readMD(im *image.Image) (*mdFound, []Problem, error) {
 		return nil, []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(fe.Off),
 			Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}, nil
 	case errors.Is(err, md.ErrNoSuperblock):
-		if kind, off, ok, rerr := sniffFirmware(im); rerr != nil {
-			return nil, nil, rerr
-		} else if ok {
-			return nil, []Problem{{Code: "unsupported-metadata", Severity: Warning, Member: im.Path(), Offset: ptr(off),
-				Message: fmt.Sprintf("unsupported metadata: %s (found at byte %#x); %s is treated as having no usable metadata", kind, off, im.Path())}}, nil
-		}
 		return nil, []Problem{{Code: "no-metadata", Severity: Info, Member: im.Path(),
 			Message: fmt.Sprintf("%s has no recognised set metadata", im.Path())}}, nil
 	case err != nil:
@@ -155,33 +150,4 @@ func shortest(s *Set) int64 {
 		}
 	}
 	return n
-}
-
-// sniffFirmware recognises firmware-RAID metadata that mirrorchk does not
-// read yet, so the report can name it instead of saying "no metadata".
-func sniffFirmware(r interface {
-	io.ReaderAt
-	Size() int64
-}) (kind string, off int64, ok bool, err error) {
-	size := r.Size()
-	var sec [512]byte
-	// SNIA DDF: anchor header in the last sector, magic 0xDE11DE11 big endian.
-	if size >= 512 {
-		if err := image.ReadFull(r, sec[:], size-512); err != nil {
-			return "", 0, false, err
-		}
-		if binary.BigEndian.Uint32(sec[0:4]) == 0xDE11DE11 {
-			return "ddf", size - 512, true, nil
-		}
-	}
-	// Intel IMSM: MPB signature in the second-to-last 512-byte sector.
-	if size >= 1024 {
-		if err := image.ReadFull(r, sec[:], size-1024); err != nil {
-			return "", 0, false, err
-		}
-		if bytes.HasPrefix(sec[:], []byte("Intel Raid ISM Cfg Sig. ")) {
-			return "imsm", size - 1024, true, nil
-		}
-	}
-	return "", 0, false, nil
 }

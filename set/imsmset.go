@@ -138,6 +138,7 @@ func assessIMSM(fs []*imsmFound) []*Set {
 				m.addEvidence("generation_num %d is the highest in the container", cur.Generation)
 			}
 		}
+		sortFresh(s)
 		if !vol.Mirror() {
 			s.problem("not-a-mirror", Warning, nil, nil, "volume %q is %s, not a mirror: not checked", vol.Name, s.Level)
 		}

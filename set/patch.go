@@ -26,8 +26,11 @@ func (s *Set) SyncPatches(auth *Member) (map[int][]Patch, error) {
 	if s.Adhoc() {
 		return nil, ErrNoMetadataRepair
 	}
-	if s.Format == "imsm" {
+	switch s.Format {
+	case "imsm":
 		return s.imsmPatches(auth)
+	case "ddf":
+		return s.ddfPatches(auth)
 	}
 	if auth.MD == nil {
 		return nil, fmt.Errorf("%s has no md superblock to copy the array state from", auth.Path())

@@ -12,8 +12,11 @@ package set
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 
 	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set/ddf"
 	"github.com/mirrorchk/mirrorchk/set/imsm"
 	"github.com/mirrorchk/mirrorchk/set/md"
 )
@@ -61,6 +64,7 @@ type Member struct {
 	MD     *md.Superblock // nil unless Format is md
 	Bitmap *md.Bitmap     // this member's own write-intent bitmap, nil when none
 	IMSM   *imsm.MPB      // nil unless Format is imsm
+	DDF    *ddf.DDF       // nil unless Format is ddf
 }
 
 // Path is the member's path as the user gave it.
@@ -95,11 +99,6 @@ type Set struct {
 	Bitmap       *md.Bitmap
 	BitmapMember *Member
 
-	// Unsupported is set on an ad-hoc set whose images carry metadata this
-	// release recognises but cannot read (DDF, IMSM): its differences may be
-	// metadata, so they cannot be judged as data.
-	Unsupported bool
-
 	// ResyncFrom is the data-area byte offset above which the array was not
 	// known to be in sync at the last write (unclean shutdown), or -1.
 	ResyncFrom int64
@@ -122,6 +121,18 @@ func (s *Set) problem(code, sev string, m *Member, off *int64, format string, ar
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sortFresh orders s.Fresh by slot, so that "the lowest slot" is first.
+func sortFresh(s *Set) {
+	slot := func(m *Member) int {
+		n, err := strconv.Atoi(m.Role)
+		if err != nil {
+			return 1 << 30
+		}
+		return n
+	}
+	sort.SliceStable(s.Fresh, func(i, j int) bool { return slot(s.Fresh[i]) < slot(s.Fresh[j]) })
+}
 
 func contains(ms []*Member, m *Member) bool {
 	for _, x := range ms {
