@@ -100,7 +100,7 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	patches, err := s.SyncPatches(r.Authority)
 	switch {
 	case errors.Is(err, set.ErrNoMetadataRepair):
-		p.MetadataNote = "no set metadata: data repaired only"
+		p.MetadataNote = err.Error()
 	case err != nil:
 		// Data without matching metadata would not assemble as the
 		// report says: refuse rather than write half a repair.

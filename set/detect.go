@@ -22,6 +22,7 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		found    []*mdFound
 		fimsm    []*imsmFound
 		fddf     []*ddfFound
+		fldm     []*ldmFound
 		bare     []int
 	)
 	for i, im := range images {
@@ -44,6 +45,16 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 			fimsm = append(fimsm, &imsmFound{input: i, img: im, mpb: mpb})
 			continue
 		}
+		lf, lps, err := readLDM(im)
+		if err != nil {
+			return nil, nil, err
+		}
+		if lf != nil {
+			lf.input = i
+			fldm = append(fldm, lf)
+			continue
+		}
+		ips = append(ips, lps...)
 		d, dps, err := readDDF(im)
 		if err != nil {
 			return nil, nil, err
@@ -62,11 +73,13 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		}
 		bare = append(bare, i)
 	}
-	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 {
+	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 && len(fldm) == 0 {
 		s := adhocSet(images)
 		return []*Set{s}, problems, nil
 	}
 	sets := append(append(groupMD(found), groupIMSM(fimsm)...), groupDDF(fddf)...)
+	lsets, lps := groupLDM(fldm)
+	sets, problems = append(sets, lsets...), append(problems, lps...)
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
 			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})

@@ -17,20 +17,22 @@ type Patch struct {
 
 // ErrNoMetadataRepair means the set's format gives no way to rewrite its
 // metadata that can be shown to be right; repair then copies data only.
-var ErrNoMetadataRepair = errors.New("metadata is not rewritten for this format")
+var ErrNoMetadataRepair = errors.New("metadata not rewritten")
 
 // SyncPatches returns, for each member, the metadata rewrites that make its
 // repaired image an in-sync member of a clean set whose current copy is
 // auth. The map is keyed by Member.Input.
 func (s *Set) SyncPatches(auth *Member) (map[int][]Patch, error) {
 	if s.Adhoc() {
-		return nil, ErrNoMetadataRepair
+		return nil, fmt.Errorf("%w: the images have no set metadata; the data is repaired", ErrNoMetadataRepair)
 	}
 	switch s.Format {
 	case "imsm":
 		return s.imsmPatches(auth)
 	case "ddf":
 		return s.ddfPatches(auth)
+	case "ldm":
+		return nil, fmt.Errorf("%w: the LDM database is left as is (mirrorchk cannot show that a rewrite is exactly what Windows writes for a healthy mirror); the data is repaired", ErrNoMetadataRepair)
 	}
 	if auth.MD == nil {
 		return nil, fmt.Errorf("%s has no md superblock to copy the array state from", auth.Path())

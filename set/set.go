@@ -18,6 +18,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/ddf"
 	"github.com/mirrorchk/mirrorchk/set/imsm"
+	"github.com/mirrorchk/mirrorchk/set/ldm"
 	"github.com/mirrorchk/mirrorchk/set/md"
 )
 
@@ -65,6 +66,7 @@ type Member struct {
 	Bitmap *md.Bitmap     // this member's own write-intent bitmap, nil when none
 	IMSM   *imsm.MPB      // nil unless Format is imsm
 	DDF    *ddf.DDF       // nil unless Format is ddf
+	LDM    *ldm.Database  // nil unless Format is ldm
 }
 
 // Path is the member's path as the user gave it.

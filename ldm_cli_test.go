@@ -1,0 +1,98 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/report"
+)
+
+// ldmImages extracts the real Windows Server 2008 R2 dynamic disks into a
+// temporary directory and returns it.
+func ldmImages(t *testing.T) string {
+	t.Helper()
+	needTool(t, "xz")
+	dir := t.TempDir()
+	if b, err := exec.Command("tar", "-xJf", fixture.Path("ldm", "ldm-2008r2.tar.xz"), "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, b)
+	}
+	return dir
+}
+
+// TestScanLDM: the mirrored volume of the real dynamic disks is found and
+// compared at each plex's own offset (an MBR and a GPT disk); the other
+// volumes are listed as not mirrors.
+func TestScanLDM(t *testing.T) {
+	dir := ldmImages(t)
+	m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+	code, rep := scanJSON(t, m1, m2)
+	if code != exitOK || len(rep.Sets) != 1 {
+		t.Fatalf("exit %d sets %d", code, len(rep.Sets))
+	}
+	s := rep.Sets[0]
+	if s.Metadata != "ldm" || s.Name != "Volume3" || s.Verdict != report.VerdictConsistent || s.DataSize != 16<<20 {
+		t.Errorf("set %q %q verdict %q size %d", s.Metadata, s.Name, s.Verdict, s.DataSize)
+	}
+	// ldmtool: Disk5 data start 63 + partition start 65; Disk6 65570 + 94 (sectors).
+	if s.Members[0].DataOffset != (63+65)*512 || s.Members[1].DataOffset != (65570+94)*512 {
+		t.Errorf("data offsets %#x %#x, want %#x %#x", s.Members[0].DataOffset, s.Members[1].DataOffset, (63+65)*512, (65570+94)*512)
+	}
+	if !hasCode(rep.Problems, "not-a-mirror") {
+		t.Errorf("Volume5 (spanned, with a partition on Disk5) not listed: %+v", rep.Problems)
+	}
+
+	// All nine disks: still one mirror; four volumes are not mirrors.
+	all, _ := filepath.Glob(filepath.Join(dir, "*.img"))
+	_, rep = scanJSON(t, all...)
+	n := 0
+	for _, p := range rep.Problems {
+		if p.Code == "not-a-mirror" {
+			n++
+		}
+	}
+	if len(rep.Sets) != 1 || n != 4 {
+		t.Errorf("all disks: %d sets, %d not-a-mirror problems; want 1 and 4 (spanned, striped, RAID-5, spanned)", len(rep.Sets), n)
+	}
+}
+
+// TestRepairLDM: one plex written to alone (equal committed sequences, both
+// ACTIVE) is a split brain; with --prefer the repair copies the data and
+// leaves the LDM database as it is, saying so.
+func TestRepairLDM(t *testing.T) {
+	dir := ldmImages(t)
+	m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+	patchFile(t, m2, (65570+94)*512+100*512, []byte("written to one plex only"))
+	code, rep := scanJSON(t, m1, m2)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
+		t.Fatalf("exit %d verdict %q authority %v", code, s.Verdict, s.Authority.Member)
+	}
+	if r := s.Divergence.Ranges; len(r) != 1 || r[0].VolumeOffset != 100*512 {
+		t.Errorf("ranges %+v, want one at volume offset 51200", r)
+	}
+	out := t.TempDir()
+	if code, _, _ := mirrorchk(t, "repair", "--out", out, m1, m2); code != exitProblems {
+		t.Errorf("repair without --prefer: exit %d, want 4", code)
+	}
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--prefer", m1, "--out", out, m1, m2)
+	if code != exitRepaired {
+		t.Fatalf("repair --prefer: exit %d: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range rep.Sets[0].Repair.Outputs {
+		if !o.Verified || !strings.Contains(strings.Join(o.MetadataChanges, ";"), "LDM database is left as is") {
+			t.Errorf("%s: verified %v changes %q", o.Path, o.Verified, o.MetadataChanges)
+		}
+	}
+	outs := rep.Sets[0].Repair.Outputs
+	code, rep2 := scanJSON(t, outs[0].Path, outs[1].Path)
+	if code != exitOK || rep2.Sets[0].Verdict != report.VerdictConsistent {
+		t.Errorf("scan of repaired outputs: exit %d verdict %q", code, rep2.Sets[0].Verdict)
+	}
+}
