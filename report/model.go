@@ -69,7 +69,7 @@ const (
 type Set struct {
 	ID         string     `json:"id"`       // array UUID, or "adhoc-1"
 	Name       string     `json:"name"`     // array name from the metadata, may be empty
-	Metadata   string     `json:"metadata"` // "md-0.90", "md-1.0", "md-1.1", "md-1.2", "imsm", "ddf", "none"
+	Metadata   string     `json:"metadata"` // "md-0.90", "md-1.0", "md-1.1", "md-1.2", "imsm", "ddf", "ldm", "none"
 	Level      string     `json:"level"`    // "raid1" or "" when unknown
 	Verdict    string     `json:"verdict"`
 	DataSize   int64      `json:"data_size"`  // bytes of each member's data area that were compared
