@@ -182,7 +182,9 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 				Message: fmt.Sprintf("the members differ in %d bytes and nothing records which copy is current; name one with --prefer", d.Bytes)})
 		}
 	default:
-		dec.Reasons = append(dec.Reasons, "no member has a trusted superblock with a data slot")
+		// Not only "no trusted superblock": an IMSM rebuild whose target
+		// cannot be told from the images ends here too (set/imsmset.go).
+		dec.Reasons = append(dec.Reasons, "the set metadata shows no member as current (no trusted, active member of the highest generation)")
 	}
 
 	auth := dec.Authority

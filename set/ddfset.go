@@ -147,12 +147,42 @@ func ddfMember(s *Set, f *ddfFound, vm *ddf.Member) *Member {
 	m := &Member{Input: f.input, Image: f.img, DDF: f.d, Generation: &seq, Trusted: true, State: StateUnknown}
 	m.addEvidence("DDF header at byte %#x (%s): container %s, seq %d, this disk refno %08x",
 		f.d.Active.Offset, f.d.ActiveReason, f.d.Active.GUID, f.d.Seq(), f.d.ThisDisk.RefNo)
+	ddfCopyProblems(s, m, f.d)
 	if vm != nil {
 		m.Role = strconv.Itoa(vm.Slot)
 		m.DataOffset, m.DataSize = int64(vm.Start)*512, int64(vm.Blocks)*512
 		m.addEvidence("slot %d: data from lba_offset %d (byte %d), %d bytes", vm.Slot, vm.Start, m.DataOffset, m.DataSize)
 	}
 	return m
+}
+
+// ddfCopyProblems reports the parts of an image's DDF metadata that the
+// reader could not use although another copy served: an anchor that is not
+// usable (the headers were found by searching; mdadm 4.2 would not read the
+// image) and a primary or secondary copy with a bad CRC or a header that
+// disagrees with the anchor. Without this a damaged copy went unreported:
+// the member was read from the other copy silently. The member is still
+// used, so, as for an unreadable md bitmap, the problem is bad-metadata
+// with severity warning.
+func ddfCopyProblems(s *Set, m *Member, d *ddf.DDF) {
+	report := func(what string, err error) {
+		var off *int64
+		var fe *ddf.FormatError
+		if errors.As(err, &fe) {
+			off = ptr(fe.Off)
+		}
+		s.problem("bad-metadata", Warning, m, off, "%s: DDF %s not usable: %v; the %s copy is used", m.Path(), what, err, d.Active.TypeString())
+	}
+	if d.AnchorErr != nil {
+		report("anchor", d.AnchorErr)
+	}
+	if d.PrimaryErr != nil {
+		report("primary copy", d.PrimaryErr)
+	}
+	// A secondary LBA of all ones means there is no secondary copy.
+	if d.SecondaryErr != nil && d.Active.SecondaryLBA != ^uint64(0) {
+		report("secondary copy", d.SecondaryErr)
+	}
 }
 
 func ddfLevel(v ddf.Volume) string {

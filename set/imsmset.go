@@ -1,6 +1,7 @@
 package set
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -83,11 +84,28 @@ func assessIMSM(fs []*imsmFound) []*Set {
 		return []*Set{s}
 	}
 	cur := mpbs[auth]
+	// holders are the images that hold the current MPB byte for byte.
+	holders, assumedHolder := 0, false
+	for i, f := range fs {
+		if f.mpb.ChecksumOK() && bytes.Equal(f.mpb.Raw, cur.Raw) {
+			holders++
+			assumedHolder = assumedHolder || bind[i].Assumed
+		}
+	}
 	var sets []*Set
 	for v := range cur.Volumes {
 		vol := &cur.Volumes[v]
 		s := &Set{ID: cur.VolumeUUID(v), Name: vol.Name, Format: "imsm", ResyncFrom: -1}
 		mp := vol.Maps[0]
+		targets, live := outOfSyncSlots(cur, vol)
+		// During a rebuild mdadm writes the same MPB to the drive being
+		// rebuilt as to the others (write_super_imsm skips failed disks
+		// only), so when several images hold the current MPB and their
+		// entries were assumed, nothing in the images says which of them
+		// is the rebuild target: only the drives' serial numbers do. None
+		// of them may then be taken as current (taking the first by input
+		// order could make the half-rebuilt copy authoritative).
+		ambiguous := live && holders > 1 && assumedHolder
 		s.Level = "raid" + strconv.Itoa(mp.Level())
 		s.RaidDisks = int(mp.NumMembers)
 		s.Reasons = append(s.Reasons, imsmRule,
@@ -96,7 +114,10 @@ func assessIMSM(fs []*imsmFound) []*Set {
 			m := imsmMember(s, f, vol, bind[i].Disk)
 			b := bind[i]
 			how := b.Basis
-			if b.Assumed {
+			switch {
+			case b.Assumed && ambiguous:
+				how += " (assumed: the metadata cannot tell which disk this image is)"
+			case b.Assumed:
 				how += " (assumed: the metadata cannot tell which disk this image is; it makes no difference to the comparison)"
 			}
 			m.addEvidence("bound to disk-table entry %d (%q): %s", b.Disk, diskSerial(cur, b.Disk), how)
@@ -122,8 +143,18 @@ func assessIMSM(fs []*imsmFound) []*Set {
 						m.State = StateStale
 						s.problem("stale-member", Error, m, nil, "%s is recorded as failed by the current MPB", m.Path())
 					}
-				case slot >= 0 && mp.Rebuilding(slot):
-					m.addEvidence("the current MPB marks slot %d out of sync (IMSM_ORD_REBUILD)", slot)
+				case ambiguous && b.Assumed && bytes.Equal(f.mpb.Raw, cur.Raw):
+					m.State = StateUnknown
+					m.addEvidence("holds the current MPB, which the drive being rebuilt (%s) holds too: whether this image is that drive cannot be told without its serial number", strings.Join(targets, ", "))
+				case outOfSync(vol, slot):
+					// mdadm reads the flag through MAP_X: the previous map
+					// while migrating (apply_update_activate_spare sets it
+					// only there), map[0] otherwise.
+					if b.Assumed {
+						m.addEvidence("the current MPB marks slot %d out of sync (IMSM_ORD_REBUILD); this image's entry is assumed, so the mark may belong to another drive", slot)
+					} else {
+						m.addEvidence("the current MPB marks slot %d out of sync (IMSM_ORD_REBUILD)", slot)
+					}
 					if m.State == StateActive && i != auth {
 						m.State = StateRebuilding
 						s.problem("rebuilding-member", Warning, m, nil, "%s is marked out of sync (being rebuilt) by the current MPB", m.Path())
@@ -143,7 +174,16 @@ func assessIMSM(fs []*imsmFound) []*Set {
 			s.problem("not-a-mirror", Warning, nil, nil, "volume %q is %s, not a mirror: not checked", vol.Name, s.Level)
 		}
 		if vol.Migrating() {
-			s.problem("rebuilding-member", Warning, nil, nil, "volume %q is migrating (type %d, checkpoint %d): the members are mid-rebuild or reshape", vol.Name, vol.MigrationType(), vol.CurrMigrUnit)
+			msg := fmt.Sprintf("volume %q is in a migration (%s, checkpoint curr_migr_unit %d): the members are mid-rebuild or reshape", vol.Name, migrationName(vol.MigrationType()), vol.CurrMigrUnit)
+			if len(targets) > 0 {
+				msg += fmt.Sprintf("; out of sync (being rebuilt): %s, whose data beyond the checkpoint is not current", strings.Join(targets, ", "))
+			}
+			if ambiguous {
+				msg += fmt.Sprintf("; %d images hold the current MPB and the MPB cannot say which of them is the drive being rebuilt (mdadm tells by the drives' serial numbers), so none is taken as current", holders)
+			}
+			s.problem("rebuilding-member", Warning, nil, nil, "%s", msg)
+		} else if len(targets) > 0 && ambiguous {
+			s.problem("rebuilding-member", Warning, nil, nil, "volume %q: %s out of sync; %d images hold the current MPB and the MPB cannot say which of them is that drive, so none is taken as current", vol.Name, strings.Join(targets, ", "), holders)
 		}
 		if vol.Dirty&imsm.VolDirty != 0 {
 			s.ResyncFrom = 0
@@ -195,6 +235,55 @@ func imsmMissing(s *Set) {
 	if len(missing) > 0 {
 		s.problem("member-missing", Warning, nil, nil, "the volume has %d slots; no member was given for slot %s", s.RaidDisks, strings.Join(missing, ", "))
 	}
+}
+
+// outOfSync reports whether slot of the volume carries IMSM_ORD_REBUILD
+// as mdadm reads it (get_imsm_ord_tbl_ent with MAP_X): in the previous map
+// (map[1]) while the volume migrates, in map[0] otherwise. During a rebuild
+// map[0] is the target state and holds no IMSM_ORD_REBUILD at all, so
+// reading map[0] alone would miss the member being rebuilt.
+func outOfSync(vol *imsm.Volume, slot int) bool {
+	mp := vol.Maps[len(vol.Maps)-1]
+	return slot >= 0 && slot < len(mp.DiskOrd) && mp.Rebuilding(slot)
+}
+
+// outOfSyncSlots describes the slots outOfSync reports, with their disks.
+// live is set when one of those disks is not marked failed: a drive being
+// rebuilt, which takes the MPB writes as the in-sync members do (a failed
+// one does not, and Bind never gives its entry to an image holding the
+// current MPB).
+func outOfSyncSlots(m *imsm.MPB, vol *imsm.Volume) (desc []string, live bool) {
+	mp := vol.Maps[len(vol.Maps)-1]
+	for slot := range mp.DiskOrd {
+		if !outOfSync(vol, slot) {
+			continue
+		}
+		d := mp.DiskIndex(slot)
+		desc = append(desc, fmt.Sprintf("slot %d (disk %d, %q)", slot, d, diskSerial(m, d)))
+		if d < len(m.Disks) && !m.Disks[d].Failed() {
+			live = true
+		}
+	}
+	return desc, live
+}
+
+// migrationName names a migration type as mdadm --examine does.
+func migrationName(t uint8) string {
+	switch t {
+	case imsm.MigrInit:
+		return "initialize"
+	case imsm.MigrRebuild:
+		return "rebuild"
+	case imsm.MigrVerify:
+		return "check"
+	case imsm.MigrGeneral:
+		return "general migration"
+	case imsm.MigrStateChange:
+		return "state change"
+	case imsm.MigrRepair:
+		return "repair"
+	}
+	return fmt.Sprintf("type %d", t)
 }
 
 func diskSerial(m *imsm.MPB, d int) string {
