@@ -218,3 +218,32 @@ func squeeze(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestMixedFamilies: members of different containers and formats given
+// together become separate sets, each judged on its own.
+func TestMixedFamilies(t *testing.T) {
+	a := members(t, "md/md-imsm/a-clean")
+	b := members(t, "md/md-imsm/b-stale-member")
+	d := members(t, "md/md-ddf/a-clean")
+	m := members(t, "md/md-1.2/a-clean")
+	_, rep := scanJSON(t, a[0], b[0], d[0], m[0], a[1], b[1], d[1], m[1])
+	if len(rep.Sets) != 4 || !hasCode(rep.Problems, "mixed-sets") {
+		t.Fatalf("%d sets, problems %+v; want 4 and mixed-sets", len(rep.Sets), rep.Problems)
+	}
+	want := map[string]string{}
+	for _, s := range rep.Sets {
+		want[s.Metadata+" "+filepath.Base(filepath.Dir(s.Members[0].Path))] = s.Verdict
+		if len(s.Members) != 2 {
+			t.Errorf("set %s (%s): %d members", s.ID, s.Metadata, len(s.Members))
+		}
+	}
+	if len(want) != 4 {
+		t.Errorf("sets %v", want)
+	}
+	for _, s := range rep.Sets {
+		stale := strings.Contains(s.Members[0].Path, "b-stale") || s.Members[1].State == report.StateStale
+		if stale && s.Verdict != report.VerdictDiverged || !stale && s.Verdict != report.VerdictConsistent {
+			t.Errorf("set %s (%s): verdict %q", s.ID, s.Metadata, s.Verdict)
+		}
+	}
+}
