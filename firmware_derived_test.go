@@ -224,8 +224,8 @@ func pristine(t *testing.T, dir, member string) string {
 // returns mdadm's output and exit error instead of failing the test.
 func loopExamineErr(t *testing.T, path string) (string, error, bool) {
 	t.Helper()
-	mdadm := needTool(t, "mdadm")
-	losetup := needTool(t, "losetup")
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
+	losetup := fixture.Tool(t, "losetup", "mount")
 	if os.Geteuid() != 0 {
 		t.Logf("not root: host mdadm check of %s through a loop device not run", filepath.Base(path))
 		return "", nil, false
@@ -247,7 +247,7 @@ func loopExamineErr(t *testing.T, path string) (string, error, bool) {
 // ddfExamine runs host mdadm --examine on a DDF image file.
 func ddfExamine(t *testing.T, path string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(needTool(t, "mdadm"), "--examine", path)
+	cmd := exec.Command(fixture.Tool(t, "mdadm", "mdadm"), "--examine", path)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	b, err := cmd.CombinedOutput()
 	return string(b), err

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/set/imsm"
 )
@@ -18,7 +19,7 @@ import (
 func TestScanFirmwareFixtures(t *testing.T) {
 	for _, dir := range []string{"md/md-imsm/a-clean", "md/md-imsm/b-stale-member", "md/md-ddf/a-clean", "md/md-ddf/b-stale-member"} {
 		t.Run(dir, func(t *testing.T) {
-			tr := readTruth(t, dir)
+			tr := fixture.LoadTruth(t, dir)
 			paths := members(t, dir)
 			code, rep := scanJSON(t, paths...)
 			if len(rep.Sets) != 1 {
@@ -74,7 +75,7 @@ func TestScanFirmwareFixtures(t *testing.T) {
 // mdadm through a read-only loop device.
 func TestRepairIMSM(t *testing.T) {
 	dir := "md/md-imsm/b-stale-member"
-	tr := readTruth(t, dir)
+	tr := fixture.LoadTruth(t, dir)
 	paths := members(t, dir)
 	out := t.TempDir()
 	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
@@ -137,9 +138,9 @@ func TestRepairIMSM(t *testing.T) {
 // output (host mdadm reads DDF from image files) shows the virtual disk
 // Optimal and Consistent and both disks Online.
 func TestRepairDDF(t *testing.T) {
-	mdadm := needTool(t, "mdadm")
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
 	dir := "md/md-ddf/b-stale-member"
-	tr := readTruth(t, dir)
+	tr := fixture.LoadTruth(t, dir)
 	paths := members(t, dir)
 	out := t.TempDir()
 	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
@@ -186,8 +187,8 @@ var loopMu sync.Mutex
 // the reason logged, where this machine gives no loop device (not root).
 func loopExamine(t *testing.T, path string) (string, bool) {
 	t.Helper()
-	mdadm := needTool(t, "mdadm")
-	losetup := needTool(t, "losetup")
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
+	losetup := fixture.Tool(t, "losetup", "mount")
 	if os.Geteuid() != 0 {
 		t.Logf("not root: host mdadm check of %s through a loop device not run", filepath.Base(path))
 		return "", false

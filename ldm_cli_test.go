@@ -14,7 +14,7 @@ import (
 // temporary directory and returns it.
 func ldmImages(t *testing.T) string {
 	t.Helper()
-	needTool(t, "xz")
+	fixture.Tool(t, "xz", "xz-utils")
 	dir := t.TempDir()
 	if b, err := exec.Command("tar", "-xJf", fixture.Path("ldm", "ldm-2008r2.tar.xz"), "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v: %s", err, b)

@@ -23,42 +23,6 @@ func init() {
 	now = func() time.Time { return time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) }
 }
 
-// truth is the part of a fixture's truth.json the tests use.
-type truth struct {
-	Metadata          string `json:"metadata"`
-	StaleMember       string `json:"stale_member"`
-	ArrayBytes        int64  `json:"array_bytes"`
-	WrittenAfterSplit []struct {
-		Offset int64 `json:"offset"`
-		Length int64 `json:"length"`
-	} `json:"written_after_split"`
-	ExpectedSHA256 struct {
-		Fresh string `json:"fresh_array_data"`
-		Stale string `json:"stale_array_data"`
-	} `json:"expected_sha256"`
-	Members []struct {
-		File        string `json:"file"`
-		Stale       bool   `json:"stale"`
-		Events      string `json:"events"`
-		DataOffset  int64  `json:"data_offset_sectors"`
-		DataSHA256  string `json:"data_sha256"`
-		ExpectedHas string `json:"expected_data"`
-	} `json:"members"`
-}
-
-func readTruth(t *testing.T, dir string) truth {
-	t.Helper()
-	b, err := os.ReadFile(fixture.Path(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
-}
-
 // members decompresses a fixture's m0 and m1 into one temp directory.
 func members(t *testing.T, dir string) []string {
 	t.Helper()
@@ -124,7 +88,7 @@ var mdFixtures = []string{
 func TestScanMDFixtures(t *testing.T) {
 	for _, dir := range mdFixtures {
 		t.Run(dir, func(t *testing.T) {
-			tr := readTruth(t, dir)
+			tr := fixture.LoadTruth(t, dir)
 			paths := members(t, dir)
 			code, rep := scanJSON(t, paths...)
 			if len(rep.Sets) != 1 {
@@ -145,8 +109,8 @@ func TestScanMDFixtures(t *testing.T) {
 				if got := *m.Generation; got != mustUint(t, tm.Events) {
 					t.Errorf("%s generation = %d, want %s", m.Path, got, tm.Events)
 				}
-				if m.DataOffset != tm.DataOffset*512 {
-					t.Errorf("%s data_offset = %d, want %d", m.Path, m.DataOffset, tm.DataOffset*512)
+				if m.DataOffset != tm.DataOffsetSectors*512 {
+					t.Errorf("%s data_offset = %d, want %d", m.Path, m.DataOffset, tm.DataOffsetSectors*512)
 				}
 				wantState := report.StateActive
 				if tm.Stale {
@@ -231,10 +195,10 @@ func hasCode(ps []report.Problem, code string) bool {
 // TestRepairMDFixtures repairs the stale fixtures and holds the output
 // against mdadm --examine and the fixture's truth.
 func TestRepairMDFixtures(t *testing.T) {
-	mdadm := needTool(t, "mdadm")
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
 	for _, dir := range mdFixtures {
 		t.Run(dir, func(t *testing.T) {
-			tr := readTruth(t, dir)
+			tr := fixture.LoadTruth(t, dir)
 			paths := members(t, dir)
 			out := t.TempDir()
 			code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
@@ -308,19 +272,6 @@ func examineFields(s string) map[string]string {
 		}
 	}
 	return f
-}
-
-// needTool finds a peer tool the tests compare against. A missing tool is a
-// failure, not a skip: CI installs it (.ci/run).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s is not installed (apt-get install -y %s); the tests compare against it", name, name)
-	return ""
 }
 
 // TestEvidenceUnchanged proves that no command modifies an input: every

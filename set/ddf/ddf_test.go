@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // TestExamine decodes every fixture image and compares the result with what
@@ -14,7 +16,7 @@ func TestExamine(t *testing.T) {
 		for _, m := range []string{"m0", "m1"} {
 			t.Run(strings.TrimPrefix(dir, "md/md-ddf/")+"/"+m, func(t *testing.T) {
 				t.Parallel()
-				img := loadImage(t, dir, m)
+				img := fixture.Image(t, dir, m)
 				d := readImage(t, img)
 				compareExamine(t, d, runExamine(t, writeTemp(t, m+".img", img)))
 				checkHealthy(t, d)
@@ -149,10 +151,10 @@ func checkHealthy(t *testing.T, d *DDF) {
 func TestTruth(t *testing.T) {
 	for _, dir := range fixtureDirs {
 		t.Run(strings.TrimPrefix(dir, "md/md-ddf/"), func(t *testing.T) {
-			tr := loadTruth(t, dir)
+			tr := fixture.LoadTruth(t, dir)
 			var ds [2]*DDF
 			for i, m := range []string{"m0", "m1"} {
-				img := loadImage(t, dir, m)
+				img := fixture.Image(t, dir, m)
 				ds[i] = readImage(t, img)
 				if int64(len(img)) != tr.MemberBytes || ds[i].Size != tr.MemberBytes {
 					t.Errorf("%s: %d bytes; truth says %d", m, len(img), tr.MemberBytes)

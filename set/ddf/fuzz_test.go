@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // A compact container: the fixture's metadata re-laid out with the
@@ -99,7 +101,7 @@ func TestCompactSeeds(t *testing.T) {
 	for _, dir := range fixtureDirs {
 		for _, m := range []string{"m0", "m1"} {
 			t.Run(dir[len("md/md-ddf/"):]+"/"+m, func(t *testing.T) {
-				img := loadImage(t, dir, m)
+				img := fixture.Image(t, dir, m)
 				tail := compact(t, img, sectors)
 				p := filepath.Join(t.TempDir(), m+".img")
 				f, err := os.Create(p)
@@ -158,7 +160,7 @@ func readSeeds(f *testing.F) [][]byte {
 	var seeds [][]byte
 	for _, dir := range fixtureDirs {
 		for _, m := range []string{"m0", "m1"} {
-			c := compact(f, loadImage(f, dir, m), cpSectors)
+			c := compact(f, fixture.Image(f, dir, m), cpSectors)
 			seeds = append(seeds, c)
 			if m != "m0" {
 				continue
@@ -283,7 +285,7 @@ const (
 func FuzzDecode(f *testing.F) {
 	for _, dir := range fixtureDirs {
 		for _, m := range []string{"m0", "m1"} {
-			img := loadImage(f, dir, m)
+			img := fixture.Image(f, dir, m)
 			d := readImage(f, img)
 			ac := activeCopy(d)
 			f.Add(uint8(kHeader), d.Anchor.Raw, uint16(0))

@@ -2,13 +2,11 @@ package ddf
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
@@ -35,21 +33,6 @@ const (
 	fxConf = 162
 	fxData = 617
 )
-
-var imageCache sync.Map // rel -> []byte
-
-// loadImage returns the decompressed fixture image dir/member.img; callers
-// must not modify it (use bytes.Clone).
-func loadImage(tb testing.TB, dir, member string) []byte {
-	tb.Helper()
-	rel := dir + "/" + member + ".img.zst"
-	if b, ok := imageCache.Load(rel); ok {
-		return b.([]byte)
-	}
-	b := fixture.ReadUnzstd(tb, rel)
-	imageCache.Store(rel, b)
-	return b
-}
 
 // readImage runs Read on img and fails the test on an error.
 func readImage(tb testing.TB, img []byte) *DDF {
@@ -90,20 +73,6 @@ func writeTemp(tb testing.TB, name string, data []byte) string {
 	return p
 }
 
-// mdadm returns the path of the mdadm binary. Comparing with mdadm is the
-// point of these tests, so a missing mdadm is a failure, not a skip.
-func mdadm(tb testing.TB) string {
-	tb.Helper()
-	if p, err := exec.LookPath("mdadm"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/mdadm"); err == nil {
-		return "/usr/sbin/mdadm"
-	}
-	tb.Fatal("mdadm not installed: apt-get install mdadm")
-	return ""
-}
-
 // examine is the parsed output of mdadm --examine on a DDF member.
 type examine struct {
 	text     string
@@ -130,7 +99,7 @@ func (e examine) get(tb testing.TB, key string) string {
 // prints GUID time stamps in local time) and parses its output.
 func runExamine(tb testing.TB, path string) examine {
 	tb.Helper()
-	cmd := exec.Command(mdadm(tb), "--examine", path)
+	cmd := exec.Command(fixture.Tool(tb, "mdadm", "mdadm"), "--examine", path)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -144,7 +113,7 @@ func runExamine(tb testing.TB, path string) examine {
 // mdadmRejects runs mdadm --examine and requires it to fail.
 func mdadmRejects(tb testing.TB, path string) {
 	tb.Helper()
-	out, err := exec.Command(mdadm(tb), "--examine", path).CombinedOutput()
+	out, err := exec.Command(fixture.Tool(tb, "mdadm", "mdadm"), "--examine", path).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		tb.Errorf("mdadm --examine %s succeeded (%v); want it to reject the image:\n%s", path, err, out)
@@ -189,33 +158,6 @@ func parseExamine(text string) examine {
 		}
 	}
 	return e
-}
-
-// truth is the part of a fixture's truth.json the tests use.
-type truth struct {
-	Level       int    `json:"level"`
-	RaidDisks   int    `json:"raid_disks"`
-	MemberBytes int64  `json:"member_bytes"`
-	ArrayBytes  int64  `json:"array_bytes"`
-	StaleMember string `json:"stale_member"`
-	Members     []struct {
-		File              string `json:"file"`
-		Stale             bool   `json:"stale"`
-		DataOffsetSectors int64  `json:"data_offset_sectors"`
-	} `json:"members"`
-}
-
-func loadTruth(tb testing.TB, dir string) truth {
-	tb.Helper()
-	b, err := os.ReadFile(fixture.Path(dir, "truth.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var t truth
-	if err := json.Unmarshal(b, &t); err != nil {
-		tb.Fatalf("%s/truth.json: %v", dir, err)
-	}
-	return t
 }
 
 // wantFormatError requires err to hold a *FormatError for field at byte off.

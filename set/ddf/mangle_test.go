@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 func put16(b []byte, off int, v uint16) { binary.BigEndian.PutUint16(b[off:], v) }
@@ -16,7 +18,7 @@ func put32(b []byte, off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v)
 // messWith returns a copy of a fixture image changed by fn.
 func messWith(tb testing.TB, dir, member string, fn func(b []byte)) []byte {
 	tb.Helper()
-	b := bytes.Clone(loadImage(tb, dir, member))
+	b := bytes.Clone(fixture.Image(tb, dir, member))
 	fn(b)
 	return b
 }
@@ -109,7 +111,7 @@ func TestOneCopyBad(t *testing.T) {
 			}
 			// The copy used is undamaged: everything decodes as in the
 			// fixture.
-			want := readImage(t, loadImage(t, bStale, "m0"))
+			want := readImage(t, fixture.Image(t, bStale, "m0"))
 			if !equalContent(d, want) {
 				t.Errorf("decoded content differs from the undamaged image's")
 			}
@@ -260,7 +262,7 @@ func TestAnchor(t *testing.T) {
 			if d.Active != d.Primary || d.PrimaryErr != nil || d.SecondaryErr != nil || d.Primary.Offset != fxPrimary || d.Secondary.Offset != fxSecondary {
 				t.Errorf("after the search: active %s, errors %v / %v", d.ActiveReason, d.PrimaryErr, d.SecondaryErr)
 			}
-			if !equalContent(d, readImage(t, loadImage(t, bStale, "m1"))) {
+			if !equalContent(d, readImage(t, fixture.Image(t, bStale, "m1"))) {
 				t.Errorf("content differs from the undamaged image's")
 			}
 			mdadmRejects(t, writeTemp(t, "m1.img", img))
@@ -270,7 +272,7 @@ func TestAnchor(t *testing.T) {
 
 // TestTruncated: images cut short (an interrupted acquisition).
 func TestTruncated(t *testing.T) {
-	img := loadImage(t, aClean, "m0")
+	img := fixture.Image(t, aClean, "m0")
 	t.Run("anchor cut off", func(t *testing.T) {
 		d := readImage(t, img[:len(img)-512])
 		if d.Anchor != nil || d.Active != d.Primary || d.PrimaryErr != nil || d.SecondaryErr != nil {
@@ -346,7 +348,7 @@ func (s shortReader) ReadAt(p []byte, off int64) (int, error) {
 // TestReadErrorIsNotZeros: a reader that fails inside the metadata gives an
 // error that wraps the reader's, never metadata decoded from zeros.
 func TestReadErrorIsNotZeros(t *testing.T) {
-	img := loadImage(t, aClean, "m0")
+	img := fixture.Image(t, aClean, "m0")
 	for _, n := range []int64{fxAnchor + 100, fxPrimary + fxConf*512 + 1000, fxSecondary + 5*512} {
 		_, err := Read(shortReader{bytes.NewReader(img), n}, int64(len(img)))
 		var fe *FormatError

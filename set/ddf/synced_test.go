@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // apply returns a copy of img with the patches written.
@@ -34,7 +36,7 @@ func whats(ps []Patch) []string {
 // disks Online and the volume Optimal and Consistent on both images, with
 // the same global metadata as a container mdadm wrote clean (fixture a).
 func TestSyncedStale(t *testing.T) {
-	img0, img1 := loadImage(t, bStale, "m0"), loadImage(t, bStale, "m1")
+	img0, img1 := fixture.Image(t, bStale, "m0"), fixture.Image(t, bStale, "m1")
 	d0, d1 := readImage(t, img0), readImage(t, img1)
 	p1, err := Synced(d1, d0)
 	if err != nil {
@@ -67,7 +69,7 @@ func TestSyncedStale(t *testing.T) {
 	}
 
 	out := [2][]byte{apply(t, img0, p0), apply(t, img1, p1)}
-	clean := readImage(t, loadImage(t, aClean, "m0"))
+	clean := readImage(t, fixture.Image(t, aClean, "m0"))
 	var ds [2]*DDF
 	for i, img := range out {
 		d := readImage(t, img)
@@ -123,7 +125,7 @@ func TestSyncedStale(t *testing.T) {
 
 // TestSyncedClean: a clean pair needs no rewrite.
 func TestSyncedClean(t *testing.T) {
-	d0, d1 := readImage(t, loadImage(t, aClean, "m0")), readImage(t, loadImage(t, aClean, "m1"))
+	d0, d1 := readImage(t, fixture.Image(t, aClean, "m0")), readImage(t, fixture.Image(t, aClean, "m1"))
 	for _, c := range []struct {
 		own, fresh *DDF
 		others     []*DDF
@@ -142,7 +144,7 @@ func TestSyncedRepairsCopy(t *testing.T) {
 	if d1.SecondaryErr == nil {
 		t.Fatal("damage not detected")
 	}
-	d0 := readImage(t, loadImage(t, aClean, "m0"))
+	d0 := readImage(t, fixture.Image(t, aClean, "m0"))
 	ps, err := Synced(d1, d0)
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +154,15 @@ func TestSyncedRepairsCopy(t *testing.T) {
 		t.Fatalf("patches %q; want %q", got, want)
 	}
 	fixed := apply(t, img, ps)
-	if !bytes.Equal(fixed, loadImage(t, aClean, "m1")) {
+	if !bytes.Equal(fixed, fixture.Image(t, aClean, "m1")) {
 		t.Errorf("the rewrite does not restore the image")
 	}
 }
 
 // TestSyncedRefuses: inputs Synced must not turn into "in sync" metadata.
 func TestSyncedRefuses(t *testing.T) {
-	fresh := readImage(t, loadImage(t, bStale, "m0"))
-	stale := readImage(t, loadImage(t, bStale, "m1"))
+	fresh := readImage(t, fixture.Image(t, bStale, "m0"))
+	stale := readImage(t, fixture.Image(t, bStale, "m1"))
 	// The stale-member fixture again, with the volume made RAID0 (prl 0) in
 	// both images' configuration records.
 	raid0 := func(m string) *DDF {
@@ -172,11 +174,11 @@ func TestSyncedRefuses(t *testing.T) {
 		others     []*DDF
 		want       string
 	}{
-		{"other container", stale, readImage(t, loadImage(t, aClean, "m0")), nil, "guid differs"},
+		{"other container", stale, readImage(t, fixture.Image(t, aClean, "m0")), nil, "guid differs"},
 		{"failed disk in a RAID0", raid0("m1"), raid0("m0"), nil, "RAID0"},
 		{"disk not in the records", readImage(t, messWith(t, bStale, "m1", withCRC(both(func(b []byte, h int) { put32(b, h+fxData*512+32, 0x12345678) })))), fresh, nil, "not in the fresh physical disk records"},
 		{"layout differs", readImage(t, messWith(t, bStale, "m1", withCRC(headers(func(b []byte, h int) { put16(b, h+130, 63) })))), fresh, nil, "max_vd_entries differs"},
-		{"same disk twice", fresh, fresh, []*DDF{readImage(t, loadImage(t, bStale, "m0"))}, "two members"},
+		{"same disk twice", fresh, fresh, []*DDF{readImage(t, fixture.Image(t, bStale, "m0"))}, "two members"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,12 +195,12 @@ func TestSyncedRefuses(t *testing.T) {
 // byte by byte over all metadata: they may differ only in identifiers
 // (GUIDs, refnums), time stamps, seq/seqnum and the CRCs over them.
 func TestSyncedMatchesMdadmClean(t *testing.T) {
-	img0, img1 := loadImage(t, bStale, "m0"), loadImage(t, bStale, "m1")
+	img0, img1 := fixture.Image(t, bStale, "m0"), fixture.Image(t, bStale, "m1")
 	p1, err := Synced(readImage(t, img1), readImage(t, img0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, clean := apply(t, img1, p1), loadImage(t, aClean, "m1")
+	got, clean := apply(t, img1, p1), fixture.Image(t, aClean, "m1")
 
 	type rng struct{ from, to int }
 	hdr := []rng{{4, 8}, {8, 32}, {40, 44}, {44, 48}}                      // crc, guid, seq, timestamp

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 func TestFailedSerial(t *testing.T) {
@@ -26,7 +28,7 @@ func TestFailedSerial(t *testing.T) {
 // entries, and the stale drive's old serial finds the renamed failed entry
 // in the fresh MPB.
 func TestSlot(t *testing.T) {
-	fresh := readMPB(t, loadImage(t, bStale, "m0"))
+	fresh := readMPB(t, fixture.Image(t, bStale, "m0"))
 	for _, tt := range []struct {
 		serial     string
 		disk, slot int
@@ -50,7 +52,7 @@ func TestSlot(t *testing.T) {
 func TestBind(t *testing.T) {
 	size := []int64{16 << 20, 16 << 20}
 	load := func(dir string) []*MPB {
-		return []*MPB{readMPB(t, loadImage(t, dir, "m0")), readMPB(t, loadImage(t, dir, "m1"))}
+		return []*MPB{readMPB(t, fixture.Image(t, dir, "m0")), readMPB(t, fixture.Image(t, dir, "m1"))}
 	}
 
 	// Stale member: decided by the MPBs alone.
@@ -114,7 +116,7 @@ func mpbWithTotal(tb testing.TB, m *MPB, k int, total uint32) *MPB {
 // TestBindSize: when total_blocks tells entries apart, an image of the
 // size of only one entry is bound to it.
 func TestBindSize(t *testing.T) {
-	c := readMPB(t, loadImage(t, aClean, "m0"))
+	c := readMPB(t, fixture.Image(t, aClean, "m0"))
 	m := mpbWithTotal(t, c, 0, 40000)
 	_, ms, err := Bind([]*MPB{m, m}, []int64{16 << 20, 40000 * 512}, nil)
 	if err != nil || ms[0].Disk != 1 || ms[1].Disk != 0 || ms[0].Assumed || ms[1].Assumed {
@@ -125,8 +127,8 @@ func TestBindSize(t *testing.T) {
 // TestAuthorityErrors: different containers, no good checksum, and two
 // different MPBs of the highest generation have no authority.
 func TestAuthorityErrors(t *testing.T) {
-	a := readMPB(t, loadImage(t, aClean, "m0"))
-	b := readMPB(t, loadImage(t, bStale, "m0"))
+	a := readMPB(t, fixture.Image(t, aClean, "m0"))
+	b := readMPB(t, fixture.Image(t, bStale, "m0"))
 	if _, err := Authority([]*MPB{a, b}); err == nil {
 		t.Errorf("Authority(a-clean, b-stale): no error for two families")
 	}
@@ -151,7 +153,7 @@ func TestAuthorityErrors(t *testing.T) {
 
 // TestReserved: the usable size mdadm prints for the fixtures' disks.
 func TestReserved(t *testing.T) {
-	m := readMPB(t, loadImage(t, bStale, "m0"))
+	m := readMPB(t, fixture.Image(t, bStale, "m0"))
 	for _, tt := range []struct {
 		disk int
 		want uint64

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 const seedTail = 64 << 10
@@ -15,7 +17,7 @@ func fuzzImages(tb testing.TB) [][]byte {
 	var imgs [][]byte
 	for _, dir := range fixtureDirs {
 		for _, member := range []string{"m0", "m1"} {
-			imgs = append(imgs, loadImage(tb, dir, member))
+			imgs = append(imgs, fixture.Image(tb, dir, member))
 		}
 	}
 	ext, _ := extendedImage(tb, nil)

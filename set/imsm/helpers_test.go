@@ -3,14 +3,11 @@ package imsm
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
@@ -28,21 +25,6 @@ const (
 
 var fixtureDirs = []string{aClean, bStale}
 
-var imageCache sync.Map // rel -> []byte
-
-// loadImage returns the decompressed fixture image dir/member.img; callers
-// must not modify it (use bytes.Clone).
-func loadImage(tb testing.TB, dir, member string) []byte {
-	tb.Helper()
-	rel := dir + "/" + member + ".img.zst"
-	if b, ok := imageCache.Load(rel); ok {
-		return b.([]byte)
-	}
-	b := fixture.ReadUnzstd(tb, rel)
-	imageCache.Store(rel, b)
-	return b
-}
-
 // readMPB reads the MPB of img and fails the test on error.
 func readMPB(tb testing.TB, img []byte) *MPB {
 	tb.Helper()
@@ -56,7 +38,7 @@ func readMPB(tb testing.TB, img []byte) *MPB {
 // messWith returns a copy of a fixture image changed by fn.
 func messWith(tb testing.TB, dir, member string, fn func(b []byte)) []byte {
 	tb.Helper()
-	b := bytes.Clone(loadImage(tb, dir, member))
+	b := bytes.Clone(fixture.Image(tb, dir, member))
 	fn(b)
 	return b
 }
@@ -67,30 +49,6 @@ func put32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:],
 func fixChecksum(b []byte, off int) {
 	n := int(binary.LittleEndian.Uint32(b[off+offMPBSize:]))
 	put32(b, off+offCheckSum, Checksum(b[off:off+n]))
-}
-
-// truth is the part of a fixture's truth.json the tests use.
-type truth struct {
-	ArrayBytes  int64   `json:"array_bytes"`
-	StaleMember *string `json:"stale_member"`
-	Members     []struct {
-		File       string `json:"file"`
-		Stale      bool   `json:"stale"`
-		DataSHA256 string `json:"data_sha256"`
-	} `json:"members"`
-}
-
-func loadTruth(tb testing.TB, dir string) truth {
-	tb.Helper()
-	b, err := os.ReadFile(fixture.Path(dir, "truth.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var t truth
-	if err := json.Unmarshal(b, &t); err != nil {
-		tb.Fatalf("%s/truth.json: %v", dir, err)
-	}
-	return t
 }
 
 // examine is one device's section of mdadm --examine output for IMSM.

@@ -32,7 +32,7 @@ func TestExamineInGuest(t *testing.T) {
 				if dev == "" || rep == nil {
 					t.Fatalf("examine-in-guest.txt has no section for %s (device %q)", member, dev)
 				}
-				img := loadImage(t, dir, member)
+				img := fixture.Image(t, dir, member)
 				m := readMPB(t, img)
 				if m.Offset != anchor || !m.ChecksumOK() {
 					t.Errorf("MPB at %#x, checksum ok %v", m.Offset, m.ChecksumOK())
@@ -63,7 +63,7 @@ func itoa(i int) string {
 // TestFreshness checks what the fixtures' MPBs say about which member is
 // current, against truth.json.
 func TestFreshness(t *testing.T) {
-	a0, a1 := readMPB(t, loadImage(t, aClean, "m0")), readMPB(t, loadImage(t, aClean, "m1"))
+	a0, a1 := readMPB(t, fixture.Image(t, aClean, "m0")), readMPB(t, fixture.Image(t, aClean, "m1"))
 	if !bytes.Equal(a0.Raw, a1.Raw) {
 		t.Errorf("a-clean: the members' MPBs differ; mdadm writes one buffer to both")
 	}
@@ -74,11 +74,11 @@ func TestFreshness(t *testing.T) {
 		}
 	}
 
-	tr := loadTruth(t, bStale)
-	if tr.StaleMember == nil || *tr.StaleMember != "m1.img" {
-		t.Fatalf("b-stale-member truth.json: stale member %v; the test expects m1.img", tr.StaleMember)
+	tr := fixture.LoadTruth(t, bStale)
+	if tr.StaleMember != "m1.img" {
+		t.Fatalf("b-stale-member truth.json: stale member %q; the test expects m1.img", tr.StaleMember)
 	}
-	fresh, stale := readMPB(t, loadImage(t, bStale, "m0")), readMPB(t, loadImage(t, bStale, "m1"))
+	fresh, stale := readMPB(t, fixture.Image(t, bStale, "m0")), readMPB(t, fixture.Image(t, bStale, "m1"))
 	if fresh.Generation <= stale.Generation {
 		t.Errorf("generation: fresh %#x, stale %#x; want fresh higher", fresh.Generation, stale.Generation)
 	}
@@ -119,9 +119,9 @@ func TestFreshness(t *testing.T) {
 // is Size bytes long.
 func TestDataRange(t *testing.T) {
 	for _, dir := range fixtureDirs {
-		tr := loadTruth(t, dir)
+		tr := fixture.LoadTruth(t, dir)
 		for i, member := range []string{"m0", "m1"} {
-			img := loadImage(t, dir, member)
+			img := fixture.Image(t, dir, member)
 			m := readMPB(t, img)
 			off, n := m.Volumes[0].DataRange()
 			if n != tr.ArrayBytes {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // Host mdadm finds no IMSM metadata in a plain image file (it needs a block
@@ -27,13 +29,7 @@ func hostExamine(t *testing.T, img []byte) (rep *examine, out string, ok bool) {
 	if os.Geteuid() != 0 {
 		t.Skip("not root: no loop device for host mdadm")
 	}
-	mdadm, err := exec.LookPath("mdadm")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/mdadm"); err != nil {
-			t.Fatal("mdadm not installed: apt-get install mdadm")
-		}
-		mdadm = "/usr/sbin/mdadm"
-	}
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
 	losetup, err := exec.LookPath("losetup")
 	if err != nil {
 		losetup = "/usr/sbin/losetup"
@@ -79,7 +75,7 @@ func TestHostExamine(t *testing.T) {
 	var cases []tc
 	for _, dir := range fixtureDirs {
 		for _, member := range []string{"m0", "m1"} {
-			cases = append(cases, tc{strings.TrimPrefix(dir, "md/md-imsm/") + "/" + member, loadImage(t, dir, member)})
+			cases = append(cases, tc{strings.TrimPrefix(dir, "md/md-imsm/") + "/" + member, fixture.Image(t, dir, member)})
 		}
 	}
 	ext, _ := extendedImage(t, nil)

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // Offsets in the fixtures' MPB (one volume, two disks, mpb_size 480).
@@ -84,7 +86,7 @@ func TestMangle(t *testing.T) {
 // TestMangleChecksum changes covered bytes without fixing the checksum: Read
 // still returns the MPB, flagged, with the checksum mdadm would compute.
 func TestMangleChecksum(t *testing.T) {
-	good := readMPB(t, loadImage(t, bStale, "m0"))
+	good := readMPB(t, fixture.Image(t, bStale, "m0"))
 	tests := []struct {
 		name  string
 		off   int
@@ -148,7 +150,7 @@ func TestExtendedMPB(t *testing.T) {
 // it), changed by mess before the checksum is computed, and the MPB bytes.
 func extendedImage(tb testing.TB, mess func(raw []byte)) (img, raw []byte) {
 	tb.Helper()
-	base := loadImage(tb, bStale, "m0")
+	base := fixture.Image(tb, bStale, "m0")
 	mpb := base[anchor : anchor+mpbBytes]
 	raw = bytes.Clone(mpb[:mpbDev])
 	for i := 0; i < 8; i++ {
@@ -185,7 +187,7 @@ func extendedImage(tb testing.TB, mess func(raw []byte)) (img, raw []byte) {
 // one, give ErrNoMPB; an anchor where a 4096-byte-sector disk keeps it is
 // named as unsupported.
 func TestNoMPB(t *testing.T) {
-	img := loadImage(t, bStale, "m0")
+	img := fixture.Image(t, bStale, "m0")
 	for _, tt := range []struct {
 		name string
 		data []byte
@@ -195,7 +197,7 @@ func TestNoMPB(t *testing.T) {
 		{"1023 bytes", make([]byte, 1023)},
 		{"zeros", make([]byte, 1<<20)},
 		{"last sector cut off", img[:len(img)-SectorSize]},
-		{"md superblock image", loadImage(t, "md/md-1.2/a-clean", "m0")},
+		{"md superblock image", fixture.Image(t, "md/md-1.2/a-clean", "m0")},
 	} {
 		m, err := Read(bytes.NewReader(tt.data), int64(len(tt.data)))
 		if m != nil || !errors.Is(err, ErrNoMPB) {
@@ -216,7 +218,7 @@ func TestNoMPB(t *testing.T) {
 // TestShortReader: a reader shorter than the size it is said to have is a
 // read error, not a missing MPB and not zeros.
 func TestShortReader(t *testing.T) {
-	img := loadImage(t, bStale, "m0")
+	img := fixture.Image(t, bStale, "m0")
 	_, err := Read(bytes.NewReader(img[:len(img)-600]), int64(len(img)))
 	var fe *FormatError
 	if err == nil || errors.Is(err, ErrNoMPB) || errors.As(err, &fe) {
@@ -226,7 +228,7 @@ func TestShortReader(t *testing.T) {
 
 // TestDecodeOffset: Decode needs a sector-aligned anchor offset.
 func TestDecodeOffset(t *testing.T) {
-	raw := loadImage(t, bStale, "m0")[anchor : anchor+mpbBytes]
+	raw := fixture.Image(t, bStale, "m0")[anchor : anchor+mpbBytes]
 	for _, off := range []int64{-512, 100} {
 		_, err := Decode(raw, off)
 		wantFormatError(t, err, "anchor", off)
@@ -244,7 +246,7 @@ func TestDecodeOffset(t *testing.T) {
 // before the image does: a clear error at blocks_per_member, not a volume
 // that reads past the image.
 func TestTruncatedHead(t *testing.T) {
-	img := loadImage(t, bStale, "m0")
+	img := fixture.Image(t, bStale, "m0")
 	tail := img[len(img)-seedTail:]
 	_, err := Read(bytes.NewReader(tail), int64(len(tail)))
 	wantFormatError(t, err, "blocks_per_member", seedTail-2*SectorSize+mpbMap+mapBPMLo)

@@ -5,19 +5,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // syncedImages returns the b-stale-member images with Synced(stale, fresh)
 // written over both members' MPBs, and those bytes.
 func syncedImages(tb testing.TB) (imgs [][]byte, out []byte) {
 	tb.Helper()
-	fresh, stale := readMPB(tb, loadImage(tb, bStale, "m0")), readMPB(tb, loadImage(tb, bStale, "m1"))
+	fresh, stale := readMPB(tb, fixture.Image(tb, bStale, "m0")), readMPB(tb, fixture.Image(tb, bStale, "m1"))
 	out, err := Synced(stale, fresh)
 	if err != nil {
 		tb.Fatalf("Synced: %v", err)
 	}
 	for _, member := range []string{"m0", "m1"} {
-		img := bytes.Clone(loadImage(tb, bStale, member))
+		img := bytes.Clone(fixture.Image(tb, bStale, member))
 		copy(img[anchor:], out) // one sector: no extended part
 		imgs = append(imgs, img)
 	}
@@ -33,7 +35,7 @@ func syncedImages(tb testing.TB) (imgs [][]byte, out []byte) {
 // generation plus one.)
 func TestSynced(t *testing.T) {
 	imgs, out := syncedImages(t)
-	fresh := readMPB(t, loadImage(t, bStale, "m0"))
+	fresh := readMPB(t, fixture.Image(t, bStale, "m0"))
 	m := readMPB(t, imgs[1])
 	if !m.ChecksumOK() || m.Generation != fresh.Generation+1 || len(out) != len(fresh.Raw) {
 		t.Fatalf("synced MPB: checksum ok %v, generation %#x (fresh %#x), %d bytes", m.ChecksumOK(), m.Generation, fresh.Generation, len(out))
@@ -49,7 +51,7 @@ func TestSynced(t *testing.T) {
 		t.Errorf("synced volume: %+v", v)
 	}
 
-	clean := readMPB(t, loadImage(t, aClean, "m0"))
+	clean := readMPB(t, fixture.Image(t, aClean, "m0"))
 	identity := func(p int) bool {
 		return p >= offCheckSum && p < offCheckSum+4 || p >= offFamily && p < offFamily+4 ||
 			p >= offOrigFamily && p < offOrigFamily+4 || p >= offCreationTime && p < offCreationTime+8
@@ -73,7 +75,7 @@ func TestSynced(t *testing.T) {
 // TestSyncedHealthy: a healthy MPB comes back with only its generation and
 // checksum changed; a dirty but otherwise healthy one is also marked clean.
 func TestSyncedHealthy(t *testing.T) {
-	c := readMPB(t, loadImage(t, aClean, "m0"))
+	c := readMPB(t, fixture.Image(t, aClean, "m0"))
 	out, err := Synced(c, c)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +85,7 @@ func TestSyncedHealthy(t *testing.T) {
 			t.Errorf("Synced(clean) changed MPB byte %#x", p)
 		}
 	}
-	stale := readMPB(t, loadImage(t, bStale, "m1"))
+	stale := readMPB(t, fixture.Image(t, bStale, "m1"))
 	out, err = Synced(stale, stale)
 	if err != nil {
 		t.Fatal(err)
@@ -95,9 +97,9 @@ func TestSyncedHealthy(t *testing.T) {
 
 // TestSyncedRefuses: what Synced cannot state exactly is an error.
 func TestSyncedRefuses(t *testing.T) {
-	fresh := readMPB(t, loadImage(t, bStale, "m0"))
-	stale := readMPB(t, loadImage(t, bStale, "m1"))
-	clean := readMPB(t, loadImage(t, aClean, "m0"))
+	fresh := readMPB(t, fixture.Image(t, bStale, "m0"))
+	stale := readMPB(t, fixture.Image(t, bStale, "m1"))
+	clean := readMPB(t, fixture.Image(t, aClean, "m0"))
 	mess := func(m *MPB, fn func(raw []byte)) *MPB {
 		raw := bytes.Clone(m.Raw)
 		fn(raw)

@@ -35,22 +35,11 @@ var imageNames = []string{
 	"ldm-2008r2-striped-1.img", "ldm-2008r2-striped-2.img",
 }
 
-// tool returns the path of a command the tests need; a missing tool is a
-// failure with the install hint, never a skip.
-func tool(tb testing.TB, name, pkg string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		tb.Fatalf("%s not installed: apt-get install %s", name, pkg)
-	}
-	return p
-}
-
 // untar decompresses the fixture tarball with xz and calls fn for each
 // regular file in it.
 func untar(tb testing.TB, fn func(name string, r io.Reader) error) {
 	tb.Helper()
-	cmd := exec.Command(tool(tb, "xz", "xz-utils"), "-dc", fixture.Path(tarball))
+	cmd := exec.Command(fixture.Tool(tb, "xz", "xz-utils"), "-dc", fixture.Path(tarball))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -192,7 +181,7 @@ func runLdmtool(tb testing.TB, devices []string, args ...string) ([]byte, string
 		argv = append(argv, "-d", d)
 	}
 	argv = append(argv, args...)
-	cmd := exec.Command(tool(tb, "ldmtool", "ldmtool"), argv...)
+	cmd := exec.Command(fixture.Tool(tb, "ldmtool", "ldmtool"), argv...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

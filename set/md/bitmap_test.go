@@ -7,6 +7,8 @@ import (
 	"io"
 	"runtime"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // small12 returns a 64 KiB image holding dir's m0 1.2 superblock (and
@@ -14,7 +16,7 @@ import (
 // 8 KiB with 4 KiB chunks, bad-block log at 12 KiB, data from 16 KiB.
 func small12(tb testing.TB, dir string) []byte {
 	tb.Helper()
-	src := loadImage(tb, dir, "m0")
+	src := fixture.Image(tb, dir, "m0")
 	img := make([]byte, 64<<10)
 	maxDev := binary.LittleEndian.Uint32(src[sb12+220:])
 	raw := bytes.Clone(src[sb12 : sb12+256+2*int(maxDev)])
@@ -36,7 +38,7 @@ func small12(tb testing.TB, dir string) []byte {
 // bitmap) over 64 KiB of data, with 4 KiB bitmap chunks.
 func small090(tb testing.TB, dir string) []byte {
 	tb.Helper()
-	src := loadImage(tb, dir, "m0")
+	src := fixture.Image(tb, dir, "m0")
 	img := make([]byte, 128<<10)
 	const off = 64 << 10
 	copy(img[off:], src[sb090:sb090+64<<10])
@@ -74,7 +76,7 @@ func lockless(img []byte, bm int, dirtyStates []byte) {
 // no kernel-written fixture exists, so this converts the real version-4
 // bitmap and checks the same chunks come out dirty.
 func TestLocklessBitmap(t *testing.T) {
-	src := loadImage(t, c12, "m0")
+	src := fixture.Image(t, c12, "m0")
 	want, err := ReadBitmap(bytes.NewReader(src), int64(len(src)), scanOne(t, src, V12))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,7 @@ func TestBitmapAllocationBounded(t *testing.T) {
 // where 1.1's does; a 0.90 superblock there must still be found.
 func TestTiny090(t *testing.T) {
 	img := make([]byte, 64<<10)
-	copy(img, loadImage(t, a090, "m0")[sb090:sb090+4096])
+	copy(img, fixture.Image(t, a090, "m0")[sb090:sb090+4096])
 	put32(img, 32, 0) // size: no room for data below the superblock
 	put32(img, 152, Checksum090(img[:4096], binary.LittleEndian))
 	sb := scanOne(t, img, V090)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // fuzzImages are the whole images the seeds come from: every fixture
@@ -14,17 +16,17 @@ func fuzzImages(f *testing.F) [][]byte {
 	var imgs [][]byte
 	for _, fx := range fixtureDirs {
 		for _, m := range []string{"m0", "m1"} {
-			imgs = append(imgs, loadImage(f, fx.dir, m))
+			imgs = append(imgs, fixture.Image(f, fx.dir, m))
 		}
 	}
 	for _, dir := range []string{a12, c12} {
 		for _, v := range []Version{V11, V10} {
-			img, _ := relocate1(f, loadImage(f, dir, "m0"), v)
+			img, _ := relocate1(f, fixture.Image(f, dir, "m0"), v)
 			imgs = append(imgs, img)
 		}
 	}
 	be := make([]byte, 8<<20)
-	copy(be[sb090:], swap090(loadImage(f, a090, "m0")[sb090:]))
+	copy(be[sb090:], swap090(fixture.Image(f, a090, "m0")[sb090:]))
 	return append(imgs, be)
 }
 
@@ -35,7 +37,7 @@ func smallSeeds(f *testing.F) [][]byte {
 	var seeds [][]byte
 	for _, fx := range fixtureDirs {
 		for _, m := range []string{"m0", "m1"} {
-			img := loadImage(f, fx.dir, m)
+			img := fixture.Image(f, fx.dir, m)
 			seeds = append(seeds, img[:64<<10], img[len(img)-64<<10:])
 		}
 	}

@@ -2,13 +2,11 @@ package md
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
@@ -25,21 +23,6 @@ var fixtureDirs = []struct {
 	{"md/md-1.2/a-clean", V12},
 	{"md/md-1.2/b-stale-member", V12},
 	{"md/md-1.2/c-stale-member-bitmap", V12},
-}
-
-var imageCache sync.Map // rel -> []byte
-
-// loadImage returns the decompressed fixture image dir/member.img; callers
-// must not modify it (use bytes.Clone).
-func loadImage(tb testing.TB, dir, member string) []byte {
-	tb.Helper()
-	rel := dir + "/" + member + ".img.zst"
-	if b, ok := imageCache.Load(rel); ok {
-		return b.([]byte)
-	}
-	b := fixture.ReadUnzstd(tb, rel)
-	imageCache.Store(rel, b)
-	return b
 }
 
 // scanOne scans img and requires exactly one superblock of version v.
@@ -65,21 +48,6 @@ func writeTemp(tb testing.TB, name string, data []byte) string {
 	return p
 }
 
-// mdadm returns the path of the mdadm binary; the tests that compare with
-// mdadm are the point of this package's test suite, so a missing mdadm is
-// a failure, not a skip.
-func mdadm(tb testing.TB) string {
-	tb.Helper()
-	if p, err := exec.LookPath("mdadm"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/mdadm"); err == nil {
-		return "/usr/sbin/mdadm"
-	}
-	tb.Fatal("mdadm not installed: apt-get install mdadm")
-	return ""
-}
-
 // report is the parsed "Key : Value" output of mdadm --examine or
 // --examine-bitmap, plus the 0.90 disk table rows.
 type report struct {
@@ -101,7 +69,7 @@ func (r report) get(tb testing.TB, key string) string {
 // ctime) and parses its output.
 func runMdadm(tb testing.TB, args ...string) report {
 	tb.Helper()
-	cmd := exec.Command(mdadm(tb), args...)
+	cmd := exec.Command(fixture.Tool(tb, "mdadm", "mdadm"), args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -131,42 +99,6 @@ func parseReport(text string) report {
 		}
 	}
 	return r
-}
-
-// truth is the part of a fixture's truth.json the tests use.
-type truth struct {
-	Level             int32 `json:"level"`
-	RaidDisks         int   `json:"raid_disks"`
-	MemberBytes       int64 `json:"member_bytes"`
-	ArrayBytes        int64 `json:"array_bytes"`
-	WrittenAfterSplit []struct {
-		Offset int64 `json:"offset"`
-		Length int64 `json:"length"`
-	} `json:"written_after_split"`
-	Bitmap *struct {
-		ChunkBytes int64   `json:"chunk_bytes"`
-		Chunks     []int64 `json:"chunks_written_after_split"`
-	} `json:"bitmap"`
-	Members []struct {
-		File              string `json:"file"`
-		Stale             bool   `json:"stale"`
-		Events            string `json:"events"`
-		DeviceRole        string `json:"device_role"`
-		DataOffsetSectors int64  `json:"data_offset_sectors"`
-	} `json:"members"`
-}
-
-func loadTruth(tb testing.TB, dir string) truth {
-	tb.Helper()
-	b, err := os.ReadFile(fixture.Path(dir, "truth.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var t truth
-	if err := json.Unmarshal(b, &t); err != nil {
-		tb.Fatalf("%s/truth.json: %v", dir, err)
-	}
-	return t
 }
 
 // wantFormatError requires err to be a *FormatError for field at byte off.

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // Superblock and bitmap locations in the 8 MiB fixtures.
@@ -26,7 +28,7 @@ func put64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:],
 // messWith returns a copy of a fixture image changed by fn.
 func messWith(tb testing.TB, dir, member string, fn func(b []byte)) []byte {
 	tb.Helper()
-	b := bytes.Clone(loadImage(tb, dir, member))
+	b := bytes.Clone(fixture.Image(tb, dir, member))
 	fn(b)
 	return b
 }
@@ -107,7 +109,7 @@ func TestMangleSuperblock(t *testing.T) {
 // mdadmFails runs mdadm and requires it to fail.
 func mdadmFails(t *testing.T, args ...string) {
 	t.Helper()
-	cmd := exec.Command(mdadm(t), args...)
+	cmd := exec.Command(fixture.Tool(t, "mdadm", "mdadm"), args...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
@@ -190,7 +192,7 @@ func (s shortReader) ReadAt(p []byte, off int64) (int, error) {
 // TestReadErrorIsNotZeros: a reader that fails inside the superblock gives
 // an error that wraps the reader's, never a decoded superblock of zeros.
 func TestReadErrorIsNotZeros(t *testing.T) {
-	img := loadImage(t, a12, "m0")
+	img := fixture.Image(t, a12, "m0")
 	r := shortReader{bytes.NewReader(img), sb12 + 300}
 	_, err := Scan(r, int64(len(img)))
 	if !errors.Is(err, os.ErrClosed) {
@@ -265,7 +267,7 @@ func TestMangleBitmap(t *testing.T) {
 // TestNoBitmap: a superblock without the bitmap feature has no bitmap.
 func TestNoBitmap(t *testing.T) {
 	for _, dir := range []string{a12, a090} {
-		img := loadImage(t, dir, "m0")
+		img := fixture.Image(t, dir, "m0")
 		sbs, err := Scan(bytes.NewReader(img), int64(len(img)))
 		if err != nil {
 			t.Fatal(err)

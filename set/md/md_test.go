@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // ctimeLayout is C's ctime() without the newline, as mdadm prints times.
@@ -19,11 +21,11 @@ var levelNames = map[int32]string{-4: "multipath", -1: "linear", 0: "raid0", 1: 
 // fixture's truth.json.
 func TestExamine(t *testing.T) {
 	for _, fx := range fixtureDirs {
-		tr := loadTruth(t, fx.dir)
+		tr := fixture.LoadTruth(t, fx.dir)
 		for i, m := range []string{"m0", "m1"} {
 			t.Run(strings.TrimPrefix(fx.dir, "md/")+"/"+m, func(t *testing.T) {
 				t.Parallel()
-				img := loadImage(t, fx.dir, m)
+				img := fixture.Image(t, fx.dir, m)
 				sb := scanOne(t, img, fx.v)
 				rep := runMdadm(t, "--examine", writeTemp(t, m+".img", img))
 				if fx.v == V090 {
@@ -230,7 +232,7 @@ func diskStateWords(s uint32) string {
 	return strings.Join(w, " ")
 }
 
-func compareTruth(t *testing.T, sb *Superblock, tr truth, i int, size int64) {
+func compareTruth(t *testing.T, sb *Superblock, tr fixture.Truth, i int, size int64) {
 	t.Helper()
 	m := tr.Members[i]
 	if tr.MemberBytes != size {
@@ -265,11 +267,11 @@ func TestBitmap(t *testing.T) {
 		if !strings.Contains(fx.dir, "bitmap") {
 			continue
 		}
-		tr := loadTruth(t, fx.dir)
+		tr := fixture.LoadTruth(t, fx.dir)
 		for i, m := range []string{"m0", "m1"} {
 			t.Run(strings.TrimPrefix(fx.dir, "md/")+"/"+m, func(t *testing.T) {
 				t.Parallel()
-				img := loadImage(t, fx.dir, m)
+				img := fixture.Image(t, fx.dir, m)
 				sb := scanOne(t, img, fx.v)
 				b, err := ReadBitmap(bytes.NewReader(img), int64(len(img)), sb)
 				if err != nil {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // There are no kernel-written 1.0, 1.1 or big-endian 0.90 fixtures (mdadm
@@ -60,7 +62,7 @@ func TestRelocated1(t *testing.T) {
 		for _, v := range []Version{V11, V10} {
 			t.Run(dir+"/"+v.String(), func(t *testing.T) {
 				t.Parallel()
-				src := loadImage(t, dir, "m0")
+				src := fixture.Image(t, dir, "m0")
 				orig := scanOne(t, src, V12)
 				img, off := relocate1(t, src, v)
 				sb := scanOne(t, img, v)
@@ -129,7 +131,7 @@ func TestBigEndian090(t *testing.T) {
 	for _, dir := range []string{a090, "md/md-0.90/b-stale-member"} {
 		for _, m := range []string{"m0", "m1"} {
 			t.Run(dir+"/"+m, func(t *testing.T) {
-				src := loadImage(t, dir, m)
+				src := fixture.Image(t, dir, m)
 				orig := scanOne(t, src, V090)
 				img := make([]byte, len(src))
 				copy(img[sb090:], swap090(src[sb090:]))

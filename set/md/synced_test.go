@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // TestSynced rewrites both members of each stale-member fixture as in-sync
@@ -20,7 +22,7 @@ func TestSynced(t *testing.T) {
 		}
 		t.Run(strings.TrimPrefix(fx.dir, "md/"), func(t *testing.T) {
 			t.Parallel()
-			imgs := [][]byte{loadImage(t, fx.dir, "m0"), loadImage(t, fx.dir, "m1")}
+			imgs := [][]byte{fixture.Image(t, fx.dir, "m0"), fixture.Image(t, fx.dir, "m1")}
 			m0, m1 := scanOne(t, imgs[0], fx.v), scanOne(t, imgs[1], fx.v)
 			if m0.Events <= m1.Events {
 				t.Fatalf("fixture: m0 events %d not above m1's %d", m0.Events, m1.Events)
@@ -119,11 +121,11 @@ func TestSynced(t *testing.T) {
 // TestSyncedErrors: Synced refuses what it cannot do honestly.
 func TestSyncedErrors(t *testing.T) {
 	b12, b090 := "md/md-1.2/b-stale-member", "md/md-0.90/b-stale-member"
-	m0 := scanOne(t, loadImage(t, b12, "m0"), V12)
-	m1 := scanOne(t, loadImage(t, b12, "m1"), V12)
-	other := scanOne(t, loadImage(t, c12, "m0"), V12)
-	old := scanOne(t, loadImage(t, b090, "m0"), V090)
-	old1 := scanOne(t, loadImage(t, b090, "m1"), V090)
+	m0 := scanOne(t, fixture.Image(t, b12, "m0"), V12)
+	m1 := scanOne(t, fixture.Image(t, b12, "m1"), V12)
+	other := scanOne(t, fixture.Image(t, c12, "m0"), V12)
+	old := scanOne(t, fixture.Image(t, b090, "m0"), V090)
+	old1 := scanOne(t, fixture.Image(t, b090, "m1"), V090)
 
 	withRoles := func(sb *Superblock, fn func(r []uint16)) *Superblock {
 		c := *sb

@@ -3,13 +3,15 @@ package md
 import (
 	"bytes"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
 )
 
 // TestTruncatedImage: a 1.2 member cut short inside its data area (an
 // interrupted acquisition) still yields its superblock, with Missing saying
 // how much of the data area lies past the end; a 1.0 layout cannot.
 func TestTruncatedImage(t *testing.T) {
-	img := loadImage(t, "md/md-1.2/b-stale-member", "m1")
+	img := fixture.Image(t, "md/md-1.2/b-stale-member", "m1")
 	for _, cut := range []int64{512, 1 << 20, 6 << 20} {
 		short := img[:int64(len(img))-cut]
 		sbs, err := Scan(bytes.NewReader(short), int64(len(short)))
