@@ -96,3 +96,30 @@ func TestRepairLDM(t *testing.T) {
 		t.Errorf("scan of repaired outputs: exit %d verdict %q", code, rep2.Sets[0].Verdict)
 	}
 }
+
+// TestStaleLDM: one disk's database lags (its VMDB committed and pending
+// sequence numbers lowered from 39 to 38, big-endian u64s at VMDB+0x75 and
+// VMDB+0x7d; the VMDB of the GPT disk is at byte (34+17)*512, database
+// sector 17) while its plex was not written: the disk with the current
+// database is authoritative. A mechanical edit: Windows would also leave the
+// missed transaction's records changed (see the note on issue 4).
+func TestStaleLDM(t *testing.T) {
+	dir := ldmImages(t)
+	m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+	const vmdb = (34 + 17) * 512
+	seq := []byte{0, 0, 0, 0, 0, 0, 0, 38}
+	patchFile(t, m2, vmdb+0x75, seq)
+	patchFile(t, m2, vmdb+0x7d, seq)
+	patchFile(t, m1, (63+65)*512+200*512, []byte("written while Disk6 was away"))
+	code, rep := scanJSON(t, m1, m2)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != m1 {
+		t.Fatalf("exit %d verdict %q authority %v", code, s.Verdict, s.Authority.Member)
+	}
+	if s.Members[1].State != report.StateStale || !hasCode(s.Problems, "stale-member") || *s.Members[1].Generation != 38 {
+		t.Errorf("m2 state %q generation %d problems %+v", s.Members[1].State, *s.Members[1].Generation, s.Problems)
+	}
+	if r := s.Divergence.Ranges; len(r) != 1 || r[0].VolumeOffset != 200*512 || *r[0].Source != m1 {
+		t.Errorf("ranges %+v", r)
+	}
+}
