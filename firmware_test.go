@@ -248,3 +248,32 @@ func TestMixedFamilies(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateFirmwareMembers: a second copy of one disk is reported as
+// such for every format, never counted as another member, and repair
+// refuses it.
+func TestDuplicateFirmwareMembers(t *testing.T) {
+	for _, dir := range []string{"md/md-imsm/a-clean", "md/md-ddf/a-clean"} {
+		t.Run(dir, func(t *testing.T) {
+			p := members(t, dir)
+			dup := writeFile(t, filepath.Join(filepath.Dir(p[0]), "m0-copy.img"), mustRead(t, p[0]))
+			code, rep := scanJSON(t, p[0], dup, p[1])
+			s := rep.Sets[0]
+			if code != exitProblems || !hasCode(s.Problems, "duplicate-member") {
+				t.Errorf("exit %d verdict %q problems %+v", code, s.Verdict, s.Problems)
+			}
+			if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), p[0], dup, p[1]); code != exitOK && code != exitProblems {
+				t.Errorf("repair: exit %d %s", code, stderr)
+			}
+		})
+	}
+	t.Run("ldm", func(t *testing.T) {
+		dir := ldmImages(t)
+		m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+		dup := writeFile(t, filepath.Join(dir, "copy-of-mirrored-1.img"), mustRead(t, m1))
+		code, rep := scanJSON(t, m1, m2, dup)
+		if code != exitProblems || !hasCode(rep.Problems, "duplicate-member") {
+			t.Errorf("exit %d problems %+v", code, rep.Problems)
+		}
+	})
+}

@@ -116,6 +116,7 @@ func assessDDF(fs []*ddfFound) []*Set {
 			}
 			s.Members = append(s.Members, m)
 		}
+		pruneMembers(s, fmt.Sprintf("virtual disk %q", vol.VD.Name))
 		for _, m := range s.Members {
 			if m.State == StateActive && ddf.Fresher(cur.d, m.DDF) == 0 {
 				s.Fresh = append(s.Fresh, m)
@@ -130,9 +131,7 @@ func assessDDF(fs []*ddfFound) []*Set {
 			s.ResyncFrom = 0
 			s.problem("unclean-shutdown", Info, nil, nil, "virtual disk %q is marked Not Consistent: its members may legitimately differ", vol.VD.Name)
 		}
-		if len(vol.Members) > 0 {
-			s.DataSize = int64(vol.Members[0].Blocks) * 512
-		}
+		s.DataSize = memberDataSize(s)
 		ddfMissing(s)
 		s.DataSize = shortest(s)
 		sets = append(sets, s)
@@ -197,6 +196,12 @@ func ddfMissing(s *Set) { imsmMissing(s) }
 
 // ddfPatches rewrites every member's DDF metadata as ddf.Synced gives it.
 func (s *Set) ddfPatches(auth *Member) (map[int][]Patch, error) {
+	// The header seq and the physical disk states are shared by every
+	// virtual disk of the container: rewrite them only when this set is
+	// the container's one virtual disk.
+	if n := len(auth.DDF.VirtualDisks); n != 1 {
+		return nil, fmt.Errorf("the container holds %d virtual disks sharing one header and disk table; mirrorchk rewrites them only for a single-VD container", n)
+	}
 	var others []*ddf.DDF
 	for _, m := range s.Members {
 		if m != auth {

@@ -11,14 +11,24 @@ import (
 // stale member into its old slot ends in (imsm.Synced), and zeroes the
 // migration record in the last sector as mdadm's write_super_imsm does.
 func (s *Set) imsmPatches(auth *Member) (map[int][]Patch, error) {
+	// The MPB is shared by every volume of the container: rewriting it for
+	// one volume's repair would declare the others in sync too.
+	if n := len(auth.IMSM.Volumes); n != 1 {
+		return nil, fmt.Errorf("the container holds %d volumes and one MPB describes them all; mirrorchk rewrites it only for a single-volume container", n)
+	}
 	own := auth.IMSM
+	stale := 0
 	for _, m := range s.Members {
-		if !m.Trusted {
-			return nil, fmt.Errorf("%s: MPB not trusted (bad checksum), so it cannot be rewritten", m.Path())
+		if !m.Trusted || m.State == StateUnknown {
+			return nil, fmt.Errorf("%s: MPB not trusted or its place unknown, so it cannot be rewritten", m.Path())
 		}
 		if m != auth && (m.State == StateStale || m.IMSM.Generation < auth.IMSM.Generation) {
 			own = m.IMSM
+			stale++
 		}
+	}
+	if stale > 1 {
+		return nil, fmt.Errorf("%d stale members: imsm.Synced restores one failed entry", stale)
 	}
 	raw, err := imsm.Synced(own, auth.IMSM)
 	if err != nil {

@@ -163,6 +163,14 @@ func assessIMSM(fs []*imsmFound) []*Set {
 			}
 			s.Members = append(s.Members, m)
 		}
+		for i, b := range bind {
+			if b.Disk < 0 {
+				s.problem("duplicate-member", Error, s.Members[i], nil,
+					"%s cannot be bound to a disk-table entry: %d images were given for %d entries, so some are copies of one disk (MPBs do not say which)",
+					fs[i].img.Path(), len(fs), len(cur.Disks))
+			}
+		}
+		pruneMembers(s, fmt.Sprintf("volume %q", vol.Name))
 		for _, m := range s.Members {
 			if m.State == StateActive && m.IMSM.Generation == cur.Generation {
 				s.Fresh = append(s.Fresh, m)

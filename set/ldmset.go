@@ -70,11 +70,16 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 		cur = fs[0]
 	}
 	byDisk := map[string]*ldmFound{}
+	var problems []Problem
 	for _, f := range fs {
+		if o, ok := byDisk[f.ph.DiskGUID]; ok {
+			problems = append(problems, Problem{Code: "duplicate-member", Severity: Error, Member: f.img.Path(),
+				Message: fmt.Sprintf("%s and %s are the same dynamic disk (%s): two copies of one disk; only %s is compared", o.img.Path(), f.img.Path(), f.ph.DiskGUID, o.img.Path())})
+			continue
+		}
 		byDisk[f.ph.DiskGUID] = f
 	}
 	var sets []*Set
-	var problems []Problem
 	used := map[*ldmFound]bool{}
 	for vi := range cur.db.Volumes {
 		vol := &cur.db.Volumes[vi]
@@ -109,10 +114,14 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 				s.problem("member-missing", Warning, nil, nil, "plex %s of %s lies on disk %s (%s), which was not given", p.Component.Name, vol.Name, e.Disk.Name, e.Disk.GUID)
 				continue
 			}
-			used[f] = true
 			off, err := e.ByteOffset(f.ph)
 			if err != nil {
 				s.problem("bad-metadata", Error, nil, nil, "plex %s of %s: %v", p.Component.Name, vol.Name, err)
+				continue
+			}
+			used[f] = true
+			if dup := memberOf(s, f.input); dup != nil {
+				s.problem("duplicate-member", Error, dup, nil, "two plexes of %s lie on the same disk %s: they cannot be compared as copies of separate disks", vol.Name, e.Disk.Name)
 				continue
 			}
 			seq := f.db.CommittedSeq
@@ -143,6 +152,7 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 			}
 		}
 		sortFresh(s)
+		s.DataSize = memberDataSize(s)
 		if len(s.Fresh) > 1 {
 			s.Reasons = append(s.Reasons, "every plex is ACTIVE in the same current database: the metadata does not say which copy is newer")
 		}

@@ -124,6 +124,55 @@ func (s *Set) problem(code, sev string, m *Member, off *int64, format string, ar
 
 func ptr[T any](v T) *T { return &v }
 
+// pruneMembers takes out of s the images its metadata gives no slot (they
+// belong to the container or group but not to this volume: comparing them
+// would be meaningless and repairing them would overwrite another volume),
+// and reports two images claiming one slot as copies of one member.
+func pruneMembers(s *Set, volume string) {
+	var keep []*Member
+	bySlot := map[string]*Member{}
+	for _, m := range s.Members {
+		if m.Role == "" {
+			s.problem("not-in-set", Info, m, nil, "%s holds no slot of %s: not compared with its members", m.Path(), volume)
+			continue
+		}
+		if o, ok := bySlot[m.Role]; ok {
+			s.problem("duplicate-member", Error, m, nil, "%s and %s both hold slot %s of %s: two copies of one disk, not two members", o.Path(), m.Path(), m.Role, volume)
+		} else {
+			bySlot[m.Role] = m
+		}
+		keep = append(keep, m)
+	}
+	s.Members = keep
+}
+
+// memberDataSize is the data area every member of s declares (LDM plexes,
+// DDF members each carry their own length): the smallest, with a
+// size-mismatch problem when they differ.
+func memberDataSize(s *Set) int64 {
+	var n int64 = -1
+	for _, m := range s.Members {
+		if n < 0 || m.DataSize < n {
+			n = m.DataSize
+		}
+	}
+	for _, m := range s.Members {
+		if m.DataSize != n {
+			s.problem("size-mismatch", Error, m, nil, "%s's data area is %d bytes, other members' %d: only %d bytes are compared", m.Path(), m.DataSize, n, n)
+		}
+	}
+	return max(n, 0)
+}
+
+func memberOf(s *Set, input int) *Member {
+	for _, m := range s.Members {
+		if m.Input == input {
+			return m
+		}
+	}
+	return nil
+}
+
 // sortFresh orders s.Fresh by slot, so that "the lowest slot" is first.
 func sortFresh(s *Set) {
 	slot := func(m *Member) int {
