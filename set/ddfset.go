@@ -200,7 +200,7 @@ func (s *Set) ddfPatches(auth *Member) (map[int][]Patch, error) {
 	// virtual disk of the container: rewrite them only when this set is
 	// the container's one virtual disk.
 	if n := len(auth.DDF.VirtualDisks); n != 1 {
-		return nil, fmt.Errorf("the container holds %d virtual disks sharing one header and disk table; mirrorchk rewrites them only for a single-VD container", n)
+		return nil, fmt.Errorf("%w: the container holds %d virtual disks sharing one header and disk table; mirrorchk rewrites them only for a single-VD container, so only the data is repaired", ErrNoMetadataRepair, n)
 	}
 	var others []*ddf.DDF
 	for _, m := range s.Members {
@@ -218,7 +218,7 @@ func (s *Set) ddfPatches(auth *Member) (map[int][]Patch, error) {
 		}
 		ps, err := ddf.Synced(m.DDF, auth.DDF, rest...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+			return nil, fmt.Errorf("%w: %s: %v; the DDF metadata is left as it is and only the data is repaired", ErrNoMetadataRepair, m.Path(), err)
 		}
 		for _, p := range ps {
 			out[m.Input] = append(out[m.Input], Patch{Off: p.Off, Data: p.Data, Changes: []string{p.What + " rewritten"}})

@@ -14,13 +14,13 @@ func (s *Set) imsmPatches(auth *Member) (map[int][]Patch, error) {
 	// The MPB is shared by every volume of the container: rewriting it for
 	// one volume's repair would declare the others in sync too.
 	if n := len(auth.IMSM.Volumes); n != 1 {
-		return nil, fmt.Errorf("the container holds %d volumes and one MPB describes them all; mirrorchk rewrites it only for a single-volume container", n)
+		return nil, fmt.Errorf("%w: the container holds %d volumes and one MPB describes them all; mirrorchk rewrites it only for a single-volume container, so only the data is repaired", ErrNoMetadataRepair, n)
 	}
 	own := auth.IMSM
 	stale := 0
 	for _, m := range s.Members {
 		if !m.Trusted || m.State == StateUnknown {
-			return nil, fmt.Errorf("%s: MPB not trusted or its place unknown, so it cannot be rewritten", m.Path())
+			return nil, fmt.Errorf("%w: %s: MPB not trusted or its place unknown, so the MPBs are left as they are and only the data is repaired", ErrNoMetadataRepair, m.Path())
 		}
 		if m != auth && (m.State == StateStale || m.IMSM.Generation < auth.IMSM.Generation) {
 			own = m.IMSM
@@ -28,11 +28,11 @@ func (s *Set) imsmPatches(auth *Member) (map[int][]Patch, error) {
 		}
 	}
 	if stale > 1 {
-		return nil, fmt.Errorf("%d stale members: imsm.Synced restores one failed entry", stale)
+		return nil, fmt.Errorf("%w: %d stale members, and the MPB rewrite restores one failed entry; only the data is repaired", ErrNoMetadataRepair, stale)
 	}
 	raw, err := imsm.Synced(own, auth.IMSM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v; only the data is repaired", ErrNoMetadataRepair, err)
 	}
 	out := map[int][]Patch{}
 	for _, m := range s.Members {
