@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -276,4 +277,28 @@ func TestDuplicateFirmwareMembers(t *testing.T) {
 			t.Errorf("exit %d problems %+v", code, rep.Problems)
 		}
 	})
+}
+
+// TestIMSMGenerationTie: two different MPBs at the same top generation
+// (each member written on its own) are a split brain, and the data is
+// still compared so the report shows where the copies differ.
+func TestIMSMGenerationTie(t *testing.T) {
+	p := members(t, "md/md-imsm/b-stale-member")
+	b := mustRead(t, p[1])
+	anchor := len(b) - 1024
+	mpbSize := int(binary.LittleEndian.Uint32(b[anchor+0x24:]))
+	if mpbSize > 512 {
+		t.Fatalf("fixture MPB is %d bytes; the test edits a one-sector MPB", mpbSize)
+	}
+	binary.LittleEndian.PutUint32(b[anchor+0x2c:], 0x12) // generation_num: m0's
+	binary.LittleEndian.PutUint32(b[anchor+0x20:], imsm.Checksum(b[anchor:anchor+mpbSize]))
+	writeFile(t, p[1], b)
+	code, rep := scanJSON(t, p...)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
+		t.Fatalf("exit %d verdict %q authority %v problems %+v", code, s.Verdict, s.Authority.Member, s.Problems)
+	}
+	if s.Divergence.RangesTotal != 3 || s.DataSize != 4<<20 {
+		t.Errorf("ranges %d data size %d, want the 3 written ranges over 4 MiB", s.Divergence.RangesTotal, s.DataSize)
+	}
 }

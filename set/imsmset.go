@@ -80,7 +80,17 @@ func assessIMSM(fs []*imsmFound) []*Set {
 		} else {
 			s.problem("bad-metadata", Error, nil, nil, "%v", err)
 		}
+		// Compare the data anyway when every MPB places one mirror volume
+		// at the same range: the split brain is then shown in the data too.
 		s.DataSize = 0
+		if off, n, ok := imsmCommonMirror(fs); ok {
+			s.Level = "raid1"
+			for _, m := range s.Members {
+				m.DataOffset, m.DataSize = off, n
+			}
+			s.DataSize = n
+			s.DataSize = shortest(s)
+		}
 		return []*Set{s}
 	}
 	cur := mpbs[auth]
@@ -299,4 +309,20 @@ func diskSerial(m *imsm.MPB, d int) string {
 		return ""
 	}
 	return m.Disks[d].Serial
+}
+
+// imsmCommonMirror reports the data range of the single mirror volume that
+// every image's MPB describes alike, if there is one.
+func imsmCommonMirror(fs []*imsmFound) (off, n int64, ok bool) {
+	for i, f := range fs {
+		if len(f.mpb.Volumes) != 1 || !f.mpb.Volumes[0].Mirror() {
+			return 0, 0, false
+		}
+		o, l := f.mpb.Volumes[0].DataRange()
+		if i > 0 && (o != off || l != n) {
+			return 0, 0, false
+		}
+		off, n = o, l
+	}
+	return off, n, len(fs) > 0
 }
