@@ -29,6 +29,7 @@ type scanOptions struct {
 	quiet      bool
 	sectorSize int
 	example    bool
+	serials    []string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -39,6 +40,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxRanges, "max-ranges", 10000, "list at most `N` differing ranges per set (the rest are counted)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar and no text report (the exit code and --report still tell)")
 	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
+	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
 }
 
 // hashes parses --hash.
@@ -187,7 +189,30 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 		run.close()
 		return nil, err
 	}
-	sets, problems, err := set.Group(run.images)
+	serials := map[int]string{}
+	for _, kv := range o.serials {
+		path, serial, ok := strings.Cut(kv, "=")
+		if !ok || serial == "" {
+			run.close()
+			return nil, usageError{fmt.Errorf("--serial %q: want IMAGE=SERIAL", kv)}
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			run.close()
+			return nil, usageError{fmt.Errorf("--serial: %w", err)}
+		}
+		found := false
+		for i, im := range run.images {
+			if im.Contains(fi) {
+				serials[i], found = serial, true
+			}
+		}
+		if !found {
+			run.close()
+			return nil, usageError{fmt.Errorf("--serial %s is not one of the images given", path)}
+		}
+	}
+	sets, problems, err := set.GroupWith(run.images, set.Options{Serials: serials})
 	if err != nil {
 		run.close()
 		return nil, err

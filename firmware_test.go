@@ -302,3 +302,23 @@ func TestIMSMGenerationTie(t *testing.T) {
 		t.Errorf("ranges %d data size %d, want the 3 written ranges over 4 MiB", s.Divergence.RangesTotal, s.DataSize)
 	}
 }
+
+// TestIMSMSerials: --serial binds IMSM images to their disk entries by the
+// drive serial (the fixtures' serials are the VM's device names), instead
+// of assuming by input order; a malformed --serial is a usage error.
+func TestIMSMSerials(t *testing.T) {
+	p := members(t, "md/md-imsm/a-clean")
+	// In the VM m0 was /dev/vda and m1 /dev/vdb (truth.json, examine-in-guest.txt).
+	_, rep := scanJSON(t, "--serial", p[0]+"=/dev/vda", "--serial", p[1]+"=/dev/vdb", p[0], p[1])
+	for i, want := range []string{"/dev/vda", "/dev/vdb"} {
+		ev := strings.Join(rep.Sets[0].Members[i].Evidence, "\n")
+		if !strings.Contains(ev, `("`+want+`"): serial given`) || strings.Contains(ev, "assumed") {
+			t.Errorf("%s evidence:\n%s", p[i], ev)
+		}
+	}
+	for _, bad := range []string{"nodelimiter", p[0] + "=", "/nonexistent=/dev/vda"} {
+		if code, _, stderr := mirrorchk(t, "scan", "--serial", bad, p[0], p[1]); code != exitUsage {
+			t.Errorf("--serial %q: exit %d %q, want 16", bad, code, stderr)
+		}
+	}
+}

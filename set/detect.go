@@ -17,6 +17,18 @@ import (
 // The error is for failures to read an image, not for bad metadata: bad
 // metadata is a Problem, so one broken member does not hide the others.
 func Group(images []*image.Image) ([]*Set, []Problem, error) {
+	return GroupWith(images, Options{})
+}
+
+// Options are what the user knows that the images do not say.
+type Options struct {
+	// Serials gives drive serial numbers by image index (IMSM binds an
+	// image to its disk-table entry by serial; an image file has none).
+	Serials map[int]string
+}
+
+// GroupWith is Group with what the user knows about the images.
+func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 	var (
 		problems []Problem
 		found    []*mdFound
@@ -77,7 +89,7 @@ func Group(images []*image.Image) ([]*Set, []Problem, error) {
 		s := adhocSet(images)
 		return []*Set{s}, problems, nil
 	}
-	sets := append(append(groupMD(found), groupIMSM(fimsm)...), groupDDF(fddf)...)
+	sets := append(append(groupMD(found), groupIMSM(fimsm, opt.Serials)...), groupDDF(fddf)...)
 	lsets, lps := groupLDM(fldm)
 	sets, problems = append(sets, lsets...), append(problems, lps...)
 	if len(sets) > 1 {

@@ -39,7 +39,7 @@ func readIMSM(im *image.Image) (*imsm.MPB, []Problem, error) {
 
 // groupIMSM groups IMSM members by container (family) and makes one set per
 // volume of the container.
-func groupIMSM(found []*imsmFound) []*Set {
+func groupIMSM(found []*imsmFound, serials map[int]string) []*Set {
 	var keys []uint32
 	groups := map[uint32][]*imsmFound{}
 	for _, f := range found {
@@ -51,19 +51,23 @@ func groupIMSM(found []*imsmFound) []*Set {
 	}
 	var sets []*Set
 	for _, k := range keys {
-		sets = append(sets, assessIMSM(groups[k])...)
+		sets = append(sets, assessIMSM(groups[k], serials)...)
 	}
 	return sets
 }
 
 // assessIMSM turns the MPBs of one container into one set per volume.
-func assessIMSM(fs []*imsmFound) []*Set {
+func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 	mpbs := make([]*imsm.MPB, len(fs))
 	sizes := make([]int64, len(fs))
 	for i, f := range fs {
 		mpbs[i], sizes[i] = f.mpb, f.img.Size()
 	}
-	auth, bind, err := imsm.Bind(mpbs, sizes, nil)
+	ser := make([]string, len(fs))
+	for i, f := range fs {
+		ser[i] = serials[f.input]
+	}
+	auth, bind, err := imsm.Bind(mpbs, sizes, ser)
 	if err != nil {
 		// No single current MPB: report one set for the container so the
 		// members are still compared, with the reason.
