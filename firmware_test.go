@@ -76,25 +76,9 @@ func TestScanFirmwareFixtures(t *testing.T) {
 // mdadm through a read-only loop device.
 func TestRepairIMSM(t *testing.T) {
 	dir := "md/md-imsm/b-stale-member"
-	tr := fixture.LoadTruth(t, dir)
-	paths := members(t, dir)
-	out := t.TempDir()
-	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
-	if code != exitRepaired {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	rep, err := report.ReadJSON(strings.NewReader(stdout))
-	if err != nil {
-		t.Fatal(err)
-	}
+	outs := repairFixture(t, dir)
 	var gens []uint32
-	for _, o := range rep.Sets[0].Repair.Outputs {
-		if !o.Verified || len(o.MetadataChanges) == 0 {
-			t.Errorf("%s: verified %v changes %v", o.Path, o.Verified, o.MetadataChanges)
-		}
-		if got := rangeSHA256(t, o.Path, 0, tr.ArrayBytes); got != tr.ExpectedSHA256.Fresh {
-			t.Errorf("%s: data %s, want fresh %s", o.Path, got, tr.ExpectedSHA256.Fresh)
-		}
+	for _, o := range outs {
 		f, err := os.Open(o.Path)
 		if err != nil {
 			t.Fatal(err)
@@ -129,10 +113,6 @@ func TestRepairIMSM(t *testing.T) {
 	if len(gens) != 2 || gens[0] != gens[1] || gens[0] != 0x13 {
 		t.Errorf("output generations %v, want both 0x13 (fresh 0x12 + 1)", gens)
 	}
-	code, rep2 := scanJSON(t, rep.Sets[0].Repair.Outputs[0].Path, rep.Sets[0].Repair.Outputs[1].Path)
-	if code != exitOK || rep2.Sets[0].Verdict != report.VerdictConsistent {
-		t.Errorf("scan of repaired outputs: exit %d verdict %q problems %+v", code, rep2.Sets[0].Verdict, rep2.Sets[0].Problems)
-	}
 }
 
 // TestRepairDDF repairs the stale DDF pair; live mdadm --examine on each
@@ -141,25 +121,9 @@ func TestRepairIMSM(t *testing.T) {
 func TestRepairDDF(t *testing.T) {
 	mdadm := fixture.Tool(t, "mdadm", "mdadm")
 	dir := "md/md-ddf/b-stale-member"
-	tr := fixture.LoadTruth(t, dir)
-	paths := members(t, dir)
-	out := t.TempDir()
-	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, paths[0], paths[1])
-	if code != exitRepaired {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	rep, err := report.ReadJSON(strings.NewReader(stdout))
-	if err != nil {
-		t.Fatal(err)
-	}
+	outs := repairFixture(t, dir)
 	var seqs []string
-	for _, o := range rep.Sets[0].Repair.Outputs {
-		if !o.Verified || len(o.MetadataChanges) == 0 {
-			t.Errorf("%s: verified %v changes %v", o.Path, o.Verified, o.MetadataChanges)
-		}
-		if got := rangeSHA256(t, o.Path, 0, tr.ArrayBytes); got != tr.ExpectedSHA256.Fresh {
-			t.Errorf("%s: data %s, want fresh %s", o.Path, got, tr.ExpectedSHA256.Fresh)
-		}
+	for _, o := range outs {
 		cmd := exec.Command(mdadm, "--examine", o.Path)
 		cmd.Env = append(os.Environ(), "TZ=UTC")
 		b, err := cmd.CombinedOutput()
@@ -175,10 +139,40 @@ func TestRepairDDF(t *testing.T) {
 	if len(seqs) != 2 || seqs[0] != seqs[1] || seqs[0] != "0000000d" {
 		t.Errorf("output seqs %v, want both 0000000d (fresh 0xc + 1)", seqs)
 	}
-	code, rep2 := scanJSON(t, rep.Sets[0].Repair.Outputs[0].Path, rep.Sets[0].Repair.Outputs[1].Path)
+}
+
+// repairFixture repairs the stale pair of a fixture and checks what every
+// format must give: exit 1, each output verified with its metadata changes
+// listed, the fresh data (truth.json) in each data area, and a consistent
+// set when the outputs are scanned again. It returns the outputs for the
+// format's own checks.
+func repairFixture(t *testing.T, dir string) []report.RepairOutput {
+	t.Helper()
+	tr := fixture.LoadTruth(t, dir)
+	paths := members(t, dir)
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", t.TempDir(), paths[0], paths[1])
+	if code != exitRepaired {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := rep.Sets[0].Repair.Outputs
+	for i, o := range outs {
+		if !o.Verified || len(o.MetadataChanges) == 0 {
+			t.Errorf("%s: verified %v changes %v", o.Path, o.Verified, o.MetadataChanges)
+		}
+		m := rep.Sets[0].Members[i]
+		if got := rangeSHA256(t, o.Path, m.DataOffset, tr.ArrayBytes); got != tr.ExpectedSHA256.Fresh {
+			t.Errorf("%s: data %s, want fresh %s", o.Path, got, tr.ExpectedSHA256.Fresh)
+		}
+	}
+	code, rep2 := scanJSON(t, outs[0].Path, outs[1].Path)
 	if code != exitOK || rep2.Sets[0].Verdict != report.VerdictConsistent {
 		t.Errorf("scan of repaired outputs: exit %d verdict %q problems %+v", code, rep2.Sets[0].Verdict, rep2.Sets[0].Problems)
 	}
+	return outs
 }
 
 var loopMu sync.Mutex
@@ -320,5 +314,28 @@ func TestIMSMSerials(t *testing.T) {
 		if code, _, stderr := mirrorchk(t, "scan", "--serial", bad, p[0], p[1]); code != exitUsage {
 			t.Errorf("--serial %q: exit %d %q, want 16", bad, code, stderr)
 		}
+	}
+}
+
+// TestLeftoverDamagedMetadata: an image whose damaged md superblock sits
+// beside valid IMSM metadata is used through the IMSM metadata, and the
+// damage is still reported, as a warning.
+func TestLeftoverDamagedMetadata(t *testing.T) {
+	p := members(t, "md/md-imsm/a-clean")
+	// md magic at the 1.2 position with major_version 1 but a super_offset
+	// that does not match (all zero): a FormatError, not "no superblock".
+	patchFile(t, p[0], 4096, []byte{0xfc, 0x4e, 0x2b, 0xa9, 1, 0, 0, 0})
+	code, rep := scanJSON(t, p...)
+	var found *report.Problem
+	for i := range rep.Problems {
+		if rep.Problems[i].Code == "bad-metadata" {
+			found = &rep.Problems[i]
+		}
+	}
+	if found == nil || found.Severity != report.SeverityWarning || !strings.Contains(found.Message, "md: ") {
+		t.Fatalf("problems %+v, want a bad-metadata warning about the md superblock", rep.Problems)
+	}
+	if len(rep.Sets) != 1 || rep.Sets[0].Metadata != "imsm" || len(rep.Sets[0].Members) != 2 || code != exitProblems {
+		t.Errorf("exit %d sets %+v", code, rep.Sets)
 	}
 }

@@ -27,8 +27,7 @@ func readDDF(im *image.Image) (*ddf.DDF, []Problem, error) {
 	case errors.Is(err, ddf.ErrNoDDF):
 		return nil, nil, nil
 	case errors.As(err, &fe):
-		return nil, []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(fe.Off),
-			Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}, nil
+		return nil, unusable(im, fe.Off, err), nil
 	case err != nil:
 		return nil, nil, err
 	}

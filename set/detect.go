@@ -38,6 +38,18 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		bare     []int
 	)
 	for i, im := range images {
+		// Each reader either finds its metadata, finds none, or finds it
+		// damaged (a bad-metadata problem). Damage seen by one reader is
+		// kept even when a later reader succeeds: it is then a warning
+		// about leftover metadata, not a reason to drop the image.
+		var damaged []Problem
+		used := func(ps []Problem) {
+			for _, p := range ps {
+				p.Severity = Warning
+				p.Message += " (another format's metadata on the image is used)"
+				problems = append(problems, p)
+			}
+		}
 		f, ps, err := readMD(im)
 		if err != nil {
 			return nil, nil, err
@@ -48,40 +60,47 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 			found = append(found, f)
 			continue
 		}
-		// No md superblock: firmware RAID metadata at the end of the disk.
+		for _, p := range ps {
+			if p.Code == "bad-metadata" {
+				damaged = append(damaged, p)
+			}
+		}
+		// No md superblock: firmware RAID and Windows metadata.
 		mpb, ips, err := readIMSM(im)
 		if err != nil {
 			return nil, nil, err
 		}
 		if mpb != nil {
+			used(damaged)
 			fimsm = append(fimsm, &imsmFound{input: i, img: im, mpb: mpb})
 			continue
 		}
+		damaged = append(damaged, ips...)
 		lf, lps, err := readLDM(im)
 		if err != nil {
 			return nil, nil, err
 		}
 		if lf != nil {
+			used(damaged)
 			lf.input = i
 			fldm = append(fldm, lf)
 			continue
 		}
-		ips = append(ips, lps...)
+		damaged = append(damaged, lps...)
 		d, dps, err := readDDF(im)
 		if err != nil {
 			return nil, nil, err
 		}
 		if d != nil {
+			used(damaged)
 			fddf = append(fddf, &ddfFound{input: i, img: im, d: d})
 			continue
 		}
-		switch {
-		case len(ips) > 0:
-			problems = append(problems, ips...)
-		case len(dps) > 0:
-			problems = append(problems, dps...)
-		default:
-			problems = append(problems, ps...)
+		damaged = append(damaged, dps...)
+		if len(damaged) > 0 {
+			problems = append(problems, damaged...)
+		} else {
+			problems = append(problems, ps...) // no-metadata
 		}
 		bare = append(bare, i)
 	}
@@ -110,8 +129,7 @@ func readMD(im *image.Image) (*mdFound, []Problem, error) {
 	var fe *md.FormatError
 	switch {
 	case errors.As(err, &fe):
-		return nil, []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(fe.Off),
-			Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}, nil
+		return nil, unusable(im, fe.Off, err), nil
 	case errors.Is(err, md.ErrNoSuperblock):
 		return nil, []Problem{{Code: "no-metadata", Severity: Info, Member: im.Path(),
 			Message: fmt.Sprintf("%s has no recognised set metadata", im.Path())}}, nil
@@ -175,4 +193,11 @@ func shortest(s *Set) int64 {
 		}
 	}
 	return n
+}
+
+// unusable is the problem for an image whose metadata could not be
+// decoded: it names the field and offset, and the image joins no set.
+func unusable(im *image.Image, off int64, err error) []Problem {
+	return []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(off),
+		Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}
 }

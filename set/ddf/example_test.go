@@ -3,37 +3,15 @@ package ddf_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log"
-	"os"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/set/ddf"
 )
 
-// readImage decompresses a fixture image into memory.
-func readImage(rel string) []byte {
-	f, err := os.Open(fixture.Path(rel))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	d, err := zstd.NewReader(f)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer d.Close()
-	b, err := io.ReadAll(d)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return b
-}
-
 // The fresh member of a DDF RAID-1 whose other disk was failed and removed.
 func ExampleRead() {
-	img := readImage("md/md-ddf/b-stale-member/m0.img.zst")
+	img := fixture.MustReadUnzstd("md/md-ddf/b-stale-member/m0.img.zst")
 	d, err := ddf.Read(bytes.NewReader(img), int64(len(img)))
 	if err != nil {
 		log.Fatal(err)

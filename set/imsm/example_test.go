@@ -3,33 +3,11 @@ package imsm_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log"
-	"os"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/set/imsm"
 )
-
-// readImage decompresses a fixture image into memory.
-func readImage(rel string) []byte {
-	f, err := os.Open(fixture.Path(rel))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	d, err := zstd.NewReader(f)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer d.Close()
-	b, err := io.ReadAll(d)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return b
-}
 
 // Two images of an Intel RST RAID-1 whose second member was failed and
 // removed before more was written: which is current, and which disk entry
@@ -38,7 +16,7 @@ func ExampleBind() {
 	var mpbs []*imsm.MPB
 	var sizes []int64
 	for _, name := range []string{"m0", "m1"} {
-		img := readImage("md/md-imsm/b-stale-member/" + name + ".img.zst")
+		img := fixture.MustReadUnzstd("md/md-imsm/b-stale-member/" + name + ".img.zst")
 		m, err := imsm.Read(bytes.NewReader(img), int64(len(img)))
 		if err != nil {
 			log.Fatal(err)

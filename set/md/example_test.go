@@ -3,38 +3,16 @@ package md_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log"
-	"os"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/set/md"
 )
 
-// readImage decompresses a fixture image into memory.
-func readImage(rel string) []byte {
-	f, err := os.Open(fixture.Path(rel))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	d, err := zstd.NewReader(f)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer d.Close()
-	b, err := io.ReadAll(d)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return b
-}
-
 // The fresh member of a RAID-1 whose other member was failed and removed:
 // its bitmap records which chunks were written while the array was degraded.
 func ExampleScan() {
-	img := readImage("md/md-1.2/c-stale-member-bitmap/m0.img.zst")
+	img := fixture.MustReadUnzstd("md/md-1.2/c-stale-member-bitmap/m0.img.zst")
 	r, size := bytes.NewReader(img), int64(len(img))
 
 	sbs, err := md.Scan(r, size)
