@@ -209,7 +209,9 @@ func TestAdhocSets(t *testing.T) {
 	if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), a, c, b); code != exitProblems || !strings.Contains(stderr, "no authoritative member") {
 		t.Errorf("repair without authority: exit %d %q, want 4", code, stderr)
 	}
-	want := `[{"volume_offset":1536,"length":512,"agree":[["` + a + `","` + b + `"],["` + c + `"]],"source":null}]`
+	// No authority for the set, but two of three members agree on the
+	// range: that is evidence for the range, not for the set.
+	want := `[{"volume_offset":1536,"length":512,"agree":[["` + a + `","` + b + `"],["` + c + `"]],"source":"` + a + `","source_basis":"majority","source_reason":"2 of 3 members hold this copy","owner":null,"owners":[]}]`
 	if got, _ := json.Marshal(s.Divergence.Ranges); string(got) != want {
 		t.Errorf("ranges\n got %s\nwant %s", got, want)
 	}

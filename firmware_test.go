@@ -51,7 +51,8 @@ func TestScanFirmwareFixtures(t *testing.T) {
 			if tr.StaleMember != "" {
 				for _, w := range tr.WrittenAfterSplit {
 					src := paths[0]
-					want = append(want, report.Range{VolumeOffset: w.Offset, Length: w.Length, Agree: [][]string{{paths[0]}, {paths[1]}}, Source: &src})
+					want = append(want, report.Range{VolumeOffset: w.Offset, Length: w.Length, Agree: [][]string{{paths[0]}, {paths[1]}}, Source: &src,
+						SourceBasis: "set-authority", SourceReason: src + " is the set's authoritative member", Owners: []report.MemberOwner{}})
 				}
 			}
 			got, _ := json.Marshal(s.Divergence.Ranges)

@@ -133,7 +133,8 @@ func TestScanMDFixtures(t *testing.T) {
 			for _, w := range tr.WrittenAfterSplit {
 				src := paths[0]
 				want = append(want, report.Range{VolumeOffset: w.Offset, Length: w.Length,
-					Agree: [][]string{{paths[0]}, {paths[1]}}, Source: &src})
+					Agree: [][]string{{paths[0]}, {paths[1]}}, Source: &src,
+					SourceBasis: "set-authority", SourceReason: src + " is the set's authoritative member", Owners: []report.MemberOwner{}})
 			}
 			if tr.StaleMember == "" {
 				want = nil

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mirrorchk/mirrorchk/check"
+	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/repair"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/set"
@@ -63,14 +66,22 @@ func setReport(res *check.Result) report.Set {
 		if res.Diff.Hashes != nil {
 			rm.Hashes = res.Diff.Hashes[i]
 		}
+		if i < len(res.Layouts) && res.Layouts[i] != nil {
+			rm.PartitionTable, rm.Filesystems = filesystems(res.Layouts[i])
+		}
 		rs.Members = append(rs.Members, rm)
 	}
 	rs.Divergence = report.Divergence{
 		Bytes:       res.Diff.Bytes,
-		RangesTotal: res.Diff.RangesTotal,
-		Truncated:   res.Diff.RangesTotal > int64(len(res.Diff.Ranges)),
-		Ranges:      ranges(s, res.Diff.Ranges, res.Authority),
+		RangesTotal: res.PiecesTotal,
+		Truncated:   res.PiecesTotal > int64(len(res.Pieces)),
+		Ranges:      ranges(s, res.Pieces, res.Authority),
 	}
+	rs.Files = []report.File{}
+	for _, f := range res.Files {
+		rs.Files = append(rs.Files, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
+	}
+	rs.FilesUnlisted = res.FilesLost
 	if b := s.Bitmap; b != nil {
 		rs.Bitmap = &report.Bitmap{
 			Member:        s.BitmapMember.Path(),
@@ -86,10 +97,10 @@ func setReport(res *check.Result) report.Set {
 	return rs
 }
 
-func ranges(s *set.Set, rs []check.Range, auth *set.Member) []report.Range {
+func ranges(s *set.Set, rs []check.Piece, auth *set.Member) []report.Range {
 	out := make([]report.Range, 0, len(rs))
 	for _, r := range rs {
-		rr := report.Range{VolumeOffset: r.Offset, Length: r.Length}
+		rr := report.Range{VolumeOffset: r.Offset, Length: r.Length, SourceBasis: r.Basis, SourceReason: r.Reason, Owners: []report.MemberOwner{}}
 		for _, g := range r.Groups {
 			var paths []string
 			for _, i := range g {
@@ -97,13 +108,86 @@ func ranges(s *set.Set, rs []check.Range, auth *set.Member) []report.Range {
 			}
 			rr.Agree = append(rr.Agree, paths)
 		}
-		if auth != nil {
-			p := auth.Path()
+		if r.Source >= 0 {
+			p := s.Members[r.Source].Path()
 			rr.Source = &p
+		}
+		// The owner as the authority's filesystem sees it, else the first
+		// member's that has one; every member's when they differ.
+		first := -1
+		for i, m := range s.Members {
+			if known(r.Owners[i]) && (first < 0 || m == auth) {
+				first = i
+			}
+		}
+		if first >= 0 {
+			o := owner(r.Owners[first])
+			rr.Owner = &o
+			if slices.ContainsFunc(r.Owners, func(o fs.Owner) bool { return o != r.Owners[first] }) {
+				for j, ow := range r.Owners {
+					rr.Owners = append(rr.Owners, report.MemberOwner{Member: s.Members[j].Path(), Owner: owner(ow)})
+				}
+			}
 		}
 		out = append(out, rr)
 	}
 	return out
+}
+
+func known(o fs.Owner) bool { return o.FS != "" || o.Structure != "" }
+
+func owner(o fs.Owner) report.Owner {
+	ro := report.Owner{FS: o.FS, Structure: o.Structure, Path: o.Path}
+	if o.Record >= 0 && known(o) {
+		r := o.Record
+		ro.Record = &r
+	}
+	if o.Cluster >= 0 && known(o) {
+		c := o.Cluster
+		ro.Cluster = &c
+	}
+	return ro
+}
+
+// filesystems describes a member's partition table and filesystems.
+func filesystems(l *check.Layout) (string, []report.Filesystem) {
+	out := []report.Filesystem{}
+	kind := ""
+	if l.Table != nil {
+		kind = l.Table.Kind
+	}
+	for _, v := range l.Volumes {
+		f := report.Filesystem{Type: v.Vol.Type(), Offset: v.Start, Size: v.Size, Evidence: evidenceText(v.Vol.Evidence())}
+		if p := v.Partition; p != nil {
+			f.Partition = &report.Partition{Index: p.Index, Type: p.Type, TypeName: p.TypeName, Start: p.Start, Size: p.Size}
+		}
+		out = append(out, f)
+	}
+	return kind, out
+}
+
+func evidenceText(e fs.Evidence) []string {
+	out := []string{}
+	if e.Dirty != nil {
+		out = append(out, map[bool]string{true: "dirty flag set", false: "dirty flag clear"}[*e.Dirty])
+	}
+	if e.LogLSN > 0 {
+		out = append(out, fmt.Sprintf("$LogFile current LSN %d", e.LogLSN))
+	}
+	if e.LogClean != nil {
+		out = append(out, map[bool]string{true: "$LogFile restart area: clean shutdown", false: "$LogFile restart area: not clean"}[*e.LogClean])
+	}
+	if e.MaxRecordLSN > 0 {
+		out = append(out, fmt.Sprintf("highest record LSN %d", e.MaxRecordLSN))
+	}
+	if e.FreeClusters >= 0 {
+		out = append(out, fmt.Sprintf("FSInfo free clusters %d", e.FreeClusters))
+	}
+	if !e.Latest.IsZero() {
+		out = append(out, "latest timestamp "+e.Latest.UTC().Format(time.RFC3339))
+	}
+	out = append(out, fmt.Sprintf("%d files and directories", e.Files))
+	return append(out, e.Notes...)
 }
 
 func problems(ps []set.Problem) []report.Problem {

@@ -16,6 +16,9 @@ type Options struct {
 	// Prefer is the member the user names as authoritative, or nil.
 	Prefer   *set.Member
 	Progress func(done, total int64)
+	// Openers are the filesystem readers tried on each member's data area,
+	// in order; nil means DefaultOpeners, an empty non-nil slice none.
+	Openers []Opener
 }
 
 // Result is one set checked: the diff, the decision, and its evidence.
@@ -27,6 +30,30 @@ type Result struct {
 	// ranges beyond the listing limit.
 	PairRanges [][]int64
 	Decision
+
+	// Layouts[i] is member i's partition table and filesystems; nil when
+	// none was read.
+	Layouts []*Layout
+	// Pieces are the listed differing ranges split at owner boundaries,
+	// each with its owners and source; PiecesTotal counts all of them.
+	Pieces      []Piece
+	PiecesTotal int64
+	Files       []FileImpact // files and structures the divergence touches
+	FilesLost   int64        // bytes in files past the listing limit
+	// Overrides are the ranges a repair copies from another member than
+	// the authority, because their own evidence says so.
+	Overrides []Override
+	// Undecided is the number of differing bytes no evidence decides and
+	// no authority covers.
+	Undecided int64
+}
+
+// Override is a range copied from another member than the authority.
+type Override struct {
+	Offset, Length int64
+	From           *set.Member
+	Groups         [][]int
+	Basis, Reason  string
 }
 
 // Decision is the verdict on a set and the member it takes as current.
@@ -75,6 +102,16 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if s.Level != "" && s.Level != "raid1" {
 		dataSize = 0 // not a mirror: hash only
 	}
+	openers := opt.Openers
+	if openers == nil {
+		openers = DefaultOpeners
+	}
+	layouts, notes := memberFS(s, opt.SectorSize, openers)
+	maxList := opt.MaxRanges
+	if maxList == 0 {
+		maxList = defaultMaxRanges
+	}
+	in := newInterp(s, layouts, maxList)
 	cov := newCoverage(s)
 	var f streamed
 	pairs := make([][]int64, len(s.Members))
@@ -83,6 +120,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	}
 	onRange := func(r Range) {
 		cov.add(r)
+		in.add(r)
 		if s.ResyncFrom < 0 || r.Offset < s.ResyncFrom {
 			f.belowResync = true
 		}
@@ -108,8 +146,10 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: decide(s, d, opt.Prefer, f)}
+	fsv := in.fsAuthority(d.PairBytes)
+	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: decide(s, d, opt.Prefer, f, fsv), Layouts: layouts}
 	cov.finish(&r.Decision)
+	r.interpret(in, fsv, notes)
 	return r, nil
 }
 
@@ -122,7 +162,7 @@ type streamed struct {
 }
 
 // decide weighs the set metadata's claims against the diff.
-func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision {
+func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVerdict) Decision {
 	dec := Decision{States: map[int]string{}, Basis: BasisNone}
 	idx := map[*set.Member]int{}
 	for i, m := range s.Members {
@@ -148,6 +188,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 		}
 	case s.Conflict != "":
 		dec.Reasons = append(dec.Reasons, "split brain: "+s.Conflict+"; no member can be shown current (use --prefer)")
+		dec.Reasons = append(dec.Reasons, fsHint(s, fsv)...)
+	case silent(s) && len(s.Fresh) != 1 && d.Bytes > 0 && fsv.member >= 0:
+		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
+		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
+			s.Members[fsv.member].Path(), strings.Join(fsv.reasons, "; ")))
 	case len(s.Fresh) == 1:
 		dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest generation and is authoritative", s.Fresh[0].Path()))
@@ -169,15 +214,22 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 			dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
 			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s share the highest generation; the array was not clean at its last write and every difference lies at or above resync offset byte %d, where md accepts either copy (it would resync from the first); %s (lowest slot) is taken",
 				paths(s.Fresh), s.ResyncFrom, s.Fresh[0].Path()))
+		case silent(s):
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s; the filesystems do not say which is current either: %s (use --prefer)",
+				strings.Join(split, "; "), strings.Join(fsv.reasons, "; ")))
+			dec.Problems = append(dec.Problems, set.Problem{Code: "no-authority", Severity: set.Error,
+				Message: fmt.Sprintf("the members differ in %d bytes and neither the set metadata nor the filesystems record which copy is current; name one with --prefer", d.Bytes)})
 		default:
-			dec.Reasons = append(dec.Reasons, fmt.Sprintf("split brain: %s share the highest generation %d but %s; the metadata cannot say which is current (use --prefer)",
-				paths(s.Fresh), *s.Fresh[0].Generation, strings.Join(split, "; ")))
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("split brain: %s share the highest generation %s but %s; the metadata cannot say which is current (use --prefer)",
+				paths(s.Fresh), generation(s.Fresh[0]), strings.Join(split, "; ")))
+			dec.Reasons = append(dec.Reasons, fsHint(s, fsv)...)
 			dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
-				Message: fmt.Sprintf("%s have equal generations %d but different data", paths(s.Fresh), *s.Fresh[0].Generation)})
+				Message: fmt.Sprintf("%s have equal generations %s but different data", paths(s.Fresh), generation(s.Fresh[0]))})
 		}
 	case s.Adhoc():
 		if d.Bytes > 0 {
 			dec.Reasons = append(dec.Reasons, "the members differ and no set metadata says which is current (use --prefer)")
+			dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
 			dec.Problems = append(dec.Problems, set.Problem{Code: "no-authority", Severity: set.Error,
 				Message: fmt.Sprintf("the members differ in %d bytes and nothing records which copy is current; name one with --prefer", d.Bytes)})
 		}
@@ -196,14 +248,14 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 			}
 			n := differ(auth, m)
 			switch {
-			case n > 0 && dec.States[m.Input] == set.StateActive && !s.Adhoc() && prefer == nil:
+			case n > 0 && dec.States[m.Input] == set.StateActive && !s.Adhoc() && prefer == nil && dec.Basis == BasisMetadata:
 				sev, why := set.Error, "the metadata says they are in sync"
 				if unclean {
 					sev, why = set.Info, "the array was not clean and every difference lies above the resync offset, where they are expected"
 				}
 				dec.Problems = append(dec.Problems, set.Problem{Code: "data-differs", Severity: sev, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes although %s", m.Path(), auth.Path(), n, why)})
-			case n > 0 && (s.Adhoc() || prefer != nil) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
+			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
 				dec.States[m.Input] = set.StateStale
 				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from the authoritative %s in %d bytes", m.Path(), auth.Path(), n)})
@@ -228,9 +280,9 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed) Decision 
 	switch {
 	case notMirror:
 		dec.Verdict = Unknown
-	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1:
+	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s):
 		dec.Verdict = SplitBrain
-	case d.Bytes > 0 && auth == nil && s.Adhoc():
+	case d.Bytes > 0 && auth == nil && silent(s):
 		dec.Verdict = Diverged // no authority: the no-authority problem says so
 	case d.Bytes > 0 && auth == nil:
 		dec.Verdict = Unknown
@@ -298,6 +350,28 @@ func (c *coverage) finish(dec *Decision) {
 	dec.Problems = append(dec.Problems, set.Problem{Code: "bitmap-uncovered", Severity: set.Warning, Member: bm.Path(),
 		Message: fmt.Sprintf("%d differing ranges lie outside the dirty chunks of %s's write-intent bitmap (first at data offset %d): the bitmap does not describe every difference and cannot be trusted for a partial resync",
 			c.count, bm.Path(), c.uncovered[0])})
+}
+
+// silent reports whether the set's metadata records no order among its
+// current members, so that the data and the filesystems must decide: images
+// without metadata, and NT FT sets whose registry shows every member Healthy.
+func silent(s *set.Set) bool { return s.Adhoc() || s.Format == "ftdisk" }
+
+// fsHint says what the filesystems suggest where the metadata is in
+// conflict; a hint only: a split brain is resolved by the user.
+func fsHint(s *set.Set, fsv fsVerdict) []string {
+	if fsv.member < 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the filesystem evidence points at %s (%s); if that is right, --prefer %s follows it",
+		s.Members[fsv.member].Path(), strings.Join(fsv.reasons, "; "), s.Members[fsv.member].Path())}
+}
+
+func generation(m *set.Member) string {
+	if m.Generation == nil {
+		return "(none)"
+	}
+	return fmt.Sprint(*m.Generation)
 }
 
 func contains(ms []*set.Member, m *set.Member) bool {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/image"
@@ -49,6 +50,11 @@ var ErrMetadata = errors.New("metadata cannot be brought in sync")
 // member, so it is not clear which file a repaired member replaces.
 var ErrAmbiguous = errors.New("two inputs are the same member")
 
+// ErrUndecided is returned by NewPlan when some differing bytes have no
+// source: the authority's copy fails its own checks there and nothing
+// decides between the other copies.
+var ErrUndecided = errors.New("some differing ranges have no trustworthy source")
+
 // Plan is what a repair of one set will do.
 type Plan struct {
 	Result *check.Result
@@ -64,7 +70,7 @@ type Plan struct {
 type Output struct {
 	Member      *set.Member
 	Path        string        // final path of the new image
-	Ranges      []check.Range // listed ranges this member receives from Source
+	Ranges      []check.Piece // listed ranges this member receives, each from its own source
 	RangesTotal int64         // all ranges it receives, listed or not
 	BytesCopied int64         // bytes of its data area that differ from Source
 	Patches     []set.Patch   // metadata rewrites
@@ -97,6 +103,9 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 			return nil, fmt.Errorf("%w: %s", ErrAmbiguous, pr.Message)
 		}
 	}
+	if r.Undecided > 0 {
+		return nil, fmt.Errorf("%w: %d bytes (see the ranges with source null); name a member with --prefer", ErrUndecided, r.Undecided)
+	}
 	patches, err := s.SyncPatches(r.Authority)
 	switch {
 	case errors.Is(err, set.ErrNoMetadataRepair):
@@ -117,15 +126,29 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 			continue // a spare holds no slot: nothing to make in sync
 		}
 		o := &Output{Member: m, Patches: patches[m.Input], BytesCopied: r.Diff.PairBytes[i][src], RangesTotal: r.PairRanges[i][src]}
+		for _, ov := range r.Overrides {
+			// The authority's copy is replaced by another's here.
+			from := idx[ov.From]
+			before := groupOf(ov.Groups, i) != groupOf(ov.Groups, src)
+			after := groupOf(ov.Groups, i) != groupOf(ov.Groups, from)
+			switch {
+			case before && !after:
+				o.BytesCopied -= ov.Length
+				o.RangesTotal--
+			case !before && after:
+				o.BytesCopied += ov.Length
+				o.RangesTotal++
+			}
+		}
 		name := outputName(m.Path())
 		if names[name] {
 			return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", name)
 		}
 		names[name] = true
 		o.Path = filepath.Join(outDir, name)
-		for _, rg := range r.Diff.Ranges {
-			if group(rg, i) != group(rg, src) {
-				o.Ranges = append(o.Ranges, rg)
+		for _, pc := range r.Pieces {
+			if pc.Source >= 0 && groupOf(pc.Groups, i) != groupOf(pc.Groups, pc.Source) {
+				o.Ranges = append(o.Ranges, pc)
 			}
 		}
 		p.Outputs = append(p.Outputs, o)
@@ -147,8 +170,8 @@ func changes(m *set.Member, ps []set.Patch) bool {
 	return false
 }
 
-func group(r check.Range, i int) int {
-	for g, members := range r.Groups {
+func groupOf(groups [][]int, i int) int {
+	for g, members := range groups {
 		for _, j := range members {
 			if j == i {
 				return g
@@ -289,6 +312,9 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 			return err
 		}
 		if off >= m.DataOffset && off < dataEnd {
+			if err := applyOverrides(p.Result.Overrides, b, off-m.DataOffset); err != nil {
+				return err
+			}
 			srcHash.Write(b)
 		}
 		if !allZero(b) { // zero chunks stay holes in the new image
@@ -321,7 +347,7 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 	}
 	want := hex.EncodeToString(srcHash.Sum(nil))
 	if dataSum != want {
-		return fmt.Errorf("%s: verification failed: data area sha256 %s, authoritative %s has %s", tmp, dataSum, src.Path(), want)
+		return fmt.Errorf("%s: verification failed: data area sha256 %s, the authoritative data (from %s) has %s", tmp, dataSum, src.Path(), want)
 	}
 	if err := publish(tmp, o.Path); err != nil {
 		return err
@@ -387,6 +413,21 @@ func hashFile(path string, algs []string, dataOff, dataSize int64, chunk int) (m
 		}
 	}
 	return whole.Sums(), hex.EncodeToString(data.Sum(nil)), nil
+}
+
+// applyOverrides replaces the bytes of b (data-area offset off) that a
+// range's own evidence takes from another member than the authority.
+func applyOverrides(ovs []check.Override, b []byte, off int64) error {
+	end := off + int64(len(b))
+	i := sort.Search(len(ovs), func(i int) bool { return ovs[i].Offset+ovs[i].Length > off })
+	for ; i < len(ovs) && ovs[i].Offset < end; i++ {
+		ov := ovs[i]
+		lo, hi := max(off, ov.Offset), min(end, ov.Offset+ov.Length)
+		if err := image.ReadFull(ov.From.Image, b[lo-off:hi-off], ov.From.DataOffset+lo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var zeros = make([]byte, 64<<10)

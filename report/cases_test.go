@@ -35,16 +35,45 @@ type goldenCase struct {
 	r    func() *Report
 }
 
+// sourced fills the source basis of ranges written before ranges had one:
+// the set authority where a source is named, none where it is not.
+func sourced(f func() *Report) func() *Report {
+	fill := func(rs []Range) {
+		for i := range rs {
+			switch {
+			case rs[i].SourceBasis != "":
+			case rs[i].Source != nil:
+				rs[i].SourceBasis, rs[i].SourceReason = "set-authority", *rs[i].Source+" is the set's authoritative member"
+			default:
+				rs[i].SourceBasis, rs[i].SourceReason = "none", "no evidence says which copy is right"
+			}
+		}
+	}
+	return func() *Report {
+		r := f()
+		for i := range r.Sets {
+			fill(r.Sets[i].Divergence.Ranges)
+			if rp := r.Sets[i].Repair; rp != nil {
+				for j := range rp.Outputs {
+					fill(rp.Outputs[j].Ranges)
+				}
+			}
+		}
+		return r
+	}
+}
+
 var cases = []goldenCase{
-	{"clean", "two md 1.2 members with equal events and identical data; nil problem slices", clean},
-	{"stale-bitmap", "m1 stale (events 15 < 20); 3 differing ranges, all inside the fresh member's dirty bitmap chunks", staleBitmap},
-	{"split-brain", "md 0.90, both members at events 31, each recording the other faulty; no authority; members share a base name", splitBrain},
-	{"three-way", "3 members; m2 is the odd one out, plus one range above resync_offset where all three differ", threeWay},
-	{"truncated", "1500 differing ranges, 4 listed; bitmap does not cover them all", truncated},
-	{"repair-dry-run", "stale member, repair --dry-run: a plan and no output file", repairDryRun},
-	{"repair-written", "stale member repaired into a new file and verified", repairWritten},
-	{"duplicate-input", "the same image given twice: a top-level problem", duplicateInput},
-	{"no-metadata", "two raw images without metadata, one split into segments; paths with a space, '&' and non-ASCII", noMetadata},
+	{"clean", "two md 1.2 members with equal events and identical data; nil problem slices", sourced(clean)},
+	{"stale-bitmap", "m1 stale (events 15 < 20); 3 differing ranges, all inside the fresh member's dirty bitmap chunks", sourced(staleBitmap)},
+	{"split-brain", "md 0.90, both members at events 31, each recording the other faulty; no authority; members share a base name", sourced(splitBrain)},
+	{"three-way", "3 members; m2 is the odd one out, plus one range above resync_offset where all three differ", sourced(threeWay)},
+	{"truncated", "1500 differing ranges, 4 listed; bitmap does not cover them all", sourced(truncated)},
+	{"repair-dry-run", "stale member, repair --dry-run: a plan and no output file", sourced(repairDryRun)},
+	{"repair-written", "stale member repaired into a new file and verified", sourced(repairWritten)},
+	{"duplicate-input", "the same image given twice: a top-level problem", sourced(duplicateInput)},
+	{"no-metadata", "two raw images without metadata, one split into segments; paths with a space, '&' and non-ASCII", sourced(noMetadata)},
+	{"filesystem", "bare NTFS pair: authority from filesystem evidence, owners per range, one torn MFT record taken by structure, owners that differ between members", sourced(filesystem)},
 }
 
 func clean() *Report {
@@ -356,6 +385,65 @@ func noMetadata() *Report {
 			Problems: []Problem{
 				{Code: "no-metadata", Severity: SeverityInfo, Member: a, Message: "no recognised set metadata"},
 				{Code: "no-metadata", Severity: SeverityInfo, Member: b, Message: "no recognised set metadata"},
+			},
+		}},
+	}
+}
+
+func filesystem() *Report {
+	const a, b = "/cases/m0.img", "/cases/m1.img"
+	fsys := func(ev ...string) []Filesystem {
+		return []Filesystem{{Type: "ntfs", Offset: 0, Size: 32 << 20, Evidence: ev}}
+	}
+	return &Report{
+		Schema:     Schema,
+		Tool:       tool,
+		Command:    []string{"mirrorchk", "scan", a, b},
+		Generated:  generated,
+		SectorSize: 512,
+		Sets: []Set{{
+			ID:       "adhoc-1",
+			Metadata: "none",
+			Verdict:  VerdictDiverged,
+			DataSize: 32 << 20,
+			Members: []Member{
+				{Path: a, Size: 32 << 20, Hashes: map[string]string{"sha256": sha("f0")}, State: StateActive, DataSize: 32 << 20,
+					Authoritative: true, Evidence: []string{"no set metadata found"}, PartitionTable: "none",
+					Filesystems: fsys("dirty flag clear", "$LogFile current LSN 5245121", "highest record LSN 5245090", "61 files and directories")},
+				{Path: b, Size: 32 << 20, Hashes: map[string]string{"sha256": sha("f1")}, State: StateStale, DataSize: 32 << 20,
+					Evidence: []string{"no set metadata found"}, PartitionTable: "none",
+					Filesystems: fsys("dirty flag clear", "$LogFile current LSN 5160002", "highest record LSN 5159870", "52 files and directories")},
+			},
+			Authority: Authority{
+				Member: str(a),
+				Basis:  BasisFilesystem,
+				Reasons: []string{"the members differ and the set metadata does not say which is current; the filesystem evidence names /cases/m0.img: " +
+					"NTFS $LogFile current LSN: /cases/m0.img 5245121, /cases/m1.img 5160002"},
+			},
+			Divergence: Divergence{Bytes: 9216, RangesTotal: 3, Ranges: []Range{
+				{VolumeOffset: 0x4000 + 90*1024, Length: 1024, Agree: [][]string{{a}, {b}}, Source: str(a), SourceBasis: "structure",
+					SourceReason: "/cases/m1.img's copy fails: $MFT record 90: update sequence mismatch in 512-byte block 1; /cases/m0.img's copy verifies: $MFT record 90: fixups hold",
+					Owner: &Owner{FS: "ntfs", Structure: "$MFT record 90", Path: "/docs/report.txt", Record: i64(90), Cluster: i64(26)}, Owners: []MemberOwner{}},
+				{VolumeOffset: 0x200000, Length: 4096, Agree: [][]string{{a}, {b}}, Source: str(a), SourceBasis: "set-authority",
+					SourceReason: "/cases/m0.img is the set's authoritative member",
+					Owner:        &Owner{FS: "ntfs", Structure: "file data", Path: "/new/added.bin", Record: i64(112), Cluster: i64(512)},
+					Owners: []MemberOwner{
+						{Member: a, Owner: Owner{FS: "ntfs", Structure: "file data", Path: "/new/added.bin", Record: i64(112), Cluster: i64(512)}},
+						{Member: b, Owner: Owner{FS: "ntfs", Structure: "free space", Cluster: i64(512)}},
+					}},
+				{VolumeOffset: 0x300000, Length: 4096, Agree: [][]string{{a}, {b}}, Source: str(a), SourceBasis: "set-authority",
+					SourceReason: "/cases/m0.img is the set's authoritative member",
+					Owner:        &Owner{FS: "ntfs", Structure: "$Bitmap", Record: i64(6), Cluster: i64(768)}, Owners: []MemberOwner{}},
+			}},
+			Files: []File{
+				{Path: "/new/added.bin", FS: "ntfs", Bytes: 4096, Structures: []string{"file data", "free space"}},
+				{Path: "", FS: "ntfs", Bytes: 4096, Structures: []string{"$Bitmap"}},
+				{Path: "/docs/report.txt", FS: "ntfs", Bytes: 1024, Structures: []string{"$MFT record"}},
+			},
+			Problems: []Problem{
+				{Code: "stale-member", Severity: SeverityError, Member: b, Message: "/cases/m1.img differs from the authoritative /cases/m0.img in 9216 bytes"},
+				{Code: "ntfs-torn-record", Severity: SeverityError, Member: b, Offset: i64(0x4000 + 90*1024 + 1022),
+					Message: "ntfs: $MFT record 90: update sequence mismatch in 512-byte block 1"},
 			},
 		}},
 	}

@@ -103,11 +103,22 @@ func normalizedSet(s *Set) Set {
 		m.Hashes = cloneHashes(m.Hashes)
 		m.Generation = clonePtr(m.Generation)
 		m.Evidence = cloneStrings(m.Evidence)
+		m.Filesystems = make([]Filesystem, len(s.Members[i].Filesystems))
+		for j, f := range s.Members[i].Filesystems {
+			f.Partition = clonePtr(f.Partition)
+			f.Evidence = cloneStrings(f.Evidence)
+			m.Filesystems[j] = f
+		}
 		n.Members[i] = m
 	}
 	n.Authority.Member = clonePtr(s.Authority.Member)
 	n.Authority.Reasons = cloneStrings(s.Authority.Reasons)
 	n.Divergence.Ranges = cloneRanges(s.Divergence.Ranges)
+	n.Files = make([]File, len(s.Files))
+	for i, f := range s.Files {
+		f.Structures = cloneStrings(f.Structures)
+		n.Files[i] = f
+	}
 	if s.Bitmap != nil {
 		b := *s.Bitmap
 		b.CoversAll = clonePtr(b.CoversAll)
@@ -160,6 +171,12 @@ func cloneRanges(rs []Range) []Range {
 			r.Agree[j] = cloneStrings(g)
 		}
 		r.Source = clonePtr(r.Source)
+		r.Owner = cloneOwner(r.Owner)
+		r.Owners = make([]MemberOwner, len(rs[i].Owners))
+		for j, o := range rs[i].Owners {
+			o.Owner = *cloneOwner(&o.Owner)
+			r.Owners[j] = o
+		}
 		out[i] = r
 	}
 	return out
@@ -172,6 +189,15 @@ func cloneProblems(ps []Problem) []Problem {
 		out[i] = p
 	}
 	return out
+}
+
+func cloneOwner(o *Owner) *Owner {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	c.Record, c.Cluster = clonePtr(o.Record), clonePtr(o.Cluster)
+	return &c
 }
 
 func clonePtr[T any](p *T) *T {

@@ -69,7 +69,7 @@ const (
 type Set struct {
 	ID         string     `json:"id"`       // array UUID, or "adhoc-1"
 	Name       string     `json:"name"`     // array name from the metadata, may be empty
-	Metadata   string     `json:"metadata"` // "md-0.90", "md-1.0", "md-1.1", "md-1.2", "imsm", "ddf", "ldm", "none"
+	Metadata   string     `json:"metadata"` // "md-0.90", "md-1.0", "md-1.1", "md-1.2", "imsm", "ddf", "ldm", "ftdisk", "none"
 	Level      string     `json:"level"`    // "raid1" or "" when unknown
 	Verdict    string     `json:"verdict"`
 	DataSize   int64      `json:"data_size"`  // bytes of each member's data area that were compared
@@ -77,9 +77,13 @@ type Set struct {
 	Members    []Member   `json:"members"`    // in command-line order
 	Authority  Authority  `json:"authority"`
 	Divergence Divergence `json:"divergence"`
-	Bitmap     *Bitmap    `json:"bitmap"` // null when the set has no write-intent bitmap
-	Problems   []Problem  `json:"problems"`
-	Repair     *Repair    `json:"repair"` // null for scan
+	// Files lists each file or filesystem structure the divergence touches
+	// once, largest first; empty when no member's filesystem was read.
+	Files         []File    `json:"files"`
+	FilesUnlisted int64     `json:"files_unlisted_bytes"` // differing bytes in files past the listing limit
+	Bitmap        *Bitmap   `json:"bitmap"`               // null when the set has no write-intent bitmap
+	Problems      []Problem `json:"problems"`
+	Repair        *Repair   `json:"repair"` // null for scan
 }
 
 // Member is one input image of a set.
@@ -95,6 +99,52 @@ type Member struct {
 	DataSize      int64             `json:"data_size"`
 	Authoritative bool              `json:"authoritative"`
 	Evidence      []string          `json:"evidence"`
+	// PartitionTable is "mbr", "gpt" or "none" for the member's data area,
+	// "" when it was not read.
+	PartitionTable string       `json:"partition_table"`
+	Filesystems    []Filesystem `json:"filesystems"`
+}
+
+// Filesystem is one filesystem found in a member's data area.
+type Filesystem struct {
+	Type      string     `json:"type"`      // "ntfs", "fat12", "fat16", "fat32"
+	Offset    int64      `json:"offset"`    // bytes from the start of the data area
+	Size      int64      `json:"size"`      // bytes
+	Partition *Partition `json:"partition"` // null for a filesystem at the start of the data area
+	Evidence  []string   `json:"evidence"`  // what it records of its last writer (dirty flag, LSNs, timestamps)
+}
+
+// Partition is the partition-table entry holding a filesystem.
+type Partition struct {
+	Index    int    `json:"index"` // 1-based slot
+	Type     string `json:"type"`  // MBR "0x07" or a GPT type GUID
+	TypeName string `json:"type_name"`
+	Start    int64  `json:"start"` // bytes from the start of the data area
+	Size     int64  `json:"size"`
+}
+
+// File is one file or structure touched by the divergence.
+type File struct {
+	Path       string   `json:"path"` // "" for a structure owned by no file (FAT, boot sector, free space)
+	FS         string   `json:"fs"`
+	Bytes      int64    `json:"bytes"`
+	Structures []string `json:"structures"`
+}
+
+// Owner is what a range belongs to in one member's filesystem.
+type Owner struct {
+	FS        string `json:"fs"` // "ntfs", "fat12", "fat16", "fat32", or "" outside any filesystem
+	Structure string `json:"structure"`
+	Path      string `json:"path"`    // the owning file or directory, or ""
+	Record    *int64 `json:"record"`  // NTFS MFT record number, or null
+	Cluster   *int64 `json:"cluster"` // FAT cluster or NTFS LCN of the range's first byte, or null
+}
+
+// MemberOwner is one member's owner of a range whose owner differs
+// between members.
+type MemberOwner struct {
+	Member string `json:"member"`
+	Owner  Owner  `json:"owner"`
 }
 
 // Authority says which member holds the authoritative copy and why.
@@ -119,6 +169,15 @@ type Range struct {
 	Length       int64      `json:"length"`
 	Agree        [][]string `json:"agree"`  // groups of member paths holding identical bytes
 	Source       *string    `json:"source"` // member a repair copies this range from, or null
+	// SourceBasis says why: "set-authority", "structure", "majority", "lsn",
+	// or "none" when nothing decides; SourceReason cites the evidence.
+	SourceBasis  string `json:"source_basis"`
+	SourceReason string `json:"source_reason"`
+	// Owner is what the range belongs to in the authority's filesystem (or
+	// the first member's); null when no filesystem was read. Owners lists
+	// every member's owner when they differ, else it is empty.
+	Owner  *Owner        `json:"owner"`
+	Owners []MemberOwner `json:"owners"`
 }
 
 // Bitmap is the write-intent bitmap that was used as evidence: the

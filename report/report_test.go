@@ -166,7 +166,7 @@ func TestWriteJSONEmptyArrays(t *testing.T) {
 	// Only the pointer fields may be null.
 	nullable := map[string]bool{
 		"generation": true, "member": true, "source": true, "bitmap": true, "repair": true,
-		"offset": true, "covers_all_ranges": true,
+		"offset": true, "covers_all_ranges": true, "owner": true, "partition": true, "record": true, "cluster": true,
 	}
 	walkJSON(doc, "", func(path, key string, v any) {
 		if v == nil && !nullable[key] {

@@ -247,7 +247,7 @@ func TestGoldenJSONMatchesSchema(t *testing.T) {
 func TestSchemaRejects(t *testing.T) {
 	v := newValidator(t)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, repairWritten()); err != nil {
+	if err := WriteJSON(&buf, sourced(repairWritten)()); err != nil {
 		t.Fatal(err)
 	}
 	good := buf.Bytes()
@@ -340,6 +340,11 @@ func TestSchemaMatchesModel(t *testing.T) {
 		"problem":       reflect.TypeFor[Problem](),
 		"repair":        reflect.TypeFor[Repair](),
 		"repair_output": reflect.TypeFor[RepairOutput](),
+		"owner":         reflect.TypeFor[Owner](),
+		"member_owner":  reflect.TypeFor[MemberOwner](),
+		"file":          reflect.TypeFor[File](),
+		"filesystem":    reflect.TypeFor[Filesystem](),
+		"partition":     reflect.TypeFor[Partition](),
 	}
 	for name, typ := range types {
 		s := v.root

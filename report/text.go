@@ -35,11 +35,26 @@ type textPrinter struct {
 	buf bytes.Buffer
 }
 
+// textWidth is the widest line the text report writes.
+const textWidth = 132
+
 // line writes indent, then the formatted text, then a newline, with trailing
-// spaces removed.
+// spaces removed. A line wider than textWidth is wrapped at spaces, its
+// continuation indented two columns more (a word longer than the width is
+// left whole).
 func (p *textPrinter) line(indent int, format string, args ...any) {
-	s := strings.Repeat(" ", indent) + fmt.Sprintf(format, args...)
-	p.buf.WriteString(strings.TrimRight(s, " "))
+	s := strings.TrimRight(strings.Repeat(" ", indent)+fmt.Sprintf(format, args...), " ")
+	pad := strings.Repeat(" ", indent+2)
+	for len(s) > textWidth {
+		cut := strings.LastIndexByte(s[:textWidth+1], ' ')
+		if cut <= len(pad) {
+			break
+		}
+		p.buf.WriteString(strings.TrimRight(s[:cut], " "))
+		p.buf.WriteByte('\n')
+		s = pad + strings.TrimLeft(s[cut:], " ")
+	}
+	p.buf.WriteString(s)
 	p.buf.WriteByte('\n')
 }
 
@@ -143,6 +158,10 @@ func (p *textPrinter) set(s *Set, n, total int) {
 		p.line(2, "Divergence: %s, %s differ", count(d.RangesTotal, "range", "ranges"), sizeText(d.Bytes))
 		p.ranges(4, d.Ranges, d.RangesTotal, lab)
 	}
+	if len(s.Files) > 0 {
+		p.blank()
+		p.files(s.Files, s.FilesUnlisted)
+	}
 
 	if b := s.Bitmap; b != nil {
 		p.blank()
@@ -198,13 +217,41 @@ func (p *textPrinter) memberDetail(m Member, lab labels) {
 	for _, alg := range sortedKeys(m.Hashes) {
 		kv = append(kv, text(alg), text(m.Hashes[alg]))
 	}
+	if m.PartitionTable != "" {
+		kv = append(kv, "Partition table", text(m.PartitionTable))
+	}
 	p.fields(4, kv...)
 	if len(m.Evidence) == 0 {
 		p.line(4, "Evidence: none")
-		return
+	} else {
+		p.line(4, "Evidence:")
+		p.bullets(6, m.Evidence)
 	}
-	p.line(4, "Evidence:")
-	p.bullets(6, m.Evidence)
+	for _, f := range m.Filesystems {
+		where := ""
+		if f.Partition != nil {
+			where = fmt.Sprintf(" in partition %d (type %s, %s)", f.Partition.Index, text(f.Partition.Type), text(f.Partition.TypeName))
+		}
+		p.line(4, "Filesystem %s, %s at data offset %s%s:", text(f.Type), sizeText(f.Size), hex(f.Offset), where)
+		p.bullets(6, f.Evidence)
+	}
+}
+
+// files lists each affected file or structure once with its bytes.
+func (p *textPrinter) files(fs []File, unlisted int64) {
+	p.line(2, "Affected files and structures: %d", len(fs))
+	t := table{right: []bool{true, false, false}}
+	for _, f := range fs {
+		name := pathText(f.Path)
+		if f.Path == "" {
+			name = "-"
+		}
+		t.add(count(f.Bytes, "byte", "bytes"), name, text(strings.Join(f.Structures, ", ")))
+	}
+	t.write(p, 4)
+	if unlisted > 0 {
+		p.line(4, "... and %s in files not listed", count(unlisted, "byte", "bytes"))
+	}
 }
 
 // ranges writes one line per listed range, then how many more were found
@@ -216,13 +263,52 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		if r.Source != nil {
 			src = "source: " + lab.of(*r.Source)
 		}
+		if r.SourceBasis != "" && r.SourceBasis != "set-authority" {
+			src += " (" + text(r.SourceBasis) + ")"
+		}
 		t.add(hex(r.VolumeOffset), paren(strconv.FormatInt(r.VolumeOffset, 10)),
 			count(r.Length, "byte", "bytes"), paren(human(r.Length)), agreeText(r.Agree, lab), src)
 	}
 	t.write(p, indent)
+	owners := table{right: []bool{true, false}}
+	for _, r := range rs {
+		if o := ownerText(r, lab); o != "" {
+			owners.add(hex(r.VolumeOffset), o)
+		}
+	}
+	if len(owners.rows) > 0 {
+		p.line(indent-2, "Owners of the listed ranges:")
+		owners.write(p, indent)
+	}
 	if more := total - int64(len(rs)); more > 0 {
 		p.line(indent, "... and %s not listed (--max-ranges)", count(more, "more range", "more ranges"))
 	}
+}
+
+// ownerText names what a range belongs to: the owner, or each member's
+// when they differ.
+func ownerText(r Range, lab labels) string {
+	one := func(o Owner) string {
+		s := text(o.Structure)
+		if o.Path != "" {
+			s += " " + pathText(o.Path)
+		}
+		if o.FS != "" {
+			s = text(o.FS) + " " + s
+		}
+		return s
+	}
+	if len(r.Owners) > 0 {
+		var parts []string
+		for _, o := range r.Owners {
+			parts = append(parts, lab.of(o.Member)+": "+one(o.Owner))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if r.Owner == nil {
+		return ""
+	}
+	return one(*r.Owner)
 }
 
 func (p *textPrinter) bitmap(b *Bitmap, lab labels) {

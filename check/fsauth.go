@@ -1,0 +1,186 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mirrorchk/mirrorchk/fs"
+)
+
+// fsVerdict is what the members' filesystems say about which member was
+// written last.
+type fsVerdict struct {
+	member  int      // -1 when the evidence names no member
+	reasons []string // the evidence used, or why there is none
+}
+
+// criterion is one kind of filesystem evidence of the later writer,
+// strongest first.
+type criterion struct {
+	name  string
+	value func(e fs.Evidence) (int64, bool) // false: not recorded
+	show  func(v int64) string
+}
+
+var criteria = []criterion{
+	{"NTFS $LogFile current LSN", func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
+		func(v int64) string { return fmt.Sprint(v) }},
+	{"highest NTFS record LSN", func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
+		func(v int64) string { return fmt.Sprint(v) }},
+	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) { return e.Latest.UnixNano(), !e.Latest.IsZero() },
+		func(v int64) string { return time.Unix(0, v).UTC().Format(time.RFC3339) }},
+	{"dirty flag (set while mounted for writing)", func(e fs.Evidence) (int64, bool) {
+		if e.Dirty == nil {
+			return 0, false
+		}
+		if *e.Dirty {
+			return 1, true
+		}
+		return 0, true
+	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }},
+}
+
+// evidence returns each member's evidence from its first filesystem, nil
+// for a member without one.
+func (in *interp) evidenceOf() []*fs.Evidence {
+	out := make([]*fs.Evidence, len(in.s.Members))
+	for i, l := range in.layouts {
+		if l != nil && len(l.Volumes) > 0 {
+			e := l.Volumes[0].Vol.Evidence()
+			out[i] = &e
+		}
+	}
+	return out
+}
+
+// fsAuthority weighs the filesystem evidence of the later writer: the
+// strongest criterion on which the members differ names the candidates;
+// among candidates whose data differs, one is taken only when every range
+// where they differ is decided range by range (structure, majority, LSN).
+func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
+	v := fsVerdict{member: -1}
+	if !in.on {
+		v.reasons = append(v.reasons, "no filesystem was recognised on the members: no filesystem evidence")
+		return v
+	}
+	ev := in.evidenceOf()
+	name := func(i int) string { return in.s.Members[i].Path() }
+	var cands []int
+	for i, e := range ev {
+		if e != nil {
+			cands = append(cands, i)
+		}
+	}
+	for _, c := range criteria {
+		vals := map[int]int64{}
+		var shown []string
+		for _, i := range cands {
+			if x, ok := c.value(*ev[i]); ok {
+				vals[i] = x
+				shown = append(shown, fmt.Sprintf("%s %s", name(i), c.show(x)))
+			}
+		}
+		if len(vals) < 2 {
+			continue
+		}
+		top, hi, all := []int(nil), int64(0), true
+		for _, i := range cands {
+			x, ok := vals[i]
+			if !ok {
+				continue
+			}
+			switch {
+			case len(top) == 0 || x > hi:
+				if len(top) > 0 {
+					all = false
+				}
+				top, hi = []int{i}, x
+			case x == hi:
+				top = append(top, i)
+			default:
+				all = false
+			}
+		}
+		if all {
+			v.reasons = append(v.reasons, fmt.Sprintf("%s: equal on every member (%s)", c.name, strings.Join(shown, ", ")))
+			continue
+		}
+		v.reasons = append(v.reasons, fmt.Sprintf("%s: %s", c.name, strings.Join(shown, ", ")))
+		cands = top
+		break
+	}
+	// LSN votes of the pieces must not point outside the candidates.
+	for _, r := range in.records {
+		if r.ev.lsn < 0 {
+			continue
+		}
+		g := r.Groups[r.ev.lsn]
+		if !slices.ContainsFunc(g, func(i int) bool { return slices.Contains(cands, i) }) {
+			v.reasons = append(v.reasons, fmt.Sprintf("but at data offset %d %s: the LSNs point both ways", r.Off, r.ev.lsnWhy))
+			return v
+		}
+	}
+	if len(cands) == 0 {
+		v.reasons = append(v.reasons, "no member's filesystem records evidence of its last writer")
+		return v
+	}
+	// Candidates holding different data: take one only when nothing
+	// between them is left to chance.
+	differ := false
+	for _, a := range cands {
+		for _, b := range cands {
+			if pair[a][b] > 0 {
+				differ = true
+			}
+		}
+	}
+	if !differ {
+		v.member = cands[0]
+		if len(cands) < len(in.s.Members) {
+			v.reasons = append(v.reasons, fmt.Sprintf("%s written last by this evidence", names(cands, name)))
+		}
+		return v
+	}
+	split := func(groups [][]int) bool {
+		first := -1
+		for g, ms := range groups {
+			for _, i := range ms {
+				if slices.Contains(cands, i) {
+					if first >= 0 && first != g {
+						return true
+					}
+					first = g
+				}
+			}
+		}
+		return false
+	}
+	var open int64
+	for _, q := range in.quiet {
+		if split(q.groups) {
+			open += q.bytes
+		}
+	}
+	for _, r := range in.records {
+		if src, _, _ := resolve(r.Groups, r.ev, -1, false, name); src < 0 && split(r.Groups) {
+			open += r.Len
+		}
+	}
+	if open > 0 || in.overflow {
+		v.reasons = append(v.reasons, fmt.Sprintf("%s are not told apart by their filesystems, and %d bytes where they differ carry no evidence either way", names(cands, name), open))
+		return v
+	}
+	v.member = cands[0]
+	v.reasons = append(v.reasons, fmt.Sprintf("%s are not told apart by their filesystems, but every range where they differ is decided by its own evidence (structure, majority or LSN); %s is taken for the rest", names(cands, name), name(cands[0])))
+	return v
+}
+
+func names(ms []int, name func(int) string) string {
+	var s []string
+	for _, i := range ms {
+		s = append(s, name(i))
+	}
+	return strings.Join(s, " and ")
+}

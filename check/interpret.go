@@ -1,0 +1,370 @@
+package check
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mirrorchk/mirrorchk/fs"
+	"github.com/mirrorchk/mirrorchk/set"
+)
+
+// Bases of a piece's source: why a range is copied from the member it is.
+const (
+	SourceStructure = "structure"     // the other copies fail their own checks (fixups, signatures, twin FAT)
+	SourceAuthority = "set-authority" // the set's authoritative member (metadata, --prefer, or filesystem evidence)
+	SourceMajority  = "majority"      // more than half of the members hold this copy
+	SourceLSN       = "lsn"           // this copy's NTFS records carry the highest log sequence number
+	SourceNone      = "none"          // nothing decides: undecided
+)
+
+// Piece is a differing range split where any member's owner changes, with
+// each member's owner and the copy a repair takes.
+type Piece struct {
+	Range
+	// Owners[i] is member i's owner of the bytes; FS and Structure are ""
+	// when member i's filesystem is unknown.
+	Owners []fs.Owner
+	Source int // member index copied from, -1 when undecided
+	Basis  string
+	Reason string
+	ev     pieceEvidence
+}
+
+// pieceEvidence is what the structures say about a piece, before the set
+// authority is known.
+type pieceEvidence struct {
+	torn      []bool // per group: its copy fails a structural check while another's verifies
+	structWhy string
+	majority  int // group holding more than half of the members, or -1
+	lsn       int // group with the unique highest LSN, or -1
+	lsnWhy    string
+}
+
+func (e *pieceEvidence) any() bool {
+	return e.majority >= 0 || e.lsn >= 0 || slices.Contains(e.torn, true)
+}
+
+// FileImpact is one file or structure touched by the divergence, listed
+// once with the bytes that differ in it.
+type FileImpact struct {
+	Path       string
+	FS         string
+	Bytes      int64
+	Structures []string
+}
+
+// MemberFS is what a member's filesystems say about themselves.
+type MemberFS struct {
+	Layout   *Layout
+	Evidence []fs.Evidence // per Layout.Volumes
+}
+
+// override is a range a repair copies from another member than the
+// authority.
+type override struct {
+	Off, Len int64
+	Groups   [][]int
+	ev       pieceEvidence
+}
+
+const (
+	maxOverrides = 1 << 20
+	maxFiles     = 100000
+)
+
+// interp interprets the differing ranges through each member's
+// filesystem while the diff streams.
+type interp struct {
+	s        *set.Set
+	layouts  []*Layout
+	maxList  int
+	listed   []Piece
+	total    int64
+	records  []override // pieces with structural, majority or LSN evidence
+	overflow bool
+	// quiet counts the bytes of pieces without evidence, by the grouping
+	// of the members, to tell later whether a filesystem authority leaves
+	// ranges undecided.
+	quiet map[string]*quietBytes
+	files map[string]*FileImpact
+	lost  int64 // bytes in files past maxFiles
+	on    bool  // some member has a recognised filesystem
+}
+
+func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
+	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{}}
+	for _, l := range layouts {
+		if l != nil && len(l.Volumes) > 0 {
+			in.on = true
+		}
+	}
+	return in
+}
+
+// quietBytes counts the bytes of pieces without evidence grouped alike.
+type quietBytes struct {
+	groups [][]int
+	bytes  int64
+}
+
+func groupKey(g [][]int) string { return fmt.Sprint(g) }
+
+// add takes one differing range from the diff.
+func (in *interp) add(r Range) {
+	for _, p := range in.split(r) {
+		in.total++
+		in.count(p)
+		if p.ev.any() {
+			if len(in.records) < maxOverrides {
+				in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})
+			} else {
+				in.overflow = true
+			}
+		} else {
+			k := groupKey(p.Groups)
+			q := in.quiet[k]
+			if q == nil {
+				q = &quietBytes{groups: p.Groups}
+				in.quiet[k] = q
+			}
+			q.bytes += p.Length
+		}
+		if in.maxList < 0 || len(in.listed) < in.maxList {
+			in.listed = append(in.listed, p)
+		}
+	}
+}
+
+// split cuts r where any member's owner changes and gathers each piece's
+// evidence.
+func (in *interp) split(r Range) []Piece {
+	n := len(in.s.Members)
+	if !in.on {
+		p := Piece{Range: r, Owners: make([]fs.Owner, n)}
+		p.ev = in.evidence(p)
+		return []Piece{p}
+	}
+	owners := make([][]owned, n)
+	cuts := []int64{r.Offset, r.Offset + r.Length}
+	for i, l := range in.layouts {
+		if l == nil {
+			continue
+		}
+		owners[i] = l.Owners(r.Offset, r.Length)
+		for _, o := range owners[i] {
+			cuts = append(cuts, o.Off)
+		}
+	}
+	sort.Slice(cuts, func(a, b int) bool { return cuts[a] < cuts[b] })
+	cuts = slices.Compact(cuts)
+	var out []Piece
+	for k := 0; k+1 < len(cuts); k++ {
+		off, end := cuts[k], cuts[k+1]
+		if off < r.Offset || end > r.Offset+r.Length {
+			continue
+		}
+		p := Piece{Range: Range{Offset: off, Length: end - off, Groups: r.Groups}, Owners: make([]fs.Owner, n)}
+		for i, os := range owners {
+			j := sort.Search(len(os), func(j int) bool { return os[j].Off+os[j].Len > off })
+			if j < len(os) {
+				p.Owners[i] = os[j].Owner
+			}
+		}
+		p.ev = in.evidence(p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// evidence judges each group's copy of the piece by its own structures,
+// counts a majority and compares LSNs.
+func (in *interp) evidence(p Piece) pieceEvidence {
+	ev := pieceEvidence{majority: -1, lsn: -1}
+	n := len(in.s.Members)
+	for g, members := range p.Groups {
+		if n >= 3 && 2*len(members) > n {
+			ev.majority = g
+		}
+	}
+	if !in.on {
+		return ev
+	}
+	js := make([]fs.Judgement, len(p.Groups))
+	var intact, torn []int
+	for g, members := range p.Groups {
+		if l := in.layouts[members[0]]; l != nil {
+			js[g] = l.Judge(p.Offset, p.Length)
+		}
+		switch js[g].Intact {
+		case 1:
+			intact = append(intact, g)
+		case -1:
+			torn = append(torn, g)
+		}
+	}
+	name := func(g int) string { return in.s.Members[p.Groups[g][0]].Path() }
+	if len(intact) > 0 && len(torn) > 0 {
+		ev.torn = make([]bool, len(p.Groups))
+		var why []string
+		for _, g := range torn {
+			ev.torn[g] = true
+			why = append(why, fmt.Sprintf("%s's copy fails: %s", name(g), js[g].Reason))
+		}
+		for _, g := range intact {
+			why = append(why, fmt.Sprintf("%s's copy verifies: %s", name(g), js[g].Reason))
+		}
+		ev.structWhy = strings.Join(why, "; ")
+	}
+	best, second := -1, uint64(0)
+	for g, j := range js {
+		if ev.torn != nil && ev.torn[g] {
+			continue
+		}
+		switch {
+		case best < 0 || j.LSN > js[best].LSN:
+			if best >= 0 {
+				second = js[best].LSN
+			}
+			best = g
+		case j.LSN > second:
+			second = j.LSN
+		}
+	}
+	if best >= 0 && js[best].LSN > 0 && js[best].LSN > second {
+		ev.lsn = best
+		ev.lsnWhy = fmt.Sprintf("%s's copy carries LSN %d, the others at most %d", name(best), js[best].LSN, second)
+	}
+	return ev
+}
+
+// count adds the piece to the affected files.
+func (in *interp) count(p Piece) {
+	seen := map[string]bool{}
+	for _, o := range p.Owners {
+		if o.FS == "" && o.Structure == "" {
+			continue
+		}
+		key := o.Path
+		if key == "" {
+			key = "[" + o.Structure + "]"
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		f := in.files[key]
+		if f == nil {
+			if len(in.files) >= maxFiles {
+				in.lost += p.Length
+				continue
+			}
+			f = &FileImpact{Path: o.Path, FS: o.FS}
+			in.files[key] = f
+		}
+		f.Bytes += p.Length
+		st := o.Structure
+		if strings.HasPrefix(st, "$MFT record ") {
+			st = "$MFT record"
+		}
+		if !slices.Contains(f.Structures, st) {
+			f.Structures = append(f.Structures, st)
+		}
+	}
+}
+
+// resolve picks the copy of a piece. auth is the set's authoritative
+// member (-1 for none); strong is false when that authority comes only from
+// filesystem evidence, which then yields to per-range majority and LSNs.
+func resolve(groups [][]int, ev pieceEvidence, auth int, strong bool, name func(int) string) (src int, basis, why string) {
+	ok := func(g int) bool { return ev.torn == nil || !ev.torn[g] }
+	var cands []int
+	for g := range groups {
+		if ok(g) {
+			cands = append(cands, g)
+		}
+	}
+	authG := -1
+	for g, ms := range groups {
+		if slices.Contains(ms, auth) {
+			authG = g
+		}
+	}
+	prefix := ""
+	if ev.torn != nil {
+		prefix = ev.structWhy + "; "
+		if len(cands) == 1 {
+			return groups[cands[0]][0], SourceStructure, ev.structWhy
+		}
+	}
+	if strong && authG >= 0 && ok(authG) {
+		return auth, SourceAuthority, prefix + fmt.Sprintf("%s is the set's authoritative member", name(auth))
+	}
+	if ev.majority >= 0 && ok(ev.majority) {
+		g := ev.majority
+		return pick(groups[g], auth), SourceMajority, prefix + fmt.Sprintf("%d of %d members hold this copy", len(groups[g]), members(groups))
+	}
+	if ev.lsn >= 0 {
+		return pick(groups[ev.lsn], auth), SourceLSN, prefix + ev.lsnWhy
+	}
+	if authG >= 0 && ok(authG) {
+		return auth, SourceAuthority, prefix + fmt.Sprintf("%s is the set's authoritative member", name(auth))
+	}
+	return -1, SourceNone, prefix + "no evidence says which copy is right"
+}
+
+// pick is the authority when it is in the group, else the group's first member.
+func pick(g []int, auth int) int {
+	if slices.Contains(g, auth) {
+		return auth
+	}
+	return g[0]
+}
+
+func members(groups [][]int) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	return n
+}
+
+// files returns the affected files, largest first.
+func (in *interp) fileList() []FileImpact {
+	out := make([]FileImpact, 0, len(in.files))
+	for _, f := range in.files {
+		out = append(out, *f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Bytes != out[j].Bytes {
+			return out[i].Bytes > out[j].Bytes
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out
+}
+
+// memberFS reads each member's layout of filesystems.
+func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string) {
+	layouts := make([]*Layout, len(s.Members))
+	var notes []string
+	if len(openers) == 0 || s.DataSize <= 0 || (s.Level != "" && s.Level != "raid1") {
+		return layouts, nil
+	}
+	for i, m := range s.Members {
+		size := min(s.DataSize, m.Image.Size()-m.DataOffset)
+		if size <= 0 {
+			continue
+		}
+		var r io.ReaderAt = io.NewSectionReader(m.Image, m.DataOffset, size)
+		l, err := ReadLayout(r, size, sectorSize, openers)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("%s: filesystem not read: %v", m.Path(), err))
+			continue
+		}
+		layouts[i] = l
+	}
+	return layouts, notes
+}

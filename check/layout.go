@@ -1,0 +1,138 @@
+package check
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/mirrorchk/mirrorchk/fs"
+	"github.com/mirrorchk/mirrorchk/fs/part"
+)
+
+// Opener tries to read one kind of filesystem; it returns an error when
+// the bytes are not that filesystem at all.
+type Opener struct {
+	Name string
+	Open func(r io.ReaderAt, size int64) (fs.Volume, error)
+}
+
+// Layout is how one member's data area divides into a partition table and
+// filesystems. Offsets are bytes from the start of the data area.
+type Layout struct {
+	Table   *part.Table // nil when the data area could not be read
+	Volumes []Placed    // in offset order
+	Notes   []string    // why a partition holds no recognised filesystem, …
+}
+
+// Placed is a filesystem found in a data area.
+type Placed struct {
+	Start, Size int64
+	Partition   *part.Partition // nil for a filesystem at the start of the data area
+	Vol         fs.Volume
+}
+
+// ReadLayout finds the partition table and filesystems in a data area of
+// size bytes read through r. A damaged or unknown filesystem is a note, not
+// an error; the error is for failing reads.
+func ReadLayout(r io.ReaderAt, size int64, sectorSize int, openers []Opener) (*Layout, error) {
+	t, err := part.Read(r, size, sectorSize)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Table: t}
+	try := func(start, n int64, p *part.Partition) {
+		var why []string
+		for _, o := range openers {
+			v, err := o.Open(io.NewSectionReader(r, start, n), n)
+			if err == nil {
+				l.Volumes = append(l.Volumes, Placed{Start: start, Size: n, Partition: p, Vol: v})
+				return
+			}
+			why = append(why, fmt.Sprintf("%s: %v", o.Name, err))
+		}
+		where := "the data area"
+		if p != nil {
+			where = fmt.Sprintf("partition %d (%s, bytes %d-%d)", p.Index, p.Type, p.Start, p.End())
+		}
+		l.Notes = append(l.Notes, fmt.Sprintf("no filesystem recognised in %s %v", where, why))
+	}
+	if t.Kind == part.None {
+		try(0, size, nil)
+		return l, nil
+	}
+	for i := range t.Partitions {
+		p := &t.Partitions[i]
+		if err := p.Contain(size); err != nil {
+			l.Notes = append(l.Notes, err.Error())
+			continue
+		}
+		if p.LDM || p.Type == "0x05" || p.Type == "0x0F" {
+			continue // LDM volumes are found through the LDM database; extended partitions hold tables
+		}
+		try(p.Start, p.Size, p)
+	}
+	sort.Slice(l.Volumes, func(i, j int) bool { return l.Volumes[i].Start < l.Volumes[j].Start })
+	return l, nil
+}
+
+// owned is a run of data-area bytes with one owner in one member.
+type owned struct {
+	Off, Len int64
+	Owner    fs.Owner
+	Vol      int // index into Layout.Volumes, -1 outside any filesystem
+}
+
+// Owners covers [off, off+n) of the data area with owned runs.
+func (l *Layout) Owners(off, n int64) []owned {
+	var out []owned
+	end := off + n
+	gap := func(a, b int64) {
+		for a < b {
+			o := owned{Off: a, Vol: -1}
+			stop := b
+			switch {
+			case l.Table == nil || l.Table.Kind == part.None:
+				o.Owner = fs.Owner{Structure: "unrecognised", Record: -1, Cluster: -1}
+			case l.Table.Kind == part.MBR && a < 512:
+				o.Owner, stop = fs.Owner{Structure: fs.PartitionTable, Record: -1, Cluster: -1}, min(b, 512)
+			case l.Table.Kind == part.GPT && a < 34*512:
+				o.Owner, stop = fs.Owner{Structure: fs.PartitionTable, Record: -1, Cluster: -1}, min(b, 34*512)
+			default:
+				o.Owner = fs.Owner{Structure: fs.Unpartitioned, Record: -1, Cluster: -1}
+			}
+			o.Len = stop - a
+			out = append(out, o)
+			a = stop
+		}
+	}
+	cur := off
+	for i, v := range l.Volumes {
+		vEnd := v.Start + v.Size
+		if vEnd <= cur || v.Start >= end {
+			continue
+		}
+		if v.Start > cur {
+			gap(cur, v.Start)
+			cur = v.Start
+		}
+		stop := min(end, vEnd)
+		for _, e := range v.Vol.Owners(cur-v.Start, stop-cur) {
+			out = append(out, owned{Off: v.Start + e.Off, Len: e.Len, Owner: e.Owner, Vol: i})
+		}
+		cur = stop
+	}
+	if cur < end {
+		gap(cur, end)
+	}
+	return out
+}
+
+// Judge asks the filesystem holding [off, off+n) about this member's copy.
+func (l *Layout) Judge(off, n int64) fs.Judgement {
+	for _, v := range l.Volumes {
+		if off >= v.Start && off+n <= v.Start+v.Size {
+			return v.Vol.Judge(off-v.Start, n)
+		}
+	}
+	return fs.Judgement{}
+}

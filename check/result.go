@@ -1,0 +1,123 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mirrorchk/mirrorchk/set"
+)
+
+// DefaultOpeners are the filesystem readers Check tries when
+// Options.Openers is nil.
+var DefaultOpeners []Opener
+
+// interpret resolves the source of every piece now that the authority is
+// known, and adds the filesystems' own findings to the decision.
+func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
+	s := r.Set
+	auth := -1
+	for i, m := range s.Members {
+		if m == r.Authority {
+			auth = i
+		}
+	}
+	strong := r.Basis == BasisMetadata || r.Basis == BasisUser
+	name := func(i int) string { return s.Members[i].Path() }
+	for _, p := range in.listed {
+		p.Source, p.Basis, p.Reason = resolve(p.Groups, p.ev, auth, strong, name)
+		r.Pieces = append(r.Pieces, p)
+	}
+	r.PiecesTotal = in.total
+	r.Files, r.FilesLost = in.fileList(), in.lost
+	for _, rec := range in.records {
+		src, basis, why := resolve(rec.Groups, rec.ev, auth, strong, name)
+		if src < 0 {
+			r.Undecided += rec.Len
+			continue
+		}
+		if auth >= 0 && group(rec.Groups, src) == group(rec.Groups, auth) {
+			continue
+		}
+		r.Overrides = append(r.Overrides, Override{Offset: rec.Off, Length: rec.Len, From: s.Members[src], Groups: rec.Groups, Basis: basis, Reason: why})
+	}
+	if auth < 0 {
+		for _, q := range in.quiet {
+			r.Undecided += q.bytes
+		}
+	}
+	if in.overflow {
+		r.Problems = append(r.Problems, set.Problem{Code: "too-many-decisions", Severity: set.Warning,
+			Message: fmt.Sprintf("more than %d differing ranges carry their own evidence; the rest follow the set authority", maxOverrides)})
+	}
+	if len(r.Overrides) > 0 && r.Authority != nil {
+		var b int64
+		for _, o := range r.Overrides {
+			b += o.Length
+		}
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%d ranges (%d bytes) are taken from another member than %s because their own structures say so (see each range's reason)",
+			len(r.Overrides), b, r.Authority.Path()))
+	}
+
+	// Each member's filesystems: consistency findings and evidence.
+	for _, n := range notes {
+		r.Problems = append(r.Problems, set.Problem{Code: "fs-unreadable", Severity: set.Warning, Message: n})
+	}
+	for i, l := range r.Layouts {
+		if l == nil {
+			continue
+		}
+		m := s.Members[i]
+		for _, v := range l.Volumes {
+			for _, p := range v.Vol.Problems() {
+				pr := set.Problem{Code: p.Code, Severity: p.Severity, Member: m.Path(), Message: fmt.Sprintf("%s: %s", v.Vol.Type(), p.Message)}
+				if p.Off >= 0 {
+					off := m.DataOffset + v.Start + p.Off
+					pr.Offset = &off
+				}
+				r.Problems = append(r.Problems, pr)
+			}
+		}
+	}
+
+	// Windows NT FT (KB Q197366): the registry's story against the data.
+	if s.Format == "ftdisk" && r.Diff.Bytes > 0 {
+		healthy := len(s.Fresh) > 1
+		for _, m := range s.Fresh {
+			healthy = healthy && m.State == set.StateActive
+		}
+		if healthy {
+			r.Problems = append(r.Problems, set.Problem{Code: "ft-healthy-but-differs", Severity: set.Error,
+				Message: fmt.Sprintf("the registry (DISK\\Information) shows every member of %s Healthy, but the members differ in %d bytes (KB Q197366)", s.Name, r.Diff.Bytes)})
+		}
+	}
+	if fsv.member >= 0 && r.Authority != nil && r.Basis == BasisMetadata && r.Diff.PairBytes[fsv.member][auth] > 0 {
+		fm := s.Members[fsv.member]
+		code, what := "fs-evidence-disagrees", "the set metadata"
+		if s.Format == "ftdisk" {
+			code, what = "ft-orphan-newer", "the registry"
+		}
+		r.Problems = append(r.Problems, set.Problem{Code: code, Severity: set.Warning, Member: fm.Path(),
+			Message: fmt.Sprintf("%s names %s as current, but the filesystem evidence points at %s (state %s): %s",
+				what, r.Authority.Path(), fm.Path(), fm.State, joinReasons(fsv.reasons))})
+	}
+}
+
+func group(groups [][]int, i int) int {
+	for g, ms := range groups {
+		if slices.Contains(ms, i) {
+			return g
+		}
+	}
+	return -1
+}
+
+func joinReasons(rs []string) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += "; "
+		}
+		out += r
+	}
+	return out
+}
