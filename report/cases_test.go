@@ -423,7 +423,7 @@ func filesystem() *Report {
 			Divergence: Divergence{Bytes: 9216, RangesTotal: 3, Ranges: []Range{
 				{VolumeOffset: 0x4000 + 90*1024, Length: 1024, Agree: [][]string{{a}, {b}}, Source: str(a), SourceBasis: "structure",
 					SourceReason: "/cases/m1.img's copy fails: $MFT record 90: update sequence mismatch in 512-byte block 1; /cases/m0.img's copy verifies: $MFT record 90: fixups hold",
-					Owner: &Owner{FS: "ntfs", Structure: "$MFT record 90", Path: "/docs/report.txt", Record: i64(90), Cluster: i64(26)}, Owners: []MemberOwner{}},
+					Owner:        &Owner{FS: "ntfs", Structure: "$MFT record 90", Path: "/docs/report.txt", Record: i64(90), Cluster: i64(26)}, Owners: []MemberOwner{}},
 				{VolumeOffset: 0x200000, Length: 4096, Agree: [][]string{{a}, {b}}, Source: str(a), SourceBasis: "set-authority",
 					SourceReason: "/cases/m0.img is the set's authoritative member",
 					Owner:        &Owner{FS: "ntfs", Structure: "file data", Path: "/new/added.bin", Record: i64(112), Cluster: i64(512)},
