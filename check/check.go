@@ -230,6 +230,12 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		if d.Bytes > 0 {
 			dec.Reasons = append(dec.Reasons, "the members differ and no set metadata says which is current (use --prefer)")
 			dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
+			for _, i := range fsv.older {
+				m := s.Members[i]
+				dec.States[m.Input] = set.StateStale
+				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),
+					Message: fmt.Sprintf("%s was written before the other members by its filesystem's evidence (%s)", m.Path(), fsv.why)})
+			}
 			dec.Problems = append(dec.Problems, set.Problem{Code: "no-authority", Severity: set.Error,
 				Message: fmt.Sprintf("the members differ in %d bytes and nothing records which copy is current; name one with --prefer", d.Bytes)})
 		}

@@ -14,6 +14,10 @@ import (
 type fsVerdict struct {
 	member  int      // -1 when the evidence names no member
 	reasons []string // the evidence used, or why there is none
+	// older are the members the deciding criterion shows written before
+	// the candidates, even when no single candidate can be taken.
+	older []int
+	why   string // the deciding criterion's reading
 }
 
 // criterion is one kind of filesystem evidence of the later writer,
@@ -107,7 +111,14 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 			v.reasons = append(v.reasons, fmt.Sprintf("%s: equal on every member (%s)", c.name, strings.Join(shown, ", ")))
 			continue
 		}
-		v.reasons = append(v.reasons, fmt.Sprintf("%s: %s", c.name, strings.Join(shown, ", ")))
+		v.why = fmt.Sprintf("%s: %s", c.name, strings.Join(shown, ", "))
+		v.reasons = append(v.reasons, v.why)
+		for i := range vals {
+			if !slices.Contains(top, i) {
+				v.older = append(v.older, i)
+			}
+		}
+		slices.Sort(v.older)
 		cands = top
 		break
 	}
