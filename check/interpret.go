@@ -198,6 +198,11 @@ func (in *interp) evidence(p Piece) pieceEvidence {
 		if l := in.layouts[members[0]]; l != nil {
 			js[g] = l.Judge(p.Offset, p.Length)
 		}
+		if l := in.layouts[members[0]]; l != nil && len(l.Volumes) == 0 && bootOwned(p) {
+			// Another member reads a boot sector here; this copy does not
+			// open as any filesystem.
+			js[g] = fs.Judgement{Intact: -1, Reason: "boot sector does not validate: no filesystem recognised (" + strings.Join(l.Notes, "; ") + ")"}
+		}
 		switch js[g].Intact {
 		case 1:
 			intact = append(intact, g)
@@ -238,6 +243,17 @@ func (in *interp) evidence(p Piece) pieceEvidence {
 		ev.lsnWhy = fmt.Sprintf("%s's copy carries LSN %d, the others at most %d", name(best), js[best].LSN, second)
 	}
 	return ev
+}
+
+// bootOwned reports whether some member's filesystem has its boot sector
+// in the piece.
+func bootOwned(p Piece) bool {
+	for _, o := range p.Owners {
+		if o.Structure == fs.BootSector && o.FS != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // count adds the piece to the affected files.
