@@ -159,20 +159,20 @@ func TestInterpretBare(t *testing.T) {
 		undecided bool
 	}{
 		{
-			name: "torn record decided by structure, set by every range decided",
-			imgs: [][]byte{fakeImage(nil), fakeImage(func(b []byte) { b[rec(3)] = 'T'; b[rec(3)+100] = 9 })},
+			name:      "torn record decided by structure, set by every range decided",
+			imgs:      [][]byte{fakeImage(nil), fakeImage(func(b []byte) { b[rec(3)] = 'T'; b[rec(3)+100] = 9 })},
 			authority: "m0", basis: check.BasisFilesystem,
 			sources: map[string]string{"$MFT record 3": "m0 structure"},
 		},
 		{
-			name: "torn copy on the member the evidence calls newer",
-			imgs: [][]byte{fakeImage(func(b []byte) { b[4095] = 5 }), fakeImage(func(b []byte) { b[4095] = 9; b[rec(2)] = 'T'; b[50000] = 1 })},
+			name:      "torn copy on the member the evidence calls newer",
+			imgs:      [][]byte{fakeImage(func(b []byte) { b[4095] = 5 }), fakeImage(func(b []byte) { b[4095] = 9; b[rec(2)] = 'T'; b[50000] = 1 })},
 			authority: "m1", basis: check.BasisFilesystem,
 			sources: map[string]string{"$MFT record 2": "m0 structure", "file data": "m1 set-authority", "boot sector": "m1 set-authority"},
 		},
 		{
-			name: "newer timestamps make the authority",
-			imgs: [][]byte{fakeImage(func(b []byte) { b[4095] = 3 }), fakeImage(func(b []byte) { b[4095] = 7; b[40000] = 1 })},
+			name:      "newer timestamps make the authority",
+			imgs:      [][]byte{fakeImage(func(b []byte) { b[4095] = 3 }), fakeImage(func(b []byte) { b[4095] = 7; b[40000] = 1 })},
 			authority: "m1", basis: check.BasisFilesystem,
 			sources: map[string]string{"file data": "m1 set-authority"},
 		},
@@ -183,20 +183,20 @@ func TestInterpretBare(t *testing.T) {
 			undecided: true,
 		},
 		{
-			name: "higher LSN decides a record both copies hold intact",
-			imgs: [][]byte{fakeImage(func(b []byte) { b[rec(4)+1] = 7 }), fakeImage(func(b []byte) { b[rec(4)+1] = 9 })},
+			name:      "higher LSN decides a record both copies hold intact",
+			imgs:      [][]byte{fakeImage(func(b []byte) { b[rec(4)+1] = 7 }), fakeImage(func(b []byte) { b[rec(4)+1] = 9 })},
 			authority: "m0", basis: check.BasisFilesystem, // every range decided: the lowest slot for the rest
 			sources: map[string]string{"$MFT record 4": "m1 lsn"},
 		},
 		{
-			name: "majority of three",
-			imgs: [][]byte{fakeImage(nil), fakeImage(func(b []byte) { b[45000] = 1 }), fakeImage(nil)},
+			name:      "majority of three",
+			imgs:      [][]byte{fakeImage(nil), fakeImage(func(b []byte) { b[45000] = 1 }), fakeImage(nil)},
 			authority: "m0", basis: check.BasisFilesystem,
 			sources: map[string]string{"file data": "m0 majority"},
 		},
 		{
-			name: "dirty flag is the weakest evidence",
-			imgs: [][]byte{fakeImage(func(b []byte) { b[4094] = 1; b[40000] = 2 }), fakeImage(nil)},
+			name:      "dirty flag is the weakest evidence",
+			imgs:      [][]byte{fakeImage(func(b []byte) { b[4094] = 1; b[40000] = 2 }), fakeImage(nil)},
 			authority: "m0", basis: check.BasisFilesystem,
 		},
 		{
