@@ -345,3 +345,46 @@ func deref(p *int64) any {
 	return *p
 }
 
+
+// TestRepairTakesIntactRecords: with --prefer naming the member whose MFT
+// records are torn, repair still takes those records from the intact
+// member, says so per range, and the repaired members read with istat.
+func TestRepairTakesIntactRecords(t *testing.T) {
+	_, paths, tr := fsfixture.Case(t, "ntfs-torn-mft")
+	out := t.TempDir()
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, "--prefer", paths[1], paths[0], paths[1])
+	if code != exitOK && code != exitProblems {
+		t.Fatalf("repair: exit %d: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Sets[0]
+	n := 0
+	for _, r := range s.Divergence.Ranges {
+		if r.Owner != nil && strings.HasPrefix(r.Owner.Structure, "$MFT record ") {
+			n++
+			if r.Source == nil || *r.Source != paths[0] || r.SourceBasis != "structure" {
+				t.Errorf("%s: source %v (%s)", r.Owner.Structure, r.Source, r.SourceBasis)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no MFT record ranges")
+	}
+	rp := s.Repair
+	if rp == nil || rp.Status != "repaired" || len(rp.Outputs) != 2 {
+		t.Fatalf("repair %+v", rp)
+	}
+	for _, o := range rp.Outputs {
+		if !o.Verified || o.DataSHA256 != rp.Outputs[0].DataSHA256 {
+			t.Errorf("%s: verified %v sha %s", o.Path, o.Verified, o.DataSHA256)
+		}
+		for _, r := range tr.TornMFTRecords {
+			if out, err := exec.Command(fixture.Tool(t, "istat", "sleuthkit"), "-f", "ntfs", o.Path, strconv.FormatInt(r.Record, 10)).CombinedOutput(); err != nil {
+				t.Errorf("istat %s %d: %v %s", o.Path, r.Record, err, out)
+			}
+		}
+	}
+}
