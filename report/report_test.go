@@ -45,8 +45,8 @@ func TestGoldenFilesHaveCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2*len(cases) {
-		t.Errorf("found %d golden files, want %d (2 per case)", len(files), 2*len(cases))
+	if len(files) != 3*len(cases) {
+		t.Errorf("found %d golden files, want %d (3 per case: JSON, text, HTML)", len(files), 3*len(cases))
 	}
 	for _, f := range files {
 		name := strings.SplitN(filepath.Base(f), ".golden.", 2)[0]
