@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -30,6 +32,8 @@ type scanOptions struct {
 	sectorSize int
 	example    bool
 	serials    []string
+	hives      []string
+	ftMembers  []string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -41,6 +45,8 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar and no text report (the exit code and --report still tell)")
 	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
 	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
+	fs.StringArrayVar(&o.hives, "hive", nil, "`FILE`: a Windows NT SYSTEM hive (or SYSTEM.ALT) whose \\DISK\\Information describes FT mirror sets; read only; repeatable")
+	fs.StringArrayVar(&o.ftMembers, "member", nil, "`IMAGE=SIGNATURE:OFFSET`: bind a partition image to the NT FT member on the disk with that signature (hex) at that byte offset; repeatable")
 }
 
 // hashes parses --hash.
@@ -212,7 +218,12 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 			return nil, usageError{fmt.Errorf("--serial %s is not one of the images given", path)}
 		}
 	}
-	sets, problems, err := set.GroupWith(run.images, set.Options{Serials: serials})
+	hives, ftMembers, err := ftOptions(o, run.images)
+	if err != nil {
+		run.close()
+		return nil, err
+	}
+	sets, problems, err := set.GroupWith(run.images, set.Options{Serials: serials, Hives: hives, FTMembers: ftMembers})
 	if err != nil {
 		run.close()
 		return nil, err
@@ -240,6 +251,71 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 	}
 	bar.done()
 	return run, nil
+}
+
+// ftOptions reads the --hive files (opened read-only) and parses --member.
+func ftOptions(o scanOptions, images []*image.Image) ([]set.HiveInput, map[int]set.FTBinding, error) {
+	var hives []set.HiveInput
+	for _, p := range o.hives {
+		f, err := os.Open(p) // O_RDONLY: a hive is evidence too
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--hive: %w", err)}
+		}
+		fi, err := f.Stat()
+		if err == nil {
+			for _, im := range images {
+				if im.Contains(fi) {
+					err = fmt.Errorf("%s is also given as an image", p)
+				}
+			}
+		}
+		var b []byte
+		if err == nil {
+			if fi.Size() > 1<<30 {
+				err = fmt.Errorf("%s is %d bytes, over 1 GiB: not a SYSTEM hive", p, fi.Size())
+			} else {
+				b, err = io.ReadAll(f)
+			}
+		}
+		f.Close()
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--hive: %w", err)}
+		}
+		hives = append(hives, set.HiveInput{Path: p, Data: b})
+	}
+	members := map[int]set.FTBinding{}
+	for _, kv := range o.ftMembers {
+		path, spec, ok := strings.Cut(kv, "=")
+		sigs, offs, ok2 := strings.Cut(spec, ":")
+		if !ok || !ok2 {
+			return nil, nil, usageError{fmt.Errorf("--member %q: want IMAGE=SIGNATURE:OFFSET (signature in hex, offset in bytes)", kv)}
+		}
+		sig, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(sigs), "0x"), 16, 32)
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--member %q: signature %q is not a 32-bit hex number", kv, sigs)}
+		}
+		off, err := strconv.ParseInt(offs, 0, 64)
+		if err != nil || off < 0 {
+			return nil, nil, usageError{fmt.Errorf("--member %q: offset %q is not a byte offset", kv, offs)}
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--member: %w", err)}
+		}
+		found := false
+		for i, im := range images {
+			if im.Contains(fi) {
+				members[i], found = set.FTBinding{Signature: uint32(sig), Offset: off}, true
+			}
+		}
+		if !found {
+			return nil, nil, usageError{fmt.Errorf("--member %s is not one of the images given", path)}
+		}
+	}
+	if len(members) > 0 && len(hives) == 0 {
+		return nil, nil, usageError{fmt.Errorf("--member needs --hive: the binding refers to the hive's FT members")}
+	}
+	return hives, members, nil
 }
 
 // checkReportPath refuses a --report file that is one of the inputs: the

@@ -25,6 +25,12 @@ type Options struct {
 	// Serials gives drive serial numbers by image index (IMSM binds an
 	// image to its disk-table entry by serial; an image file has none).
 	Serials map[int]string
+	// Hives are SYSTEM hives (--hive) whose \DISK\Information describes
+	// NT 4.0 / 2000 FT sets (set/ftset.go).
+	Hives []HiveInput
+	// FTMembers binds partition images, by image index, to FT members
+	// (--member IMAGE=SIGNATURE:OFFSET).
+	FTMembers map[int]FTBinding
 }
 
 // GroupWith is Group with what the user knows about the images.
@@ -37,7 +43,15 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		fldm     []*ldmFound
 		bare     []int
 	)
+	ftsets, ftps, ftUsed, err := groupFT(images, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	problems = append(problems, ftps...)
 	for i, im := range images {
+		if ftUsed[i] {
+			continue // bound to an FT set by the hive
+		}
 		// Each reader either finds its metadata, finds none, or finds it
 		// damaged (a bad-metadata problem). Damage seen by one reader is
 		// kept even when a later reader succeeds: it is then a warning
@@ -104,13 +118,14 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		}
 		bare = append(bare, i)
 	}
-	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 && len(fldm) == 0 {
+	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 && len(fldm) == 0 && len(ftUsed) == 0 {
 		s := adhocSet(images)
 		return []*Set{s}, problems, nil
 	}
 	sets := append(append(groupMD(found), groupIMSM(fimsm, opt.Serials)...), groupDDF(fddf)...)
 	lsets, lps := groupLDM(fldm)
 	sets, problems = append(sets, lsets...), append(problems, lps...)
+	sets = append(sets, ftsets...)
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
 			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})

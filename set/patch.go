@@ -31,6 +31,8 @@ func (s *Set) SyncPatches(auth *Member) (map[int][]Patch, error) {
 		return s.imsmPatches(auth)
 	case "ddf":
 		return s.ddfPatches(auth)
+	case "ftdisk":
+		return nil, fmt.Errorf("%w: the NT FT configuration lives in the SYSTEM hive's \\DISK\\Information, which is not one of the images and is never written (Disk Administrator/ftdisk clears the orphan state when recovery is run); the MBR partition types are left as they are (mirrorchk cannot show which type NT writes for a member of a healthy set, e.g. 0xC7 -> 0x87); the data is repaired", ErrNoMetadataRepair)
 	case "ldm":
 		return nil, fmt.Errorf("%w: the LDM database is left as is (mirrorchk cannot show that a rewrite is exactly what Windows writes for a healthy mirror); the data is repaired", ErrNoMetadataRepair)
 	}

@@ -67,6 +67,7 @@ type Member struct {
 	IMSM   *imsm.MPB      // nil unless Format is imsm
 	DDF    *ddf.DDF       // nil unless Format is ddf
 	LDM    *ldm.Database  // nil unless Format is ldm
+	FT     *FTMember      // nil unless Format is ftdisk
 }
 
 // Path is the member's path as the user gave it.
