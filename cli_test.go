@@ -398,3 +398,23 @@ func TestTruncatedMember(t *testing.T) {
 		t.Errorf("verdict %q ranges %d, want diverged 3", s.Verdict, s.Divergence.RangesTotal)
 	}
 }
+
+// TestHTMLReport: --html writes the same report as HTML beside the text one.
+func TestHTMLReport(t *testing.T) {
+	paths := members(t, "md/md-1.2/b-stale-member")
+	dir := t.TempDir()
+	html := filepath.Join(dir, "report.html")
+	code, _, stderr := mirrorchk(t, "scan", "--html", html, paths[0], paths[1])
+	if code != exitProblems {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b := mustRead(t, html)
+	for _, want := range []string{"<!DOCTYPE html>", "diverged", paths[1], "stale-member"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if code, _, _ := mirrorchk(t, "scan", "--html", html, "--report", html, paths[0], paths[1]); code != exitUsage {
+		t.Errorf("--html and --report on one file: exit %d, want 16", code)
+	}
+}

@@ -97,11 +97,14 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 		if err := repair.CheckOutDir(o.out, inputs, outputs); err != nil {
 			return 0, usageError{err}
 		}
-		if o.reportFile != "" {
-			rp, _ := filepath.Abs(o.reportFile)
+		for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
+			if rf.path == "" {
+				continue
+			}
+			rp, _ := filepath.Abs(rf.path)
 			for _, out := range outputs {
 				if op, _ := filepath.Abs(out); op == rp {
-					return 0, usageError{fmt.Errorf("--report %s is also a repaired image's path", o.reportFile)}
+					return 0, usageError{fmt.Errorf("%s %s is also a repaired image's path", rf.flag, rf.path)}
 				}
 			}
 		}

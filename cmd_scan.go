@@ -25,6 +25,7 @@ import (
 type scanOptions struct {
 	json       bool
 	reportFile string
+	htmlFile   string
 	prefer     string
 	hash       string
 	maxRanges  int
@@ -39,6 +40,7 @@ type scanOptions struct {
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "write the JSON report to stdout instead of the text report")
 	fs.StringVar(&o.reportFile, "report", "", "also write the JSON report to `FILE`")
+	fs.StringVar(&o.htmlFile, "html", "", "also write the HTML report to `FILE` (self-contained, no scripts)")
 	fs.StringVar(&o.prefer, "prefer", "", "take `IMAGE` as the authoritative member (recorded as basis \"user\")")
 	fs.StringVar(&o.hash, "hash", "sha256", "hashes of each input, comma-separated: sha256, sha1, md5, or none")
 	fs.IntVar(&o.maxRanges, "max-ranges", 10000, "list at most `N` differing ranges per set (the rest are counted)")
@@ -191,9 +193,15 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 			return nil, usageError{fmt.Errorf("--prefer %s is not one of the images given", o.prefer)}
 		}
 	}
-	if err := checkReportPath(o.reportFile, run.images); err != nil {
+	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
+		if err := checkReportPath(rf.flag, rf.path, run.images); err != nil {
+			run.close()
+			return nil, err
+		}
+	}
+	if o.reportFile != "" && o.reportFile == o.htmlFile {
 		run.close()
-		return nil, err
+		return nil, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
 	}
 	serials := map[int]string{}
 	for _, kv := range o.serials {
@@ -318,9 +326,9 @@ func ftOptions(o scanOptions, images []*image.Image) ([]set.HiveInput, map[int]s
 	return hives, members, nil
 }
 
-// checkReportPath refuses a --report file that is one of the inputs: the
-// report is written by renaming over its path.
-func checkReportPath(path string, images []*image.Image) error {
+// checkReportPath refuses a report file (flag --report or --html) that is
+// one of the inputs: the report is written by renaming over its path.
+func checkReportPath(flag, path string, images []*image.Image) error {
 	if path == "" {
 		return nil
 	}
@@ -330,11 +338,11 @@ func checkReportPath(path string, images []*image.Image) error {
 	}
 	for _, im := range images {
 		if im.Contains(fi) {
-			return usageError{fmt.Errorf("--report %s is the input %s; write the report elsewhere", path, im.Path())}
+			return usageError{fmt.Errorf("%s %s is the input %s; write the report elsewhere", flag, path, im.Path())}
 		}
 	}
 	if fi.IsDir() {
-		return usageError{fmt.Errorf("--report %s is a directory", path)}
+		return usageError{fmt.Errorf("%s %s is a directory", flag, path)}
 	}
 	return nil
 }
@@ -344,6 +352,11 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 	if o.reportFile != "" {
 		if err := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
 			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	if o.htmlFile != "" {
+		if err := writeFileAtomic(o.htmlFile, func(f *os.File) error { return report.WriteHTML(f, rep) }); err != nil {
+			return fmt.Errorf("--html: %w", err)
 		}
 	}
 	switch {

@@ -307,9 +307,11 @@ func TestEvidenceUnchanged(t *testing.T) {
 		{"repair", "--out", filepath.Dir(paths[0]), paths[0], paths[1]}, // refused: out holds an input
 		{"scan", "--report", paths[1], paths[0], paths[1]},              // refused: the report would replace an input
 		{"repair", "--dry-run", "--report", paths[0], paths[0], paths[1]},
+		{"scan", "--html", paths[0], paths[0], paths[1]}, // refused: the HTML report would replace an input
+		{"scan", "--html", filepath.Join(out, "r.html"), "--report", filepath.Join(out, "r.json"), paths[0], paths[1]},
 	} {
 		code, _, stderr := mirrorchk(t, args...)
-		refused := strings.Contains(strings.Join(args, " "), filepath.Dir(paths[0])+" ") || args[1] == "--report" || args[2] == "--report"
+		refused := strings.Contains(strings.Join(args, " "), filepath.Dir(paths[0])+" ") || (args[1] == "--report" || args[2] == "--report" || args[1] == "--html") && args[2] != filepath.Join(out, "r.html")
 		switch {
 		case refused && code != exitUsage:
 			t.Errorf("%v: exit %d, want 16 (refused): %s", args, code, stderr)
