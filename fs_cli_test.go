@@ -345,7 +345,6 @@ func deref(p *int64) any {
 	return *p
 }
 
-
 // TestRepairTakesIntactRecords: with --prefer naming the member whose MFT
 // records are torn, repair still takes those records from the intact
 // member, says so per range, and the repaired members read with istat.
