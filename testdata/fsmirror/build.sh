@@ -442,6 +442,7 @@ if want_case three-way; then
 	mkfs.fat -F 16 -s 4 -n THREEWAY -i 4d435233 --invariant "$work/m0.img" >/dev/null
 	fat_base "$work/m0.img"
 	cp --sparse=always "$work/m0.img" "$work/m2.img" # m2: stale
+	sleep 3 # FAT times have 2-second resolution: the later writes must carry later times, as on a real system
 	fat_missed "$work/m0.img"
 	cp --sparse=always "$work/m0.img" "$work/m1.img" # m1 = m0, then bit rot
 	: >"$work/ranges.jsonl"
@@ -472,6 +473,7 @@ if want_case bare-pair; then
 	mkfs.fat -F 16 -s 4 -n BAREPAIR -i 4d435236 --invariant "$work/m1.img" >/dev/null
 	fat_base "$work/m1.img"
 	cp --sparse=always "$work/m1.img" "$work/m0.img" # m0: stale
+	sleep 3 # FAT times have 2-second resolution: the later writes must carry later times, as on a real system
 	fat_missed "$work/m1.img"
 	extra=$(jq -cn --argjson ch "$(fat_missed_json)" '{
 	  image: "bare", cluster_size: 2048,
@@ -496,6 +498,7 @@ if want_case mbr-pair; then
 	spec="$disk@@$((start * 512))"
 	fat_base "$spec"
 	cp --sparse=always "$disk" "$work/m1.img" # m1: stale
+	sleep 3 # FAT times have 2-second resolution: the later writes must carry later times, as on a real system
 	fat_missed "$spec"
 	extra=$(jq -cn --argjson ch "$(fat_missed_json)" --argjson st "$start" --argjson n "$nsect" '{
 	  image: "mbr", cluster_size: 2048,
