@@ -261,6 +261,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 				}
 				dec.Problems = append(dec.Problems, set.Problem{Code: "data-differs", Severity: sev, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes although %s", m.Path(), auth.Path(), n, why)})
+			case n > 0 && fsv.torn != nil && fsv.torn[idx[m]] >= n && dec.Basis != BasisMetadata:
+				// Not behind: every byte where it differs is a copy that
+				// fails its own checks (torn records, a torn FAT).
+				dec.Problems = append(dec.Problems, set.Problem{Code: "damaged-member", Severity: set.Error, Member: m.Path(),
+					Message: fmt.Sprintf("%s differs from %s in %d bytes, all in structures whose copy on %s fails its own checks (see the ranges taken by structure)", m.Path(), auth.Path(), n, m.Path())})
 			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
 				dec.States[m.Input] = set.StateStale
 				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),

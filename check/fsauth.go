@@ -18,6 +18,7 @@ type fsVerdict struct {
 	// the candidates, even when no single candidate can be taken.
 	older []int
 	why   string // the deciding criterion's reading
+	torn  []int64 // per member: differing bytes where its copy fails its own checks
 }
 
 // criterion is one kind of filesystem evidence of the later writer,
@@ -64,7 +65,7 @@ func (in *interp) evidenceOf() []*fs.Evidence {
 // among candidates whose data differs, one is taken only when every range
 // where they differ is decided range by range (structure, majority, LSN).
 func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
-	v := fsVerdict{member: -1}
+	v := fsVerdict{member: -1, torn: in.torn}
 	if !in.on {
 		v.reasons = append(v.reasons, "no filesystem was recognised on the members: no filesystem evidence")
 		return v

@@ -92,10 +92,14 @@ type interp struct {
 	files map[string]*FileImpact
 	lost  int64 // bytes in files past maxFiles
 	on    bool  // some member has a recognised filesystem
+	// torn[i] counts the differing bytes where member i's copy fails its
+	// own checks while another's verifies.
+	torn []int64
 }
 
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
-	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{}}
+	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
+		torn: make([]int64, len(s.Members))}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
 			in.on = true
@@ -117,6 +121,13 @@ func (in *interp) add(r Range) {
 	for _, p := range in.split(r) {
 		in.total++
 		in.count(p)
+		for g, torn := range p.ev.torn {
+			if torn {
+				for _, i := range p.Groups[g] {
+					in.torn[i] += p.Length
+				}
+			}
+		}
 		if p.ev.any() {
 			if len(in.records) < maxOverrides {
 				in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})

@@ -7,9 +7,6 @@ import (
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
-// DefaultOpeners are the filesystem readers Check tries when
-// Options.Openers is nil.
-var DefaultOpeners []Opener
 
 // interpret resolves the source of every piece now that the authority is
 // known, and adds the filesystems' own findings to the decision.
