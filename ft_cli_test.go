@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -486,5 +487,64 @@ func TestRepairFT(t *testing.T) {
 		if fileSHA256(t, p) != h {
 			t.Errorf("%s changed", p)
 		}
+	}
+}
+
+// ftWriteLater writes a file whose directory entry carries a time after
+// everything else on the member (mcopy -m keeps the source file's time),
+// as a later write on a running system would.
+func ftWriteLater(t *testing.T, img string, off int64, name string) {
+	t.Helper()
+	f := writeFile(t, filepath.Join(t.TempDir(), name), []byte("written after the failure"))
+	later := time.Now().Add(48 * time.Hour)
+	if err := os.Chtimes(f, later, later); err != nil {
+		t.Fatal(err)
+	}
+	ftRun(t, "mcopy", "-m", "-i", fmt.Sprintf("%s@@%d", img, off), f, "::/")
+}
+
+// TestScanFTQ197366: the registry's story against the filesystems'.
+func TestScanFTQ197366(t *testing.T) {
+	// Both Healthy in the registry, but the shadow was written later:
+	// the registry records no authority, the filesystem evidence decides,
+	// and the disagreement is named.
+	d0, d1 := ftMirror(t, "87")
+	ftWriteLater(t, d1, ftStart, "late.txt")
+	code, rep := scanJSON(t, "--hive", ftHive("healthy"), d0, d1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != d1 ||
+		s.Authority.Basis != report.BasisFilesystem || ftProblem(s.Problems, "ft-healthy-but-differs") == nil {
+		t.Errorf("healthy but differing: exit %d verdict %q authority %v (%s) problems %+v", code, s.Verdict, s.Authority.Member, s.Authority.Basis, s.Problems)
+	}
+	if !strings.Contains(ftReasons(s), "latest timestamp") {
+		t.Errorf("reasons do not cite the filesystem evidence: %s", ftReasons(s))
+	}
+
+	// The registry orphans the shadow, but the shadow holds the newer
+	// writes: no member is taken blindly, the conflict is named.
+	d0, d1 = ftMirror(t, "87")
+	ftWriteLater(t, d1, ftStart, "late.txt")
+	code, rep = scanJSON(t, "--hive", ftHive("orphaned-shadow"), d0, d1)
+	s = rep.Sets[0]
+	if code != exitProblems || s.Authority.Member != nil || s.Verdict != report.VerdictSplitBrain || ftProblem(s.Problems, "ft-orphan-newer") == nil {
+		t.Errorf("orphan newer: exit %d verdict %q authority %v problems %+v", code, s.Verdict, s.Authority.Member, s.Problems)
+	}
+	if code, _, stderr := mirrorchk(t, "repair", "--hive", ftHive("orphaned-shadow"), "--out", t.TempDir(), d0, d1); code != exitProblems {
+		t.Errorf("repair of a registry/filesystem conflict: exit %d, want refused: %s", code, stderr)
+	}
+	// The user decides.
+	code, rep = scanJSON(t, "--hive", ftHive("orphaned-shadow"), "--prefer", d1, d0, d1)
+	if s := rep.Sets[0]; s.Authority.Member == nil || *s.Authority.Member != d1 || s.Authority.Basis != report.BasisUser {
+		t.Errorf("--prefer: authority %v (%s)", s.Authority.Member, s.Authority.Basis)
+	}
+
+	// The registry orphans the shadow and the primary holds the newer
+	// writes: registry and data agree.
+	d0, d1 = ftMirror(t, "87")
+	ftWriteLater(t, d0, ftStart, "late.txt")
+	code, rep = scanJSON(t, "--hive", ftHive("orphaned-shadow"), d0, d1)
+	s = rep.Sets[0]
+	if s.Authority.Member == nil || *s.Authority.Member != d0 || s.Authority.Basis != report.BasisSetMetadata || ftProblem(s.Problems, "ft-orphan-newer") != nil {
+		t.Errorf("agreeing: exit %d authority %v (%s) problems %+v", code, s.Authority.Member, s.Authority.Basis, s.Problems)
 	}
 }

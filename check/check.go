@@ -193,6 +193,13 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
 			s.Members[fsv.member].Path(), strings.Join(fsv.reasons, "; ")))
+	case len(s.Fresh) == 1 && s.Format == "ftdisk" && fsv.member >= 0 && differ(s.Members[fsv.member], s.Fresh[0]) > 0:
+		// KB Q197366: the registry's member states are known to go wrong
+		// after a failure; when the data's own evidence names the member
+		// the registry calls stale, neither is followed blindly.
+		fm := s.Members[fsv.member]
+		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the registry names %s as current but the filesystem evidence names %s (%s): they disagree, as in KB Q197366; no member is taken (use --prefer)",
+			s.Fresh[0].Path(), fm.Path(), strings.Join(fsv.reasons, "; ")))
 	case len(s.Fresh) == 1:
 		dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest generation and is authoritative", s.Fresh[0].Path()))
@@ -291,7 +298,8 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	switch {
 	case notMirror:
 		dec.Verdict = Unknown
-	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s):
+	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s),
+		d.Bytes > 0 && auth == nil && s.Format == "ftdisk" && len(s.Fresh) == 1 && prefer == nil:
 		dec.Verdict = SplitBrain
 	case d.Bytes > 0 && auth == nil && silent(s):
 		dec.Verdict = Diverged // no authority: the no-authority problem says so

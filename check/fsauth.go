@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ type fsVerdict struct {
 	// older are the members the deciding criterion shows written before
 	// the candidates, even when no single candidate can be taken.
 	older []int
-	why   string // the deciding criterion's reading
+	why   string  // the deciding criterion's reading
 	torn  []int64 // per member: differing bytes where its copy fails its own checks
 }
 
@@ -34,8 +35,19 @@ var criteria = []criterion{
 		func(v int64) string { return fmt.Sprint(v) }},
 	{"highest NTFS record LSN", func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) }},
-	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) { return e.Latest.UnixNano(), !e.Latest.IsZero() },
-		func(v int64) string { return time.Unix(0, v).UTC().Format(time.RFC3339) }},
+	// A filesystem without any dated entry counts as older than any date:
+	// the other member holds entries it lacks.
+	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) {
+		if e.Latest.IsZero() {
+			return math.MinInt64, true
+		}
+		return e.Latest.UnixNano(), true
+	}, func(v int64) string {
+		if v == math.MinInt64 {
+			return "none"
+		}
+		return time.Unix(0, v).UTC().Format(time.RFC3339)
+	}},
 	{"dirty flag (set while mounted for writing)", func(e fs.Evidence) (int64, bool) {
 		if e.Dirty == nil {
 			return 0, false

@@ -7,7 +7,6 @@ import (
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
-
 // interpret resolves the source of every piece now that the authority is
 // known, and adds the filesystems' own findings to the decision.
 func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
@@ -87,16 +86,25 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 				Message: fmt.Sprintf("the registry (DISK\\Information) shows every member of %s Healthy, but the members differ in %d bytes (KB Q197366)", s.Name, r.Diff.Bytes)})
 		}
 	}
-	if fsv.member >= 0 && r.Authority != nil && r.Basis == BasisMetadata && r.Diff.PairBytes[fsv.member][auth] > 0 {
+	if fsv.member >= 0 && len(s.Fresh) == 1 && r.Diff.PairBytes[fsv.member][idxOf(s, s.Fresh[0])] > 0 {
 		fm := s.Members[fsv.member]
-		code, what := "fs-evidence-disagrees", "the set metadata"
+		code, what, sev := "fs-evidence-disagrees", "the set metadata", set.Warning
 		if s.Format == "ftdisk" {
-			code, what = "ft-orphan-newer", "the registry"
+			code, what, sev = "ft-orphan-newer", "the registry", set.Error
 		}
-		r.Problems = append(r.Problems, set.Problem{Code: code, Severity: set.Warning, Member: fm.Path(),
+		r.Problems = append(r.Problems, set.Problem{Code: code, Severity: sev, Member: fm.Path(),
 			Message: fmt.Sprintf("%s names %s as current, but the filesystem evidence points at %s (state %s): %s",
-				what, r.Authority.Path(), fm.Path(), fm.State, joinReasons(fsv.reasons))})
+				what, s.Fresh[0].Path(), fm.Path(), fm.State, joinReasons(fsv.reasons))})
 	}
+}
+
+func idxOf(s *set.Set, m *set.Member) int {
+	for i, x := range s.Members {
+		if x == m {
+			return i
+		}
+	}
+	return -1
 }
 
 func group(groups [][]int, i int) int {
