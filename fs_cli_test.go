@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mirrorchk/mirrorchk/fs/ntfs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/internal/fsfixture"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -396,5 +399,73 @@ func TestRepairTakesIntactRecords(t *testing.T) {
 				t.Errorf("istat %s %d: %v %s", o.Path, r.Record, err, out)
 			}
 		}
+	}
+}
+
+// TestWindowsLSNEvidence: two copies of the NTFS volume Windows Server
+// 2008 R2 wrote, one made older the way a member that missed writes is:
+// two FILE records carry older LSNs and an older time, and both $LogFile
+// restart areas an older current LSN. The LSNs decide: the set's
+// authority by the $LogFile, each record by its own LSN.
+func TestWindowsLSNEvidence(t *testing.T) {
+	dir := t.TempDir()
+	m0 := fixture.UnzstdTo(t, "ntfs/win2008r2-mirror.img.zst", dir)
+	b := mustRead(t, m0)
+	v, err := ntfs.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Clone(b)
+	var edited []string
+	var logOff int64 = -1
+	for _, e := range v.Owners(0, v.Size()) {
+		switch {
+		case e.Owner.Structure == "$LogFile" && logOff < 0:
+			logOff = e.Off
+		case strings.HasPrefix(e.Owner.Structure, "$MFT record ") && e.Owner.Record >= 16 && e.Owner.Path != "" && len(edited) < 2:
+			j := v.Judge(e.Off, e.Len)
+			first := int64(binary.LittleEndian.Uint16(b[e.Off+0x14:]))
+			if j.Intact != 1 || j.LSN < 1000 || binary.LittleEndian.Uint32(b[e.Off+first:]) != 0x10 {
+				continue
+			}
+			binary.LittleEndian.PutUint64(old[e.Off+8:], j.LSN-500)                      // record LSN
+			old[e.Off+first+int64(binary.LittleEndian.Uint16(b[e.Off+first+0x14:]))+9]-- // $STANDARD_INFORMATION modified time
+			edited = append(edited, e.Owner.Structure)
+		}
+	}
+	if len(edited) != 2 || logOff < 0 {
+		t.Fatalf("records edited %v, $LogFile at %d", edited, logOff)
+	}
+	for _, page := range []int64{logOff, logOff + 4096} {
+		if string(b[page:page+4]) != "RSTR" {
+			t.Fatalf("no restart page at %d", page)
+		}
+		ra := page + int64(binary.LittleEndian.Uint16(b[page+0x18:]))
+		lsn := binary.LittleEndian.Uint64(b[ra:])
+		binary.LittleEndian.PutUint64(old[ra:], lsn-400)
+	}
+	m1 := writeFile(t, filepath.Join(dir, "m1.img"), old)
+
+	code, rep := scanJSON(t, m0, m1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != m0 || s.Authority.Basis != report.BasisFilesystem ||
+		!strings.Contains(strings.Join(s.Authority.Reasons, " "), "$LogFile current LSN") {
+		t.Fatalf("exit %d authority %v (%s) reasons %q", code, s.Authority.Member, s.Authority.Basis, s.Authority.Reasons)
+	}
+	if s.Members[1].State != report.StateStale {
+		t.Errorf("older copy state %s", s.Members[1].State)
+	}
+	seen := 0
+	for _, r := range s.Divergence.Ranges {
+		if r.Owner != nil && slices.Contains(edited, r.Owner.Structure) {
+			seen++
+			if r.SourceBasis != "lsn" || r.Source == nil || *r.Source != m0 || !strings.Contains(r.SourceReason, "LSN") {
+				t.Errorf("%s: source %v basis %s reason %q", r.Owner.Structure, r.Source, r.SourceBasis, r.SourceReason)
+			}
+		}
+	}
+	t.Logf("authority reasons: %q", s.Authority.Reasons)
+	if seen != len(edited) {
+		t.Errorf("%d of the edited records listed as ranges", seen)
 	}
 }
