@@ -145,6 +145,7 @@ type scanRun struct {
 	problems []set.Problem
 	labels   map[string]string
 	hashes   []string
+	hives    []set.HiveInput
 }
 
 func (r *scanRun) close() {
@@ -237,6 +238,7 @@ func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map
 		return nil, err
 	}
 	run.problems = problems
+	run.hives = hives
 	bar := newBar(e, o, "scan")
 	for _, s := range sets {
 		maxRanges := o.maxRanges

@@ -516,6 +516,9 @@ func TestScanFTQ197366(t *testing.T) {
 		s.Authority.Basis != report.BasisFilesystem || ftProblem(s.Problems, "ft-healthy-but-differs") == nil {
 		t.Errorf("healthy but differing: exit %d verdict %q authority %v (%s) problems %+v", code, s.Verdict, s.Authority.Member, s.Authority.Basis, s.Problems)
 	}
+	if len(rep.Hives) != 1 || rep.Hives[0].Path != ftHive("healthy") || rep.Hives[0].Hashes["sha256"] != fileSHA256(t, ftHive("healthy")) {
+		t.Errorf("hives in the report: %+v", rep.Hives)
+	}
 	if !strings.Contains(ftReasons(s), "latest timestamp") {
 		t.Errorf("reasons do not cite the filesystem evidence: %s", ftReasons(s))
 	}

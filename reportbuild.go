@@ -28,6 +28,15 @@ func (r *scanRun) report(e *env, o scanOptions) *report.Report {
 	for _, res := range r.results {
 		rep.Sets = append(rep.Sets, setReport(res))
 	}
+	rep.Hives = []report.Input{}
+	for _, h := range r.hives {
+		in := report.Input{Path: h.Path, Size: int64(len(h.Data))}
+		if d, err := check.NewDigests(r.hashes); err == nil {
+			d.Write(h.Data)
+			in.Hashes = d.Sums()
+		}
+		rep.Hives = append(rep.Hives, in)
+	}
 	return rep
 }
 

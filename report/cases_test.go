@@ -1,5 +1,7 @@
 package report
 
+import "fmt"
+
 // The golden cases, built as Report literals. Numbers follow the md fixtures
 // in testdata/md: 64 MiB images, data offset 1 MiB (md 1.2) so the data area
 // is 63 MiB, 512-byte sectors, a 64 KiB bitmap chunk, events 20 against 15.
@@ -73,6 +75,7 @@ var cases = []goldenCase{
 	{"repair-written", "stale member repaired into a new file and verified", sourced(repairWritten)},
 	{"duplicate-input", "the same image given twice: a top-level problem", sourced(duplicateInput)},
 	{"no-metadata", "two raw images without metadata, one split into segments; paths with a space, '&' and non-ASCII", sourced(noMetadata)},
+	{"ft-q197366", "NT FT mirror from a SYSTEM hive: the registry orphans the shadow, the filesystems say the shadow was written last (KB Q197366); no authority", sourced(ftQ197366)},
 	{"filesystem", "bare NTFS pair: authority from filesystem evidence, owners per range, one torn MFT record taken by structure, owners that differ between members", sourced(filesystem)},
 }
 
@@ -444,6 +447,56 @@ func filesystem() *Report {
 				{Code: "stale-member", Severity: SeverityError, Member: b, Message: "/cases/m1.img differs from the authoritative /cases/m0.img in 9216 bytes"},
 				{Code: "ntfs-torn-record", Severity: SeverityError, Member: b, Offset: i64(0x4000 + 90*1024 + 1022),
 					Message: "ntfs: $MFT record 90: update sequence mismatch in 512-byte block 1"},
+			},
+		}},
+	}
+}
+
+func ftQ197366() *Report {
+	const a, b, hive = "/case/disk0.img", "/case/disk1.img", "/case/SYSTEM"
+	fat := func(latest string, files int) []Filesystem {
+		return []Filesystem{{Type: "fat16", Offset: 0, Size: 8193024, Evidence: []string{"dirty flag clear", "latest timestamp " + latest, fmt.Sprintf("%d files and directories", files)}}}
+	}
+	return &Report{
+		Schema:     Schema,
+		Tool:       tool,
+		Command:    []string{"mirrorchk", "scan", "--hive", hive, a, b},
+		Generated:  generated,
+		SectorSize: 512,
+		Hives:      []Input{{Path: hive, Size: 8192, Hashes: map[string]string{"sha256": sha("hive")}}},
+		Sets: []Set{{
+			ID:        "ft-mirror-0",
+			Name:      "D:",
+			Metadata:  "ftdisk",
+			Level:     "raid1",
+			Verdict:   VerdictSplitBrain,
+			DataSize:  8193024,
+			RaidDisks: 2,
+			Members: []Member{
+				{Path: a, Size: 9437184, Hashes: map[string]string{"sha256": sha("d0")}, Role: "0", State: StateActive, DataOffset: 32256, DataSize: 8193024,
+					Evidence:       []string{"bound by MBR disk signature 0x1C7A3B52 and the partition at byte 32256 (8193024 bytes)", "\\DISK\\Information: FtState=Healthy", "MBR partition type 0x87 (NTFS/HPFS (FT member))"},
+					PartitionTable: "none", Filesystems: fat("2026-11-28T08:00:00Z", 3)},
+				{Path: b, Size: 9437184, Hashes: map[string]string{"sha256": sha("d1")}, Role: "1", State: StateStale, DataOffset: 32256, DataSize: 8193024,
+					Evidence:       []string{"bound by MBR disk signature 0x5D0E9F11 and the partition at byte 32256 (8193024 bytes)", "\\DISK\\Information: FtState=Orphaned", "MBR partition type 0x87 (NTFS/HPFS (FT member))"},
+					PartitionTable: "none", Filesystems: fat("2026-11-30T08:00:00Z", 4)},
+			},
+			Authority: Authority{Basis: BasisNone, Reasons: []string{
+				"the Healthy member is authoritative; /case/disk1.img is Orphaned (FtState=Orphaned)",
+				"the registry names /case/disk0.img as current but the filesystem evidence names /case/disk1.img (latest timestamp in the directory entries: /case/disk0.img 2026-11-28T08:00:00Z, /case/disk1.img 2026-11-30T08:00:00Z): they disagree, as in KB Q197366; no member is taken (use --prefer)",
+			}},
+			Divergence: Divergence{Bytes: 2048, RangesTotal: 2, Ranges: []Range{
+				{VolumeOffset: 2048, Length: 512, Agree: [][]string{{a}, {b}}, SourceBasis: "none", SourceReason: "no evidence says which copy is right",
+					Owner: &Owner{FS: "fat16", Structure: "FAT 1", Record: nil}, Owners: []MemberOwner{}},
+				{VolumeOffset: 66048, Length: 1536, Agree: [][]string{{a}, {b}}, SourceBasis: "none", SourceReason: "no evidence says which copy is right",
+					Owners: []MemberOwner{
+						{Member: a, Owner: Owner{FS: "fat16", Structure: "free space", Cluster: i64(3)}},
+						{Member: b, Owner: Owner{FS: "fat16", Structure: "file data", Path: "/late.txt", Cluster: i64(3)}},
+					}, Owner: &Owner{FS: "fat16", Structure: "free space", Cluster: i64(3)}},
+			}},
+			Files: []File{{Path: "/late.txt", FS: "fat16", Bytes: 1536, Structures: []string{"file data"}}, {FS: "fat16", Bytes: 1536, Structures: []string{"free space"}}, {FS: "fat16", Bytes: 512, Structures: []string{"FAT 1"}}},
+			Problems: []Problem{
+				{Code: "stale-member", Severity: SeverityError, Member: b, Message: "/case/disk1.img is stale: \\DISK\\Information: FT member 1 (disk 0x5D0E9F11, partition at 32256) FtState=Orphaned"},
+				{Code: "ft-orphan-newer", Severity: SeverityError, Member: b, Message: "the registry names /case/disk0.img as current, but the filesystem evidence points at /case/disk1.img (state stale): latest timestamp in the directory entries"},
 			},
 		}},
 	}

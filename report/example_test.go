@@ -55,6 +55,7 @@ func ExampleWriteJSON() {
 	//   "generated": "2026-03-01T12:00:00Z",
 	//   "sector_size": 0,
 	//   "sets": [],
-	//   "problems": []
+	//   "problems": [],
+	//   "hives": []
 	// }
 }

@@ -289,6 +289,9 @@ func htmlReport(r *Report) *htmlPage {
 		},
 		Summary: strings.TrimPrefix(summary(r), "Summary: "),
 	}
+	for i, h := range r.Hives {
+		pg.Header = append(pg.Header, htmlKV{fmt.Sprintf("Hive %d", i+1), hiveText(h, htmlPath)})
+	}
 	if r.Generated != "" {
 		pg.Title += " " + htmlText(r.Generated)
 	}

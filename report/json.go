@@ -88,6 +88,11 @@ func Normalized(r *Report) *Report {
 	}
 	n.Command = cloneStrings(r.Command)
 	n.Problems = cloneProblems(r.Problems)
+	n.Hives = make([]Input, len(r.Hives))
+	for i, h := range r.Hives {
+		h.Hashes = cloneHashes(h.Hashes)
+		n.Hives[i] = h
+	}
 	n.Sets = make([]Set, len(r.Sets))
 	for i := range r.Sets {
 		n.Sets[i] = normalizedSet(&r.Sets[i])

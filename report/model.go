@@ -21,6 +21,16 @@ type Report struct {
 	SectorSize int       `json:"sector_size"`
 	Sets       []Set     `json:"sets"`
 	Problems   []Problem `json:"problems"` // problems not tied to one set (e.g. an input given twice)
+	// Hives are the SYSTEM hives given with --hive, read and never written,
+	// hashed like the images.
+	Hives []Input `json:"hives"`
+}
+
+// Input is a file read besides the member images (a SYSTEM hive).
+type Input struct {
+	Path   string            `json:"path"`
+	Size   int64             `json:"size"`
+	Hashes map[string]string `json:"hashes"` // algorithm → lower-case hex
 }
 
 // Tool names the program that wrote the report.

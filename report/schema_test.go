@@ -345,6 +345,7 @@ func TestSchemaMatchesModel(t *testing.T) {
 		"file":          reflect.TypeFor[File](),
 		"filesystem":    reflect.TypeFor[Filesystem](),
 		"partition":     reflect.TypeFor[Partition](),
+		"input":         reflect.TypeFor[Input](),
 	}
 	for name, typ := range types {
 		s := v.root

@@ -84,14 +84,18 @@ func (p *textPrinter) bullets(indent int, items []string) {
 
 func (p *textPrinter) report(r *Report) {
 	p.line(0, "MIRRORCHK REPORT")
-	p.fields(0,
-		"Tool", orDash(strings.TrimSpace(text(r.Tool.Name)+" "+text(r.Tool.Version))),
+	kv := []string{
+		"Tool", orDash(strings.TrimSpace(text(r.Tool.Name) + " " + text(r.Tool.Version))),
 		"Schema", orDash(text(r.Schema)),
 		"Generated", orDash(text(r.Generated)),
 		"Command", orDash(commandLine(r.Command)),
 		"Sector size", sizeText(int64(r.SectorSize)),
 		"Sets", strconv.Itoa(len(r.Sets)),
-	)
+	}
+	for i, h := range r.Hives {
+		kv = append(kv, fmt.Sprintf("Hive %d", i+1), hiveText(h, pathText))
+	}
+	p.fields(0, kv...)
 	for i := range r.Sets {
 		p.blank()
 		p.set(&r.Sets[i], i+1, len(r.Sets))
@@ -686,4 +690,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// hiveText describes a --hive input: its path, size and hashes.
+func hiveText(h Input, path func(string) string) string {
+	s := fmt.Sprintf("%s (%s", path(h.Path), count(h.Size, "byte", "bytes"))
+	for _, alg := range sortedKeys(h.Hashes) {
+		s += fmt.Sprintf(", %s %s", text(alg), text(h.Hashes[alg]))
+	}
+	return s + ")"
 }
