@@ -95,11 +95,25 @@ type interp struct {
 	// torn[i] counts the differing bytes where member i's copy fails its
 	// own checks while another's verifies.
 	torn []int64
+	// known is the authority when it is known before the diff (--prefer,
+	// or one current member by metadata that cannot be overruled), else -1:
+	// then only pieces taken from elsewhere need keeping.
+	known int
+}
+
+// needed reports whether a piece with evidence must be kept for the
+// decision after the diff.
+func (in *interp) needed(p Piece) bool {
+	if in.known < 0 {
+		return true
+	}
+	src, _, _ := resolve(p.Groups, p.ev, in.known, true, func(int) string { return "" })
+	return src < 0 || group(p.Groups, src) != group(p.Groups, in.known)
 }
 
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
-		torn: make([]int64, len(s.Members))}
+		torn: make([]int64, len(s.Members)), known: -1}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
 			in.on = true
@@ -128,7 +142,7 @@ func (in *interp) add(r Range) {
 				}
 			}
 		}
-		if p.ev.any() {
+		if p.ev.any() && in.needed(p) {
 			if len(in.records) < maxOverrides {
 				in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})
 			} else {
