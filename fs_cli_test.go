@@ -17,6 +17,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/fs/ntfs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/internal/fsfixture"
+	"github.com/mirrorchk/mirrorchk/internal/mdedit"
 	"github.com/mirrorchk/mirrorchk/report"
 )
 
@@ -278,9 +279,17 @@ var tskEntry = regexp.MustCompile(`^(\d+)(-\d+-\d+)?$`)
 // compares the answer with mirrorchk's owner.
 func tskAgrees(t *testing.T, img string, tr fsfixture.Truth, off int64, o report.Owner) {
 	t.Helper()
+	tskAgreesAt(t, img, tr, tr.FSOffset, off-tr.FSOffset, o)
+}
+
+// tskAgreesAt is tskAgrees for the filesystem at byte fsImageOff of the
+// image (tr gives its type and cluster size); rel is the byte in the
+// filesystem.
+func tskAgreesAt(t *testing.T, img string, tr fsfixture.Truth, fsImageOff, rel int64, o report.Owner) {
+	t.Helper()
 	ifind := fixture.Tool(t, "ifind", "sleuthkit")
-	rel := off - tr.FSOffset
-	secOff := strconv.FormatInt(tr.FSOffset/512, 10)
+	off := fsImageOff + rel
+	secOff := strconv.FormatInt(fsImageOff/512, 10)
 	var addr int64
 	fsType := "fat"
 	if tr.FS == "ntfs" {
@@ -467,5 +476,67 @@ func TestWindowsLSNEvidence(t *testing.T) {
 	t.Logf("authority reasons: %q", s.Authority.Reasons)
 	if seen != len(edited) {
 		t.Errorf("%d of the edited records listed as ranges", seen)
+	}
+}
+
+// TestMDDataAreaFilesystem: a FAT16 filesystem inside the data area of a
+// real md 1.2 pair; m1 misses a write. The filesystem is found at offset 0
+// of the data area, every range is owned, the metadata keeps the authority,
+// and the repaired members pass fsck.fat -n.
+func TestMDDataAreaFilesystem(t *testing.T) {
+	paths := members(t, "md/md-1.2/a-clean")
+	const dataOff = 1 << 20
+	for _, p := range paths {
+		ftRun(t, "mkfs.fat", "-F", "16", "-s", "1", "-i", "1234abcd", "--invariant", "--offset", "2048", p, "7168")
+	}
+	src := writeFile(t, filepath.Join(t.TempDir(), "after the split.txt"), bytes.Repeat([]byte("written while m1 was out\n"), 200))
+	ftRun(t, "mcopy", "-i", fmt.Sprintf("%s@@%d", paths[0], dataOff), src, "::/")
+	mdedit.Edit12(t, paths[0], func(sb []byte) { binary.LittleEndian.PutUint64(sb[200:], 20) }) // events 15 -> 20
+
+	code, rep := scanJSON(t, paths...)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Metadata != "md-1.2" || s.Authority.Member == nil || *s.Authority.Member != paths[0] || s.Members[1].State != report.StateStale {
+		t.Fatalf("exit %d metadata %s authority %v states %s %s", code, s.Metadata, s.Authority.Member, s.Members[0].State, s.Members[1].State)
+	}
+	for _, m := range s.Members {
+		if len(m.Filesystems) != 1 || m.Filesystems[0].Type != "fat16" || m.Filesystems[0].Offset != 0 || m.PartitionTable != "none" {
+			t.Errorf("%s: table %q filesystems %+v", m.Path, m.PartitionTable, m.Filesystems)
+		}
+	}
+	tr := fsfixture.Truth{FS: "fat16", FSOffset: 0}
+	file := false
+	for _, r := range s.Divergence.Ranges {
+		if r.Owner == nil {
+			t.Errorf("range at %d has no owner", r.VolumeOffset)
+			continue
+		}
+		if r.SourceBasis != "set-authority" || *r.Source != paths[0] {
+			t.Errorf("range at %d: source %v (%s)", r.VolumeOffset, r.Source, r.SourceBasis)
+		}
+		file = file || r.Owner.Path == "/after the split.txt"
+		// Sleuth Kit reads the data area as the filesystem, at the
+		// member's data offset.
+		owners := r.Owners
+		if len(owners) == 0 {
+			owners = []report.MemberOwner{{Member: paths[0], Owner: *r.Owner}}
+		}
+		for _, o := range owners {
+			tskAgreesAt(t, o.Member, tr, dataOff, r.VolumeOffset, o.Owner)
+		}
+	}
+	if !file {
+		t.Errorf("no range owned by the file written after the split: %+v", s.Files)
+	}
+
+	out := t.TempDir()
+	if code, _, stderr := mirrorchk(t, "repair", "--out", out, paths[0], paths[1]); code != exitRepaired {
+		t.Fatalf("repair: exit %d %s", code, stderr)
+	}
+	for _, p := range paths {
+		vol := filepath.Join(t.TempDir(), "vol.img")
+		extract(t, filepath.Join(out, filepath.Base(p)), vol, dataOff)
+		if out, err := exec.Command(fixture.Tool(t, "fsck.fat", "dosfstools"), "-n", vol).CombinedOutput(); err != nil {
+			t.Errorf("fsck.fat -n on repaired %s: %v\n%s", filepath.Base(p), err, out)
+		}
 	}
 }
