@@ -44,32 +44,11 @@ func WriteHTML(w io.Writer, r *Report) error {
 // htmlText returns s with every character that is not printable (by
 // strconv.IsPrint, plus the ASCII space) written as a Go escape. Printable
 // non-ASCII characters are kept.
-func htmlText(s string) string {
-	if isPrintable(s) {
-		return s
-	}
-	q := strconv.Quote(s)
-	q = q[1 : len(q)-1]
-	// Quote also escapes '"' and '\'; undo that for them alone, as they
-	// are printable.
-	var b strings.Builder
-	for i := 0; i < len(q); i++ {
-		if q[i] == '\\' && i+1 < len(q) && (q[i+1] == '"' || q[i+1] == '\\') {
-			i++
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
-}
+func htmlText(s string) string { return escaped(s, isPrintable, strconv.Quote) }
 
 // htmlPath returns p as is when it is printable and does not start with a
 // double quote, and Go-quoted otherwise.
-func htmlPath(p string) string {
-	if isPrintable(p) && !strings.HasPrefix(p, `"`) {
-		return p
-	}
-	return strconv.Quote(p)
-}
+func htmlPath(p string) string { return quotedPath(p, isPrintable, strconv.Quote) }
 
 func isPrintable(s string) bool {
 	for i, c := range s {

@@ -555,14 +555,22 @@ func (t *table) write(p *textPrinter, indent int) {
 
 // text returns s with every character outside printable ASCII written as a
 // Go escape, so the report stays plain ASCII and one item per line.
-func text(s string) string {
-	if isPrintableASCII(s) {
+func text(s string) string { return escaped(s, isPrintableASCII, strconv.QuoteToASCII) }
+
+// pathText returns p as is when it is printable ASCII and does not start
+// with a double quote, and Go-quoted otherwise, so that any path can be
+// recovered exactly from the report.
+func pathText(p string) string { return quotedPath(p, isPrintableASCII, strconv.QuoteToASCII) }
+
+// escaped returns s unchanged when printable accepts it, else with the
+// characters quote escapes written as Go escapes, except '"' and '\',
+// which are printable and stay as they are.
+func escaped(s string, printable func(string) bool, quote func(string) string) string {
+	if printable(s) {
 		return s
 	}
-	q := strconv.QuoteToASCII(s)
+	q := quote(s)
 	q = q[1 : len(q)-1]
-	// QuoteToASCII also escapes '"' and '\'; undo that for them alone, as
-	// they are printable.
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
 		if q[i] == '\\' && i+1 < len(q) && (q[i+1] == '"' || q[i+1] == '\\') {
@@ -573,14 +581,13 @@ func text(s string) string {
 	return b.String()
 }
 
-// pathText returns p as is when it is printable ASCII and does not start
-// with a double quote, and Go-quoted otherwise, so that any path can be
-// recovered exactly from the report.
-func pathText(p string) string {
-	if isPrintableASCII(p) && !strings.HasPrefix(p, `"`) {
+// quotedPath returns p as is when printable accepts it and it does not
+// start with a double quote, and quoted by quote otherwise.
+func quotedPath(p string, printable func(string) bool, quote func(string) string) string {
+	if printable(p) && !strings.HasPrefix(p, `"`) {
 		return p
 	}
-	return strconv.QuoteToASCII(p)
+	return quote(p)
 }
 
 func isPrintableASCII(s string) bool {
