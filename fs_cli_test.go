@@ -540,3 +540,22 @@ func TestMDDataAreaFilesystem(t *testing.T) {
 		}
 	}
 }
+
+// TestShortMemberFilesystem: a member cut short does not make the other
+// member's filesystem look truncated.
+func TestShortMemberFilesystem(t *testing.T) {
+	_, paths, _ := fsfixture.Case(t, "bare-pair")
+	if err := os.Truncate(paths[1], 5<<20); err != nil {
+		t.Fatal(err)
+	}
+	_, rep := scanJSON(t, paths...)
+	s := rep.Sets[0]
+	if !hasCode(s.Problems, "size-mismatch") {
+		t.Errorf("no size-mismatch: %+v", s.Problems)
+	}
+	for _, p := range s.Problems {
+		if p.Code == "fat-truncated" && p.Member != paths[1] {
+			t.Errorf("%s reported truncated: %s", p.Member, p.Message)
+		}
+	}
+}

@@ -90,7 +90,26 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 			cands = append(cands, i)
 		}
 	}
+	rankable := len(cands) == len(ev)
+	if !rankable {
+		// A member whose filesystem cannot be read cannot be ranked: the
+		// others are not newer just because they can be.
+		var none []int
+		for i, e := range ev {
+			if e == nil {
+				none = append(none, i)
+			}
+		}
+		v.reasons = append(v.reasons, fmt.Sprintf("no filesystem was read on %s, so the members cannot be ranked by filesystem evidence", names(none, name)))
+		cands = cands[:0]
+		for i := range ev {
+			cands = append(cands, i)
+		}
+	}
 	for _, c := range criteria {
+		if !rankable {
+			break
+		}
 		vals := map[int]int64{}
 		var shown []string
 		for _, i := range cands {

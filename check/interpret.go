@@ -395,7 +395,12 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		return layouts, nil
 	}
 	for i, m := range s.Members {
-		size := min(s.DataSize, m.Image.Size()-m.DataOffset)
+		// The member's own data area, not the set's: a short member must
+		// not make the others' filesystems look truncated.
+		size := m.Image.Size() - m.DataOffset
+		if m.DataSize > 0 {
+			size = min(size, m.DataSize)
+		}
 		if size <= 0 {
 			continue
 		}

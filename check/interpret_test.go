@@ -63,7 +63,10 @@ func (v fakeVol) Owners(off, n int64) []fs.Extent {
 }
 
 func (v fakeVol) Judge(off, n int64) fs.Judgement {
-	if off < fakeRecord || off >= 9*fakeRecord {
+	if off < fakeRecord {
+		return fs.Judgement{Intact: 1, Reason: "boot sector validates"}
+	}
+	if off >= 9*fakeRecord {
 		return fs.Judgement{}
 	}
 	j := fs.Judgement{Intact: 1}
@@ -252,5 +255,25 @@ func TestInterpretOverride(t *testing.T) {
 	}
 	if r.Undecided != 0 {
 		t.Errorf("undecided %d", r.Undecided)
+	}
+}
+
+// TestInterpretUnreadableMember: a member whose filesystem does not open
+// is not "older" than one whose does; its boot sector range is taken from
+// the member that opens, and nothing else is decided.
+func TestInterpretUnreadableMember(t *testing.T) {
+	bad := fakeImage(func(b []byte) { copy(b, "JUNK"); b[40000] = 1 })
+	r, _ := checkFake(t, bad, fakeImage(func(b []byte) { b[4095] = 9 }))
+	if r.Authority != nil {
+		t.Errorf("authority %s (%s) from the only readable member; reasons %q", base(r.Authority), r.Basis, r.Reasons)
+	}
+	for _, p := range r.Pieces {
+		want := "none"
+		if p.Offset < fakeRecord { // the fake's boot sector
+			want = check.SourceStructure
+		}
+		if p.Basis != want {
+			t.Errorf("piece at %d: basis %s, want %s (%s)", p.Offset, p.Basis, want, p.Reason)
+		}
 	}
 }
