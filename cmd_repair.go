@@ -69,7 +69,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 	for i, res := range run.results {
 		p, err := repair.NewPlan(res, o.out)
 		switch {
-		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember),
+		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
 			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
 			refused = true
 			rep.Sets[i].Repair = repairReport(nil, o.dryRun, "refused", err.Error())

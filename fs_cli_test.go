@@ -559,3 +559,33 @@ func TestShortMemberFilesystem(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairRefusesUndecided: three members; the preferred member's copy
+// of an MFT record is torn and the other two hold different intact copies
+// with no LSN between them. Nothing decides that record, so repair refuses
+// (exit 4) instead of picking one.
+func TestRepairRefusesUndecided(t *testing.T) {
+	dir, paths, tr := fsfixture.Case(t, "ntfs-torn-mft")
+	b := mustRead(t, paths[0])
+	off := tr.TornMFTRecords[0].Offset - 100 // inside the same 512-byte block, clear of its fixup slot
+	b[off] ^= 0xFF
+	m2 := writeFile(t, filepath.Join(dir, "m2.img"), b)
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", t.TempDir(), "--prefer", paths[1], paths[0], paths[1], m2)
+	if code != exitProblems || !strings.Contains(stderr, "no trustworthy source") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp := rep.Sets[0].Repair; rp == nil || rp.Status != "refused" {
+		t.Errorf("repair %+v", rp)
+	}
+	undecided := false
+	for _, r := range rep.Sets[0].Divergence.Ranges {
+		undecided = undecided || (r.Source == nil && r.SourceBasis == "none")
+	}
+	if !undecided {
+		t.Error("no range listed without a source")
+	}
+}
