@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/set"
 )
@@ -16,6 +17,9 @@ type Options struct {
 	// Prefer is the member the user names as authoritative, or nil.
 	Prefer   *set.Member
 	Progress func(done, total int64)
+	// Now is the scan's clock, nil for time.Now: filesystem timestamps
+	// after it are damage, not evidence of a later write.
+	Now func() time.Time
 	// Openers are the filesystem readers tried on each member's data area,
 	// in order; nil means DefaultOpeners, an empty non-nil slice none.
 	Openers []Opener
@@ -46,6 +50,9 @@ type Result struct {
 	// Undecided is the number of differing bytes no evidence decides and
 	// no authority covers.
 	Undecided int64
+	// PiecePairs[i][j] counts the pieces (ranges split at owner
+	// boundaries) in which members i and j differ, listed or not.
+	PiecePairs [][]int64
 }
 
 // Override is a range copied from another member than the authority.
@@ -112,6 +119,10 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		maxList = defaultMaxRanges
 	}
 	in := newInterp(s, layouts, maxList)
+	in.now = time.Now()
+	if opt.Now != nil {
+		in.now = opt.Now()
+	}
 	switch {
 	case opt.Prefer != nil:
 		in.known = idxOf(s, opt.Prefer)
@@ -279,6 +290,9 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 				// fails its own checks (torn records, a torn FAT).
 				dec.Problems = append(dec.Problems, set.Problem{Code: "damaged-member", Severity: set.Error, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes, all in structures whose copy on %s fails its own checks (see the ranges taken by structure)", m.Path(), auth.Path(), n, m.Path())})
+			case n > 0 && dec.Basis == BasisFilesystem && fsv.decided:
+				dec.Problems = append(dec.Problems, set.Problem{Code: "member-differs", Severity: set.Warning, Member: m.Path(),
+					Message: fmt.Sprintf("%s differs from %s in %d bytes; no evidence shows either older, and each differing range is taken from the copy its own evidence names (see the ranges)", m.Path(), auth.Path(), n)})
 			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
 				dec.States[m.Input] = set.StateStale
 				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),

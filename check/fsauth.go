@@ -20,6 +20,9 @@ type fsVerdict struct {
 	older []int
 	why   string  // the deciding criterion's reading
 	torn  []int64 // per member: differing bytes where its copy fails its own checks
+	// decided is set when no criterion ranks the members and the
+	// authority only stands in for ranges each decided on their own.
+	decided bool
 }
 
 // criterion is one kind of filesystem evidence of the later writer,
@@ -28,13 +31,23 @@ type criterion struct {
 	name  string
 	value func(e fs.Evidence) (int64, bool) // false: not recorded
 	show  func(v int64) string
+	// implausible says why a member's value cannot be evidence (damage
+	// reads as a late write), or "": then the criterion is not used.
+	implausible func(e fs.Evidence, now time.Time) string
 }
 
 var criteria = []criterion{
 	{"NTFS $LogFile current LSN", func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
-		func(v int64) string { return fmt.Sprint(v) }},
+		func(v int64) string { return fmt.Sprint(v) }, nil},
 	{"highest NTFS record LSN", func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
-		func(v int64) string { return fmt.Sprint(v) }},
+		func(v int64) string { return fmt.Sprint(v) },
+		func(e fs.Evidence, _ time.Time) string {
+			// No record is written after the log's current LSN.
+			if e.LogLSN > 0 && e.MaxRecordLSN > e.LogLSN {
+				return fmt.Sprintf("a record LSN %d lies beyond the $LogFile current LSN %d", e.MaxRecordLSN, e.LogLSN)
+			}
+			return ""
+		}},
 	// A filesystem without any dated entry counts as older than any date:
 	// the other member holds entries it lacks.
 	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) {
@@ -47,6 +60,12 @@ var criteria = []criterion{
 			return "none"
 		}
 		return time.Unix(0, v).UTC().Format(time.RFC3339)
+	}, func(e fs.Evidence, now time.Time) string {
+		// A date after the scan is damage (or a wrong clock), not a write.
+		if e.Latest.After(now.Add(24 * time.Hour)) {
+			return fmt.Sprintf("a timestamp %s lies after this scan", e.Latest.UTC().Format(time.RFC3339))
+		}
+		return ""
 	}},
 	{"dirty flag (set while mounted for writing)", func(e fs.Evidence) (int64, bool) {
 		if e.Dirty == nil {
@@ -56,7 +75,7 @@ var criteria = []criterion{
 			return 1, true
 		}
 		return 0, true
-	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }},
+	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }, nil},
 }
 
 // evidence returns each member's evidence from its first filesystem, nil
@@ -110,6 +129,18 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		if !rankable {
 			break
 		}
+		if c.implausible != nil {
+			var bad []string
+			for _, i := range cands {
+				if why := c.implausible(*ev[i], in.now); why != "" {
+					bad = append(bad, name(i)+": "+why)
+				}
+			}
+			if len(bad) > 0 {
+				v.reasons = append(v.reasons, fmt.Sprintf("%s: not used, %s", c.name, strings.Join(bad, "; ")))
+				continue
+			}
+		}
 		vals := map[int]int64{}
 		var shown []string
 		for _, i := range cands {
@@ -162,6 +193,7 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		g := r.Groups[r.ev.lsn]
 		if !slices.ContainsFunc(g, func(i int) bool { return slices.Contains(cands, i) }) {
 			v.reasons = append(v.reasons, fmt.Sprintf("but at data offset %d %s: the LSNs point both ways", r.Off, r.ev.lsnWhy))
+			v.older = nil // contradicted: no member is shown older
 			return v
 		}
 	}
@@ -207,7 +239,7 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		}
 	}
 	for _, r := range in.records {
-		if src, _, _ := resolve(r.Groups, r.ev, -1, false, name); src < 0 && split(r.Groups) {
+		if src, _, _ := resolve(r.Groups, r.ev, -1, false, nil, name); src < 0 && split(r.Groups) {
 			open += r.Len
 		}
 	}
@@ -215,8 +247,25 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		v.reasons = append(v.reasons, fmt.Sprintf("%s are not told apart by their filesystems, and %d bytes where they differ carry no evidence either way", names(cands, name), open))
 		return v
 	}
-	v.member = cands[0]
-	v.reasons = append(v.reasons, fmt.Sprintf("%s are not told apart by their filesystems, but every range where they differ is decided by its own evidence (structure, majority or LSN); %s is taken for the rest", names(cands, name), name(cands[0])))
+	// Every difference is decided range by range. The member those
+	// decisions favour most is taken; none is shown older.
+	won := make([]int64, len(in.s.Members))
+	for _, r := range in.records {
+		if src, _, _ := resolve(r.Groups, r.ev, -1, false, nil, name); src >= 0 {
+			for _, i := range r.Groups[group(r.Groups, src)] {
+				won[i] += r.Len
+			}
+		}
+	}
+	best := cands[0]
+	for _, i := range cands {
+		if won[i] > won[best] {
+			best = i
+		}
+	}
+	v.member, v.decided, v.older = best, true, nil
+	v.reasons = append(v.reasons, fmt.Sprintf("%s are not told apart by their filesystems, but every range where they differ is decided by its own evidence (structure, majority or LSN); %s, whose copies those decisions take most (%d bytes), is taken for the rest, and no member is shown older",
+		names(cands, name), name(best), won[best]))
 	return v
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/set"
@@ -99,6 +100,15 @@ type interp struct {
 	// or one current member by metadata that cannot be overruled), else -1:
 	// then only pieces taken from elsewhere need keeping.
 	known int
+	// older marks members the set metadata shows behind (stale, faulty,
+	// rebuilding, spare); the filesystem evidence adds to it after the diff.
+	older []bool
+	// overflowBytes counts the bytes of pieces with evidence not kept
+	// because maxOverrides was reached: they count as undecided.
+	overflowBytes int64
+	// piecePairs[i][j] counts the pieces in which members i and j differ.
+	piecePairs [][]int64
+	now        time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -107,13 +117,20 @@ func (in *interp) needed(p Piece) bool {
 	if in.known < 0 {
 		return true
 	}
-	src, _, _ := resolve(p.Groups, p.ev, in.known, true, func(int) string { return "" })
+	src, _, _ := resolve(p.Groups, p.ev, in.known, true, in.older, func(int) string { return "" })
 	return src < 0 || group(p.Groups, src) != group(p.Groups, in.known)
 }
 
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
-		torn: make([]int64, len(s.Members)), known: -1}
+		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members))}
+	for i, m := range s.Members {
+		switch m.State {
+		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
+			in.older[i] = true
+		}
+		in.piecePairs[i] = make([]int64, len(s.Members))
+	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
 			in.on = true
@@ -130,11 +147,56 @@ type quietBytes struct {
 
 func groupKey(g [][]int) string { return fmt.Sprint(g) }
 
-// add takes one differing range from the diff.
+// splitWindow bounds the bytes of a range split at once, so that memory
+// does not grow with the size of one differing range (a replaced member
+// differs in one range as long as the disk, with one owner per MFT record).
+const splitWindow = 16 << 20
+
+// add takes one differing range from the diff. It splits the range window
+// by window and joins pieces that continue across a window's edge with the
+// same owners and evidence.
 func (in *interp) add(r Range) {
-	for _, p := range in.split(r) {
+	var pend *Piece
+	flush := func() {
+		if pend != nil {
+			in.take(*pend)
+			pend = nil
+		}
+	}
+	end := r.Offset + r.Length
+	for off := r.Offset; off < end; off += splitWindow {
+		w := Range{Offset: off, Length: min(splitWindow, end-off), Groups: r.Groups}
+		for _, p := range in.split(w) {
+			if pend != nil && pend.Offset+pend.Length == p.Offset && slices.Equal(pend.Owners, p.Owners) && sameEvidence(pend.ev, p.ev) {
+				pend.Length += p.Length
+				continue
+			}
+			flush()
+			pend = &p
+		}
+	}
+	flush()
+}
+
+func sameEvidence(a, b pieceEvidence) bool {
+	return slices.Equal(a.torn, b.torn) && a.structWhy == b.structWhy && a.majority == b.majority && a.lsn == b.lsn && a.lsnWhy == b.lsnWhy
+}
+
+// take counts one piece and keeps what the decision after the diff needs.
+func (in *interp) take(p Piece) {
+	{
 		in.total++
 		in.count(p)
+		for gi, g := range p.Groups {
+			for _, h := range p.Groups[gi+1:] {
+				for _, i := range g {
+					for _, j := range h {
+						in.piecePairs[i][j]++
+						in.piecePairs[j][i]++
+					}
+				}
+			}
+		}
 		for g, torn := range p.ev.torn {
 			if torn {
 				for _, i := range p.Groups[g] {
@@ -147,6 +209,7 @@ func (in *interp) add(r Range) {
 				in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})
 			} else {
 				in.overflow = true
+				in.overflowBytes += p.Length
 			}
 		} else {
 			k := groupKey(p.Groups)
@@ -157,7 +220,7 @@ func (in *interp) add(r Range) {
 			}
 			q.bytes += p.Length
 		}
-		if in.maxList < 0 || len(in.listed) < in.maxList {
+		if len(in.listed) < in.maxList { // a negative limit lists none, as in Diff
 			in.listed = append(in.listed, p)
 		}
 	}
@@ -248,9 +311,16 @@ func (in *interp) evidence(p Piece) pieceEvidence {
 		}
 		ev.structWhy = strings.Join(why, "; ")
 	}
+	// LSNs compare copies that were read and do not fail their own
+	// checks; a member whose filesystem was not read has no LSN to lose.
+	for _, members := range p.Groups {
+		if l := in.layouts[members[0]]; l == nil || len(l.Volumes) == 0 {
+			return ev
+		}
+	}
 	best, second := -1, uint64(0)
 	for g, j := range js {
-		if ev.torn != nil && ev.torn[g] {
+		if j.Intact < 0 {
 			continue
 		}
 		switch {
@@ -319,38 +389,51 @@ func (in *interp) count(p Piece) {
 // resolve picks the copy of a piece. auth is the set's authoritative
 // member (-1 for none); strong is false when that authority comes only from
 // filesystem evidence, which then yields to per-range majority and LSNs.
-func resolve(groups [][]int, ev pieceEvidence, auth int, strong bool, name func(int) string) (src int, basis, why string) {
-	ok := func(g int) bool { return ev.torn == nil || !ev.torn[g] }
+// older marks members the evidence shows behind (nil for none): their
+// copies never replace the authority's, however well they verify, since an
+// intact old copy is not the current one.
+func resolve(groups [][]int, ev pieceEvidence, auth int, strong bool, older []bool, name func(int) string) (src int, basis, why string) {
+	torn := func(g int) bool { return g >= 0 && ev.torn != nil && ev.torn[g] }
+	authG := group(groups, auth)
+	behind := func(g int) bool {
+		if older == nil || g == authG || authG < 0 {
+			return false
+		}
+		for _, i := range groups[g] {
+			if !older[i] {
+				return false
+			}
+		}
+		return true
+	}
 	var cands []int
 	for g := range groups {
-		if ok(g) {
+		if !torn(g) && !behind(g) {
 			cands = append(cands, g)
 		}
 	}
-	authG := -1
-	for g, ms := range groups {
-		if slices.Contains(ms, auth) {
-			authG = g
-		}
-	}
+	in := func(g int) bool { return g >= 0 && slices.Contains(cands, g) }
 	prefix := ""
 	if ev.torn != nil {
 		prefix = ev.structWhy + "; "
+		if torn(authG) && len(cands) == 0 {
+			return auth, SourceAuthority, prefix + fmt.Sprintf("the copies that verify are on members the evidence shows older than %s, so its copy is kept as it is (check the filesystem after repair)", name(auth))
+		}
 		if len(cands) == 1 {
-			return groups[cands[0]][0], SourceStructure, ev.structWhy
+			return pick(groups[cands[0]], auth), SourceStructure, ev.structWhy
 		}
 	}
-	if strong && authG >= 0 && ok(authG) {
+	if strong && in(authG) {
 		return auth, SourceAuthority, prefix + fmt.Sprintf("%s is the set's authoritative member", name(auth))
 	}
-	if ev.majority >= 0 && ok(ev.majority) {
+	if in(ev.majority) {
 		g := ev.majority
 		return pick(groups[g], auth), SourceMajority, prefix + fmt.Sprintf("%d of %d members hold this copy", len(groups[g]), members(groups))
 	}
-	if ev.lsn >= 0 {
+	if in(ev.lsn) {
 		return pick(groups[ev.lsn], auth), SourceLSN, prefix + ev.lsnWhy
 	}
-	if authG >= 0 && ok(authG) {
+	if in(authG) {
 		return auth, SourceAuthority, prefix + fmt.Sprintf("%s is the set's authoritative member", name(auth))
 	}
 	return -1, SourceNone, prefix + "no evidence says which copy is right"

@@ -168,10 +168,12 @@ func TestInterpretBare(t *testing.T) {
 			sources: map[string]string{"$MFT record 3": "m0 structure"},
 		},
 		{
-			name:      "torn copy on the member the evidence calls newer",
-			imgs:      [][]byte{fakeImage(func(b []byte) { b[4095] = 5 }), fakeImage(func(b []byte) { b[4095] = 9; b[rec(2)] = 'T'; b[50000] = 1 })},
+			name: "torn copy on the member the evidence calls newer",
+			imgs: [][]byte{fakeImage(func(b []byte) { b[4095] = 5 }), fakeImage(func(b []byte) { b[4095] = 9; b[rec(2)] = 'T'; b[50000] = 1 })},
+			// m0's intact copy is older: it does not replace the authority's,
+			// which is kept and said (authority-copy-fails).
 			authority: "m1", basis: check.BasisFilesystem,
-			sources: map[string]string{"$MFT record 2": "m0 structure", "file data": "m1 set-authority", "boot sector": "m1 set-authority"},
+			sources: map[string]string{"$MFT record 2": "m1 set-authority", "file data": "m1 set-authority", "boot sector": "m1 set-authority"},
 		},
 		{
 			name:      "newer timestamps make the authority",
@@ -188,7 +190,7 @@ func TestInterpretBare(t *testing.T) {
 		{
 			name:      "higher LSN decides a record both copies hold intact",
 			imgs:      [][]byte{fakeImage(func(b []byte) { b[rec(4)+1] = 7 }), fakeImage(func(b []byte) { b[rec(4)+1] = 9 })},
-			authority: "m0", basis: check.BasisFilesystem, // every range decided: the lowest slot for the rest
+			authority: "m1", basis: check.BasisFilesystem, // every range decided: the member those decisions favour
 			sources: map[string]string{"$MFT record 4": "m1 lsn"},
 		},
 		{

@@ -22,6 +22,7 @@ type Layout struct {
 	Table   *part.Table // nil when the data area could not be read
 	Volumes []Placed    // in offset order
 	Notes   []string    // why a partition holds no recognised filesystem, …
+	sector  int64       // logical sector size the table was read with
 }
 
 // Placed is a filesystem found in a data area.
@@ -39,7 +40,10 @@ func ReadLayout(r io.ReaderAt, size int64, sectorSize int, openers []Opener) (*L
 	if err != nil {
 		return nil, err
 	}
-	l := &Layout{Table: t}
+	l := &Layout{Table: t, sector: int64(sectorSize)}
+	if l.sector == 0 {
+		l.sector = 512
+	}
 	try := func(start, n int64, p *part.Partition) {
 		var why []string
 		for _, o := range openers {
@@ -90,15 +94,32 @@ func (l *Layout) Owners(off, n int64) []owned {
 		for a < b {
 			o := owned{Off: a, Vol: -1}
 			stop := b
+			o.Owner = fs.Owner{Record: -1, Cluster: -1}
+			p := l.partitionAt(a)
 			switch {
 			case l.Table == nil || l.Table.Kind == part.None:
-				o.Owner = fs.Owner{Structure: "unrecognised", Record: -1, Cluster: -1}
-			case l.Table.Kind == part.MBR && a < 512:
-				o.Owner, stop = fs.Owner{Structure: fs.PartitionTable, Record: -1, Cluster: -1}, min(b, 512)
-			case l.Table.Kind == part.GPT && a < 34*512:
-				o.Owner, stop = fs.Owner{Structure: fs.PartitionTable, Record: -1, Cluster: -1}, min(b, 34*512)
+				o.Owner.Structure = "unrecognised"
+			case l.Table.Kind == part.MBR && a < l.sector:
+				o.Owner.Structure, stop = fs.PartitionTable, min(b, l.sector)
+			case l.Table.Kind == part.GPT && a < 34*l.sector:
+				o.Owner.Structure, stop = fs.PartitionTable, min(b, 34*l.sector)
+			case p != nil:
+				stop = min(b, p.End())
+				switch {
+				case p.LDM:
+					o.Owner.Structure = fmt.Sprintf("partition %d (%s: read through the LDM database)", p.Index, p.TypeName)
+				case p.Type == "0x05" || p.Type == "0x0F":
+					o.Owner.Structure = fmt.Sprintf("partition %d (%s: logical partitions not read)", p.Index, p.TypeName)
+				default:
+					o.Owner.Structure = fmt.Sprintf("partition %d (type %s): no filesystem recognised", p.Index, p.Type)
+				}
 			default:
-				o.Owner = fs.Owner{Structure: fs.Unpartitioned, Record: -1, Cluster: -1}
+				o.Owner.Structure = fs.Unpartitioned
+				for _, q := range l.Table.Partitions { // up to the next partition
+					if q.Start > a {
+						stop = min(stop, q.Start)
+					}
+				}
 			}
 			o.Len = stop - a
 			out = append(out, o)
@@ -125,6 +146,20 @@ func (l *Layout) Owners(off, n int64) []owned {
 		gap(cur, end)
 	}
 	return out
+}
+
+// partitionAt is the table entry holding byte off, or nil.
+func (l *Layout) partitionAt(off int64) *part.Partition {
+	if l.Table == nil {
+		return nil
+	}
+	for i := range l.Table.Partitions {
+		p := &l.Table.Partitions[i]
+		if off >= p.Start && off < p.End() {
+			return p
+		}
+	}
+	return nil
 }
 
 // Judge asks the filesystem holding [off, off+n) about this member's copy.

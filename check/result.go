@@ -19,14 +19,23 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 	}
 	strong := r.Basis == BasisMetadata || r.Basis == BasisUser
 	name := func(i int) string { return s.Members[i].Path() }
+	older := slices.Clone(in.older)
+	for _, i := range fsv.older {
+		older[i] = true
+	}
+	var kept int64 // bytes where the authority's failing copy is kept
 	for _, p := range in.listed {
-		p.Source, p.Basis, p.Reason = resolve(p.Groups, p.ev, auth, strong, name)
+		p.Source, p.Basis, p.Reason = resolve(p.Groups, p.ev, auth, strong, older, name)
+		if p.ev.torn != nil && auth >= 0 && p.ev.torn[group(p.Groups, auth)] && p.Source == auth {
+			kept += p.Length
+		}
 		r.Pieces = append(r.Pieces, p)
 	}
+	r.PiecePairs = in.piecePairs
 	r.PiecesTotal = in.total
 	r.Files, r.FilesLost = in.fileList(), in.lost
 	for _, rec := range in.records {
-		src, basis, why := resolve(rec.Groups, rec.ev, auth, strong, name)
+		src, basis, why := resolve(rec.Groups, rec.ev, auth, strong, older, name)
 		if src < 0 {
 			r.Undecided += rec.Len
 			continue
@@ -42,8 +51,13 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 		}
 	}
 	if in.overflow {
-		r.Problems = append(r.Problems, set.Problem{Code: "too-many-decisions", Severity: set.Warning,
-			Message: fmt.Sprintf("more than %d differing ranges carry their own evidence; the rest follow the set authority", maxOverrides)})
+		r.Undecided += in.overflowBytes
+		r.Problems = append(r.Problems, set.Problem{Code: "too-many-decisions", Severity: set.Error,
+			Message: fmt.Sprintf("more than %d differing ranges carry their own evidence; the %d bytes past that limit are left undecided, so repair refuses", maxOverrides, in.overflowBytes)})
+	}
+	if kept > 0 {
+		r.Problems = append(r.Problems, set.Problem{Code: "authority-copy-fails", Severity: set.Warning, Member: r.Authority.Path(),
+			Message: fmt.Sprintf("in %d listed bytes the authoritative %s's own copy fails its checks and no current member's copy verifies; it is kept as it is (check the filesystem after repair)", kept, r.Authority.Path())})
 	}
 	if len(r.Overrides) > 0 && r.Authority != nil {
 		var b int64

@@ -126,6 +126,9 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 			continue // a spare holds no slot: nothing to make in sync
 		}
 		o := &Output{Member: m, Patches: patches[m.Input], BytesCopied: r.Diff.PairBytes[i][src], RangesTotal: r.PairRanges[i][src]}
+		if r.PiecePairs != nil {
+			o.RangesTotal = r.PiecePairs[i][src] // the report's ranges are pieces
+		}
 		for _, ov := range r.Overrides {
 			// The authority's copy is replaced by another's here.
 			from := idx[ov.From]

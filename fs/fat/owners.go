@@ -226,6 +226,7 @@ func (v *Volume) judgeFAT(k int, a, e int64) (int, string) {
 	rel := a - start
 	bits := b.entryBits()
 	ent := func(byteOff int64) int64 { return byteOff * 8 / bits }
+	mismatch := false
 	for ; rel < e-start; rel += compareChunk {
 		re := min(rel+compareChunk, e-start)
 		mine := make([]byte, re-rel)
@@ -257,9 +258,13 @@ func (v *Volume) judgeFAT(k int, a, e int64) (int, string) {
 				}
 			}
 		}
-		if twins > 0 && !equal {
-			return -1, fmt.Sprintf("%s differs from every other copy over entries %d..%d", name, ent(rel+firstD), ent(rel+lastD))
+		if twins > 0 && !equal && k != v.active {
+			return -1, fmt.Sprintf("%s differs from the active FAT %d over entries %d..%d", name, v.active+1, ent(rel+firstD), ent(rel+lastD))
 		}
+		// The active copy differing from its twin is not shown torn by
+		// that alone (the twin may be the torn one): only invalid entries
+		// below condemn it.
+		mismatch = mismatch || (twins > 0 && !equal)
 		// Entries whose bytes lie inside the range must be valid values.
 		lo := (rel*8 + bits - 1) / bits
 		hi := (re * 8) / bits // exclusive
@@ -275,6 +280,9 @@ func (v *Volume) judgeFAT(k int, a, e int64) (int, string) {
 	}
 	if b.NumFATs < 2 {
 		return 1, name + ": entries valid (no twin copy)"
+	}
+	if mismatch {
+		return 0, name + ": the active copy, entries valid, but it differs from its twin: no evidence which copy is right"
 	}
 	return 1, name + ": equal to a twin copy, entries valid"
 }
