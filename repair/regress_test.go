@@ -1,7 +1,7 @@
 package repair
 
-// Review tests: each demonstrates a defect found in review; expected to
-// FAIL until fixed.
+// Regression tests from a review: each once demonstrated a defect (its
+// comment says which) and now guards the fix.
 
 import (
 	"context"
