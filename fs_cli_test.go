@@ -209,6 +209,9 @@ func repairCase(t *testing.T, name string, paths []string, byName map[string]str
 		}
 		sums[o.DataSHA256] = true
 		fsckPasses(t, o.Path, tr)
+		if len(o.FilesystemFindings) > 0 {
+			t.Errorf("%s: filesystem findings on the repaired image: %q", o.Path, o.FilesystemFindings)
+		}
 	}
 	if len(sums) != 1 {
 		t.Errorf("repaired data hashes differ: %v", sums)

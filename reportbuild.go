@@ -220,13 +220,14 @@ func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 	}
 	for _, o := range p.Outputs {
 		ro := report.RepairOutput{
-			Member:      o.Member.Path(),
-			RangesTotal: o.RangesTotal,
-			BytesCopied: o.BytesCopied,
-			Hashes:      o.Hashes,
-			DataSHA256:  o.DataSHA256,
-			Verified:    o.Verified,
-			Ranges:      ranges(p.Result.Set, o.Ranges, p.Source),
+			Member:             o.Member.Path(),
+			RangesTotal:        o.RangesTotal,
+			BytesCopied:        o.BytesCopied,
+			Hashes:             o.Hashes,
+			DataSHA256:         o.DataSHA256,
+			Verified:           o.Verified,
+			FilesystemFindings: o.FSProblems,
+			Ranges:             ranges(p.Result.Set, o.Ranges, p.Source),
 		}
 		if !dryRun {
 			ro.Path = o.Path

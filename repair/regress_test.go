@@ -233,6 +233,9 @@ func TestRegressFATTwinRepairVerifiedButBroken(t *testing.T) {
 		if !o.Verified {
 			t.Fatalf("%s not verified", o.Path)
 		}
+		if !strings.Contains(strings.Join(o.FSProblems, "\n"), "fat-copies-differ") {
+			t.Errorf("%s: the written image's own check does not report the differing FAT copies: %q", o.Path, o.FSProblems)
+		}
 		outb, _ := exec.Command(fsck, "-n", o.Path).CombinedOutput()
 		for _, line := range strings.Split(string(outb), "\n") {
 			line = strings.TrimSpace(line)

@@ -79,6 +79,9 @@ type Output struct {
 	Hashes     map[string]string // of the whole written image
 	DataSHA256 string            // of its data area as re-read
 	Verified   bool
+	// FSProblems are what the filesystem checks find on the written
+	// image (warnings and errors, in words); nil when none was looked for.
+	FSProblems []string
 }
 
 // NewPlan plans the repair of r's set into outDir. It does not touch the
@@ -356,7 +359,38 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 		return err
 	}
 	o.Hashes, o.DataSHA256, o.Verified = hashes, dataSum, true
+	o.FSProblems = checkOutput(o.Path, m.DataOffset, dataSize, p.Result.Layouts != nil)
 	return nil
+}
+
+// checkOutput reads the filesystems of a written output, as the check read
+// the inputs', and returns what their consistency checks find: a repair
+// whose data verifies can still hold a filesystem that does not (a failing
+// copy kept where no current copy verified). Nil when no filesystem was
+// looked for.
+func checkOutput(path string, off, size int64, look bool) []string {
+	if !look {
+		return nil
+	}
+	im, err := image.Open(path)
+	if err != nil {
+		return []string{fmt.Sprintf("not re-read: %v", err)}
+	}
+	defer im.Close()
+	size = min(size, im.Size()-off)
+	l, err := check.ReadLayout(io.NewSectionReader(im, off, size), size, 0, check.DefaultOpeners)
+	if err != nil {
+		return []string{fmt.Sprintf("not re-read: %v", err)}
+	}
+	out := []string{}
+	for _, v := range l.Volumes {
+		for _, pr := range v.Vol.Problems() {
+			if pr.Severity != "info" {
+				out = append(out, fmt.Sprintf("%s %s %s: %s", v.Vol.Type(), pr.Severity, pr.Code, pr.Message))
+			}
+		}
+	}
+	return out
 }
 
 // publish gives tmp its final name without ever replacing an existing

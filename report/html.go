@@ -253,6 +253,7 @@ type htmlOutput struct {
 	RangesTotal     int64
 	Ranges          htmlRanges
 	MetadataChanges []string
+	FSFindings      []string
 }
 
 func htmlReport(r *Report) *htmlPage {
@@ -488,6 +489,7 @@ func htmlSetView(s *Set, n, total int) *htmlSet {
 				RangesTotal:     o.RangesTotal,
 				Ranges:          htmlRangesView(o.Ranges, o.RangesTotal, lab),
 				MetadataChanges: htmlTexts(o.MetadataChanges),
+				FSFindings:      htmlTexts(o.FilesystemFindings),
 			}
 			for _, alg := range sortedKeys(o.Hashes) {
 				ho.Hashes = append(ho.Hashes, htmlKV{htmlText(alg), htmlText(o.Hashes[alg])})
@@ -792,6 +794,10 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{- template "ranges" .Ranges}}
 <p>Metadata changes:</p>
 {{template "list" .MetadataChanges}}
+{{- if .FSFindings}}
+<p>Filesystem findings on the written image:</p>
+{{template "list" .FSFindings}}
+{{- end}}
 {{- end}}
 {{- end}}
 </section>

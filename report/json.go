@@ -140,6 +140,7 @@ func normalizedSet(s *Set) Set {
 			o.Ranges = cloneRanges(o.Ranges)
 			o.MetadataChanges = cloneStrings(o.MetadataChanges)
 			o.Hashes = cloneHashes(o.Hashes)
+			o.FilesystemFindings = cloneStrings(o.FilesystemFindings)
 			rp.Outputs[i] = o
 		}
 		n.Repair = &rp

@@ -232,4 +232,7 @@ type RepairOutput struct {
 	Hashes          map[string]string `json:"hashes"`           // of the written image
 	DataSHA256      string            `json:"data_sha256"`      // of its data area after writing
 	Verified        bool              `json:"verified"`         // re-read data area equals the authoritative member's
+	// FilesystemFindings are the warnings and errors the filesystem checks
+	// find on the written image (text, not contract); empty when none.
+	FilesystemFindings []string `json:"filesystem_findings"`
 }

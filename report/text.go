@@ -378,6 +378,10 @@ func (p *textPrinter) repair(rp *Repair, lab labels) {
 			p.line(6, "Metadata changes:")
 			p.bullets(8, o.MetadataChanges)
 		}
+		if len(o.FilesystemFindings) > 0 {
+			p.line(6, "Filesystem findings on the written image:")
+			p.bullets(8, o.FilesystemFindings)
+		}
 	}
 }
 
