@@ -70,7 +70,7 @@ func ReadLayout(r io.ReaderAt, size int64, sectorSize int, openers []Opener) (*L
 			l.Notes = append(l.Notes, err.Error())
 			continue
 		}
-		if p.LDM || p.Type == "0x05" || p.Type == "0x0F" {
+		if p.LDM || p.Extended() {
 			continue // LDM volumes are found through the LDM database; extended partitions hold tables
 		}
 		try(p.Start, p.Size, p)
@@ -108,8 +108,8 @@ func (l *Layout) Owners(off, n int64) []owned {
 				switch {
 				case p.LDM:
 					o.Owner.Structure = fmt.Sprintf("partition %d (%s: read through the LDM database)", p.Index, p.TypeName)
-				case p.Type == "0x05" || p.Type == "0x0F":
-					o.Owner.Structure = fmt.Sprintf("partition %d (%s: logical partitions not read)", p.Index, p.TypeName)
+				case p.Extended():
+					o.Owner.Structure = fmt.Sprintf("partition %d (%s): extended boot records and gaps", p.Index, p.TypeName)
 				default:
 					o.Owner.Structure = fmt.Sprintf("partition %d (type %s): no filesystem recognised", p.Index, p.Type)
 				}
@@ -153,13 +153,17 @@ func (l *Layout) partitionAt(off int64) *part.Partition {
 	if l.Table == nil {
 		return nil
 	}
+	var ext *part.Partition
 	for i := range l.Table.Partitions {
 		p := &l.Table.Partitions[i]
 		if off >= p.Start && off < p.End() {
-			return p
+			if !p.Extended() {
+				return p // a logical partition before the extended one holding it
+			}
+			ext = p
 		}
 	}
-	return nil
+	return ext
 }
 
 // Judge asks the filesystem holding [off, off+n) about this member's copy.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mirrorchk/mirrorchk/fs/part"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/ftdisk"
 )
@@ -259,47 +260,20 @@ func readFTDisk(im *image.Image) (*ftDisk, error) {
 	}
 	d.ok = true
 	d.sig = binary.LittleEndian.Uint32(b[440:])
-	var ext []mbrPart
-	for i := range 4 {
-		e := b[446+16*i:]
-		p := mbrPart{typ: e[4], off: int64(binary.LittleEndian.Uint32(e[8:])) * 512, len: int64(binary.LittleEndian.Uint32(e[12:])) * 512,
-			entryOff: int64(446 + 16*i + 4), entryIndex: i + 1}
-		switch {
-		case p.typ == 0:
-		case p.typ == 0x05 || p.typ == 0x0F || p.typ == 0x85:
-			ext = append(ext, p)
-		default:
-			d.parts = append(d.parts, p)
-		}
+	// The partitions, logical ones through the extended boot records, as
+	// fs/part reads them for the filesystem check too.
+	t, err := part.Read(im, im.Size(), 512)
+	if err != nil {
+		return nil, err
 	}
-	// Logical partitions: the EBR chain of the first extended partition.
-	if len(ext) > 0 {
-		base, cur, n := ext[0].off, ext[0].off, 5
-		for range 64 {
-			if cur+512 > im.Size() {
-				break
-			}
-			if err := image.ReadFull(im, b, cur); err != nil {
-				return nil, err
-			}
-			if b[510] != 0x55 || b[511] != 0xAA {
-				break
-			}
-			e, l := b[446:], b[462:]
-			if e[4] != 0 {
-				d.parts = append(d.parts, mbrPart{typ: e[4], off: cur + int64(binary.LittleEndian.Uint32(e[8:]))*512,
-					len: int64(binary.LittleEndian.Uint32(e[12:])) * 512, entryOff: cur + 446 + 4, logical: true, entryIndex: n})
-				n++
-			}
-			if l[4] == 0 {
-				break
-			}
-			next := base + int64(binary.LittleEndian.Uint32(l[8:]))*512
-			if next <= cur {
-				break
-			}
-			cur = next
+	if t.Kind != part.MBR {
+		return d, nil
+	}
+	for _, q := range t.Partitions {
+		if q.Extended() {
+			continue
 		}
+		d.parts = append(d.parts, mbrPart{typ: q.MBRType, off: q.Start, len: q.Size, entryOff: q.EntryOff, logical: q.Index > 4, entryIndex: q.Index})
 	}
 	return d, nil
 }

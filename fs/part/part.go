@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Table struct {
 	Partitions          []Partition // non-empty entries, in table order
 	// Bare says why Kind is None: e.g. "sector 0 holds an NTFS boot sector".
 	Bare string
+	// Notes says what of the table could not be read (a broken chain of
+	// extended boot records).
+	Notes []string
 }
 
 // Partition is one non-empty table entry.
@@ -54,10 +58,63 @@ type Partition struct {
 	FT, FTBroken bool
 	LDM          bool   // MBR 0x42 or the GPT LDM metadata/data types
 	Name         string // GPT partition name
+	// EntryOff is the byte offset in the image of an MBR entry's type byte
+	// (in the MBR or in an extended boot record), 0 for GPT.
+	EntryOff int64
 }
 
 // End is the first byte after the partition.
 func (p Partition) End() int64 { return p.Start + p.Size }
+
+// Extended reports whether p is an MBR extended partition, which holds a
+// chain of extended boot records rather than a filesystem.
+func (p Partition) Extended() bool {
+	return p.MBRType == 0x05 || p.MBRType == 0x0F || p.MBRType == 0x85
+}
+
+// maxLogical bounds the chain of extended boot records.
+const maxLogical = 128
+
+// readEBRs walks the chain of extended boot records in ext: each EBR's
+// first entry is a logical partition (relative to that EBR), its second
+// the next EBR (relative to the start of ext). Loops, entries outside ext
+// and chains longer than maxLogical end the walk with an error.
+func readEBRs(r io.ReaderAt, size int64, ext Partition, sectorSize int, index int) ([]Partition, error) {
+	ss := int64(sectorSize)
+	var out []Partition
+	seen := map[int64]bool{}
+	for at := ext.Start; ; {
+		if seen[at] || len(out) >= maxLogical {
+			return out, fmt.Errorf("part: the chain of extended boot records loops or runs past %d entries at byte %d", maxLogical, at)
+		}
+		seen[at] = true
+		if at < ext.Start || at+512 > min(ext.End(), size) {
+			return out, fmt.Errorf("part: extended boot record at byte %d lies outside the extended partition", at)
+		}
+		b := make([]byte, 512)
+		if _, err := r.ReadAt(b, at); err != nil {
+			return out, fmt.Errorf("part: reading the extended boot record at byte %d: %w", at, err)
+		}
+		if b[510] != 0x55 || b[511] != 0xAA {
+			return out, fmt.Errorf("part: no 0x55AA signature in the extended boot record at byte %d", at)
+		}
+		e1, e2 := b[446:462], b[462:478]
+		if typ := e1[4]; typ != 0 {
+			start := at + int64(binary.LittleEndian.Uint32(e1[8:]))*ss
+			n := int64(binary.LittleEndian.Uint32(e1[12:])) * ss
+			q := Partition{Index: index, Start: start, Size: n, Type: fmt.Sprintf("0x%02X", typ), MBRType: typ, TypeName: mbrTypeName(typ) + " (logical)",
+				EntryOff: at + 446 + 4}
+			q.FT, q.FTBroken = ftType(typ)
+			q.LDM = typ == 0x42
+			out = append(out, q)
+			index++
+		}
+		if e2[4] == 0 || binary.LittleEndian.Uint32(e2[8:]) == 0 {
+			return out, nil
+		}
+		at = ext.Start + int64(binary.LittleEndian.Uint32(e2[8:]))*ss
+	}
+}
 
 // GPT partition types of Windows dynamic disks.
 const (
@@ -121,10 +178,22 @@ func Read(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 		}
 		b := byte(p.Type)
 		q := Partition{Index: i + 1, Start: int64(p.Start) * int64(sectorSize), Size: int64(p.Size) * int64(sectorSize),
-			Type: fmt.Sprintf("0x%02X", b), MBRType: b, TypeName: mbrTypeName(b)}
+			Type: fmt.Sprintf("0x%02X", b), MBRType: b, TypeName: mbrTypeName(b), EntryOff: int64(446 + 16*i + 4)}
 		q.FT, q.FTBroken = ftType(b)
 		q.LDM = b == 0x42
 		t.Partitions = append(t.Partitions, q)
+	}
+	// Logical partitions, numbered from 5 as Linux and sfdisk do, after
+	// the primary entries.
+	for _, q := range slices.Clone(t.Partitions) {
+		if q.Extended() {
+			logical, err := readEBRs(r, size, q, sectorSize, 5)
+			if err != nil {
+				t.Notes = append(t.Notes, err.Error())
+			}
+			t.Partitions = append(t.Partitions, logical...)
+			break // one extended partition per MBR
+		}
 	}
 	if len(t.Partitions) == 0 {
 		return &Table{Kind: None, DiskSignature: t.DiskSignature, Bare: "the MBR has no partitions"}, nil
@@ -200,7 +269,18 @@ func bootSector(s []byte) string {
 	case media != 0xF0 && media < 0xF8:
 		return ""
 	}
-	return "sector 0 holds a FAT boot sector (valid BPB)"
+	// A jump and BPB-like bytes alone also occur in MBR boot code (GRUB's
+	// starts EB 63 90): ask for the FAT type string, or a partition table
+	// that cannot be one (status bytes other than 0x00 and 0x80).
+	if bytes.HasPrefix(s[0x36:], []byte("FAT")) || bytes.HasPrefix(s[0x52:], []byte("FAT32")) {
+		return "sector 0 holds a FAT boot sector (valid BPB)"
+	}
+	for i := range 4 {
+		if st := s[446+16*i]; st != 0 && st != 0x80 {
+			return "sector 0 holds a FAT boot sector (valid BPB, no valid partition table)"
+		}
+	}
+	return ""
 }
 
 // file adapts an io.ReaderAt to the backend.File go-diskfs reads from;

@@ -67,6 +67,8 @@ func TestAgainstSfdisk(t *testing.T) {
 			MBR, []bool{true, true, false, false}, []bool{false, true, false, false}},
 		{"dos-ft-fat", "label: dos\nstart=2048, size=8192, type=86\nstart=10240, size=8192, type=8b\nstart=18432, size=2048, type=42\n",
 			MBR, []bool{true, true, false}, []bool{false, false, false}},
+		{"dos-logical", "label: dos\nstart=2048, size=4096, type=7\nstart=6144, size=20000, type=5\nstart=8192, size=4096, type=87\nstart=14336, size=4096, type=c7\nstart=20480, size=2048, type=6\n",
+			MBR, []bool{false, false, true, true, false}, []bool{false, false, false, true, false}},
 		{"gpt", "label: gpt\nstart=2048, size=8192, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=data\nstart=10240, size=2048, type=5808C8AA-7E8F-42E0-85D2-E1E90434CFB3\nstart=12288, size=4096, type=AF9B60A0-1431-4F62-BC68-3311714A69AD\n",
 			GPT, []bool{false, false, false}, []bool{false, false, false}},
 	}
@@ -166,6 +168,22 @@ func TestShortAndGarbage(t *testing.T) {
 		{"short", make([]byte, 100)},
 		{"zeros", make([]byte, 4096)},
 		{"signature only", func() []byte { b := make([]byte, 4096); b[510], b[511] = 0x55, 0xAA; return b }()},
+		{"extended boot record pointing at itself", func() []byte {
+			b := make([]byte, 8192)
+			b[510], b[511] = 0x55, 0xAA
+			b[446+4] = 0x05 // extended, sectors 2..15
+			b[446+8] = 2
+			b[446+12] = 14
+			e := b[1024:]
+			e[510], e[511] = 0x55, 0xAA
+			e[446+4], e[446+8], e[446+12] = 0x07, 1, 2  // a logical partition
+			e[462+4], e[462+8], e[462+12] = 0x05, 0, 14 // next EBR: offset 0 ends the chain, so point at...
+			e[462+8] = 1                                // ...sector 3, whose EBR points back at sector 3
+			f := b[1536:]
+			f[510], f[511] = 0x55, 0xAA
+			f[462+4], f[462+8], f[462+12] = 0x05, 1, 14
+			return b
+		}()},
 		{"entry past end", func() []byte {
 			b := make([]byte, 4096)
 			b[510], b[511] = 0x55, 0xAA
@@ -181,8 +199,11 @@ func TestShortAndGarbage(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
+		if strings.Contains(c.name, "itself") && (len(tab.Notes) == 0 || !strings.Contains(tab.Notes[0], "loops")) {
+			t.Errorf("%s: notes %q, want the loop named", c.name, tab.Notes)
+		}
 		for _, p := range tab.Partitions {
-			if p.Contain(int64(len(c.b))) == nil {
+			if strings.Contains(c.name, "past end") && p.Contain(int64(len(c.b))) == nil {
 				t.Errorf("%s: partition %+v said to fit in %d bytes", c.name, p, len(c.b))
 			}
 		}
@@ -220,4 +241,23 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("no table but partitions: %+v", tab)
 		}
 	})
+}
+
+// TestBootCodeLikeBPB: MBR boot code that starts with a jump and happens to
+// hold BPB-like bytes (as GRUB's does) is still an MBR when its partition
+// table is valid and it names no FAT type.
+func TestBootCodeLikeBPB(t *testing.T) {
+	sfdisk := fixture.Tool(t, "sfdisk", "fdisk")
+	img := filepath.Join(t.TempDir(), "disk.img")
+	f, _ := os.Create(img)
+	f.Truncate(8 << 20)
+	f.Close()
+	run(t, sfdisk, "label: dos\nstart=2048, size=8192, type=83\n", "-q", img)
+	b, _ := os.ReadFile(img)
+	copy(b, []byte{0xEB, 0x63, 0x90})
+	b[11], b[12], b[13], b[14], b[15], b[16], b[21] = 0x00, 0x02, 1, 1, 0, 2, 0xF8
+	os.WriteFile(img, b, 0o644)
+	if tab := readImage(t, img); tab.Kind != MBR || len(tab.Partitions) != 1 {
+		t.Errorf("read as %+v, want the MBR with one partition", tab)
+	}
 }
