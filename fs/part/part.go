@@ -141,6 +141,11 @@ func Read(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 		return &Table{Kind: None, Bare: "sector 0 has no 0x55AA signature"}, nil
 	}
 	f := &file{SectionReader: io.NewSectionReader(r, 0, size), size: size}
+	// go-diskfs allocates the partition array at the size a GPT header
+	// claims; a hostile header must not get that far.
+	if err := gptBounded(r, size, sectorSize); err != nil {
+		return &Table{Kind: None, Bare: err.Error()}, nil
+	}
 	if g, err := gpt.Read(f, sectorSize, sectorSize); err == nil {
 		t := &Table{Kind: GPT, RecoveredFromBackup: g.RecoveredFromBackup}
 		for i, p := range g.Partitions {
@@ -199,6 +204,33 @@ func Read(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 		return &Table{Kind: None, DiskSignature: t.DiskSignature, Bare: "the MBR has no partitions"}, nil
 	}
 	return t, nil
+}
+
+// maxGPTArray bounds the partition-entry array a GPT header may claim (the
+// usual array is 128 entries of 128 bytes, 16 KiB).
+const maxGPTArray = 1 << 20
+
+// gptBounded checks the primary and backup GPT headers, where they carry
+// the "EFI PART" signature, for a partition-entry array of sane size.
+func gptBounded(r io.ReaderAt, size int64, sectorSize int) error {
+	ss := int64(sectorSize)
+	for _, at := range []int64{ss, (size/ss - 1) * ss} {
+		if at < ss || at+92 > size {
+			continue
+		}
+		h := make([]byte, 92)
+		if _, err := r.ReadAt(h, at); err != nil {
+			continue
+		}
+		if string(h[:8]) != "EFI PART" {
+			continue
+		}
+		n, es := int64(binary.LittleEndian.Uint32(h[80:])), int64(binary.LittleEndian.Uint32(h[84:]))
+		if n*es > maxGPTArray || es < 128 || es%8 != 0 {
+			return fmt.Errorf("the GPT header at byte %d claims %d partition entries of %d bytes: not read", at, n, es)
+		}
+	}
+	return nil
 }
 
 // ErrOutside is returned by Contain for a partition past the end of the disk.

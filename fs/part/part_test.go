@@ -184,6 +184,15 @@ func TestShortAndGarbage(t *testing.T) {
 			f[462+4], f[462+8], f[462+12] = 0x05, 1, 14
 			return b
 		}()},
+		{"GPT header claiming a huge array", func() []byte {
+			b := make([]byte, 4096)
+			b[510], b[511] = 0x55, 0xAA
+			b[446+4], b[446+8], b[446+12] = 0xEE, 1, 7
+			copy(b[512:], "EFI PART")
+			b[512+80], b[512+81], b[512+82], b[512+83] = 0xFF, 0xFF, 0xFF, 0x7F // entries
+			b[512+84], b[512+85] = 0x00, 0x10                                   // 4096 bytes each
+			return b
+		}()},
 		{"entry past end", func() []byte {
 			b := make([]byte, 4096)
 			b[510], b[511] = 0x55, 0xAA
