@@ -274,18 +274,26 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 			count(r.Length, "byte", "bytes"), paren(human(r.Length)), agreeText(r.Agree, lab), src)
 	}
 	t.write(p, indent)
+	if more := total - int64(len(rs)); more > 0 {
+		p.line(indent, "... and %s not listed (--max-ranges)", count(more, "more range", "more ranges"))
+	}
 	owners := table{right: []bool{true, false}}
+	why := table{right: []bool{true, false}}
 	for _, r := range rs {
 		if o := ownerText(r, lab); o != "" {
 			owners.add(hex(r.VolumeOffset), o)
+		}
+		if r.SourceBasis != "" && r.SourceBasis != "set-authority" {
+			why.add(hex(r.VolumeOffset), text(r.SourceBasis)+": "+text(r.SourceReason))
 		}
 	}
 	if len(owners.rows) > 0 {
 		p.line(indent-2, "Owners of the listed ranges:")
 		owners.write(p, indent)
 	}
-	if more := total - int64(len(rs)); more > 0 {
-		p.line(indent, "... and %s not listed (--max-ranges)", count(more, "more range", "more ranges"))
+	if len(why.rows) > 0 {
+		p.line(indent-2, "Listed ranges decided by their own evidence (or by none):")
+		why.write(p, indent)
 	}
 }
 
