@@ -2,6 +2,7 @@ package set
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/imsm"
@@ -46,6 +47,9 @@ func (s *Set) imsmPatches(auth *Member) (map[int][]Patch, error) {
 			return nil, err
 		}
 		ps[0].Changes = changes
+		if assumedBinding(m) {
+			ps[0].Changes = append(ps[0].Changes, "note: which disk-table entry this image is was assumed (no --serial); with every entry active after the rewrite a later scan may show the members' roles the other way round, which for a mirror changes nothing: both slots hold the same data")
+		}
 		mig := Patch{Off: m.Image.Size() - 512, Data: make([]byte, 512)}
 		cur := make([]byte, 512)
 		if err := image.ReadFull(m.Image, cur, mig.Off); err != nil {
@@ -128,4 +132,15 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// assumedBinding reports whether m's disk-table entry was assumed rather
+// than shown by the MPBs or --serial (imsmset.go says so in the evidence).
+func assumedBinding(m *Member) bool {
+	for _, e := range m.Evidence {
+		if strings.Contains(e, "(assumed:") {
+			return true
+		}
+	}
+	return false
 }
