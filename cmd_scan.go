@@ -315,6 +315,9 @@ func ftOptions(o scanOptions, images []*image.Image) ([]set.HiveInput, map[int]s
 		found := false
 		for i, im := range images {
 			if im.Contains(fi) {
+				if _, dup := members[i]; dup {
+					return nil, nil, usageError{fmt.Errorf("--member names %s twice: an image is one member", path)}
+				}
 				members[i], found = set.FTBinding{Signature: uint32(sig), Offset: off}, true
 			}
 		}

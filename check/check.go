@@ -210,6 +210,20 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
 			s.Members[fsv.member].Path(), strings.Join(fsv.reasons, "; ")))
+	case len(s.Fresh) == 1 && s.Doubt != "" && d.Bytes > 0:
+		// The metadata's choice is in doubt (for NT FT: the KB Q197366
+		// signs): where the members differ, the filesystems decide, or
+		// nothing does.
+		if fsv.member >= 0 {
+			dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("the metadata names %s as current, but its choice is in doubt (%s); the filesystem evidence names %s: %s",
+				s.Fresh[0].Path(), s.Doubt, s.Members[fsv.member].Path(), strings.Join(fsv.reasons, "; ")))
+			break
+		}
+		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the metadata names %s as current, but its choice is in doubt (%s) and the filesystems do not decide (%s): no member is taken (use --prefer)",
+			s.Fresh[0].Path(), s.Doubt, strings.Join(fsv.reasons, "; ")))
+		dec.Problems = append(dec.Problems, set.Problem{Code: "metadata-in-doubt", Severity: set.Error,
+			Message: fmt.Sprintf("the members differ in %d bytes, the metadata's choice of %s is in doubt (%s), and nothing else says which copy is current; name one with --prefer", d.Bytes, s.Fresh[0].Path(), s.Doubt)})
 	case len(s.Fresh) == 1 && s.Format == "ftdisk" && fsv.member >= 0 && differ(s.Members[fsv.member], s.Fresh[0]) > 0:
 		// KB Q197366: the registry's member states are known to go wrong
 		// after a failure; when the data's own evidence names the member
@@ -219,7 +233,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 			s.Fresh[0].Path(), fm.Path(), strings.Join(fsv.reasons, "; ")))
 	case len(s.Fresh) == 1:
 		dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata
-		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest generation and is authoritative", s.Fresh[0].Path()))
+		if s.Fresh[0].Generation == nil {
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s is the member the metadata names current, and is authoritative", s.Fresh[0].Path()))
+		} else {
+			dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s holds the highest generation and is authoritative", s.Fresh[0].Path()))
+		}
 	case len(s.Fresh) > 1:
 		var split []string
 		for _, a := range s.Fresh {
@@ -319,7 +337,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case notMirror:
 		dec.Verdict = Unknown
 	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s),
-		d.Bytes > 0 && auth == nil && s.Format == "ftdisk" && len(s.Fresh) == 1 && prefer == nil:
+		d.Bytes > 0 && auth == nil && (s.Format == "ftdisk" || s.Doubt != "") && len(s.Fresh) == 1 && prefer == nil:
 		dec.Verdict = SplitBrain
 	case d.Bytes > 0 && auth == nil && silent(s):
 		dec.Verdict = Diverged // no authority: the no-authority problem says so

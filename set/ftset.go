@@ -3,6 +3,7 @@ package set
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -117,6 +118,14 @@ type mbrPart struct {
 // readFTHives opens and decodes every hive; it returns the one to use (nil
 // when none holds an FT configuration) and the problems found.
 func readFTHives(hives []HiveInput) (*ftHive, []Problem) {
+	h, ps, _ := readFTHivesDoubt(hives)
+	return h, ps
+}
+
+// readFTHivesDoubt is readFTHives that also says why the chosen hive cannot
+// be followed alone: two hives that disagree with nothing (a dirty base
+// block) to tell which was written last.
+func readFTHivesDoubt(hives []HiveInput) (*ftHive, []Problem, string) {
 	var ps []Problem
 	hp := func(code, sev string, in HiveInput, off *int64, format string, a ...any) {
 		ps = append(ps, Problem{Code: code, Severity: sev, Member: in.Path, Offset: off, Message: fmt.Sprintf(format, a...)})
@@ -140,8 +149,12 @@ func readFTHives(hives []HiveInput) (*ftHive, []Problem) {
 			}
 		}
 		raw, err := h.DiskInformation()
-		if err != nil {
+		switch {
+		case errors.Is(err, ftdisk.ErrKeyNotFound), errors.Is(err, ftdisk.ErrValueNotFound):
 			hp("hive-no-ft-config", Warning, in, nil, "hive %s has no \\DISK\\Information value (%v): it describes no FT sets", in.Path, err)
+			continue
+		case err != nil:
+			hp("hive-damaged", Error, in, nil, "hive %s: the \\DISK\\Information value cannot be read (%v): the hive is damaged or cut short, and its FT configuration is unknown", in.Path, err)
 			continue
 		}
 		di, err := ftdisk.DecodeDiskInformation(raw)
@@ -156,8 +169,9 @@ func readFTHives(hives []HiveInput) (*ftHive, []Problem) {
 		ok = append(ok, fh)
 	}
 	if len(ok) == 0 {
-		return nil, ps
+		return nil, ps, ""
 	}
+	doubt := ""
 	use := ok[0]
 	for _, h := range ok {
 		if !h.dirty {
@@ -182,8 +196,11 @@ func readFTHives(hives []HiveInput) (*ftHive, []Problem) {
 		}
 		ps = append(ps, Problem{Code: "hive-disagree", Severity: Warning, Member: h.in.Path,
 			Message: fmt.Sprintf("hives %s and %s hold different \\DISK\\Information values%s; %s", use.in.Path, h.in.Path, diff, why)})
+		if use.dirty == h.dirty {
+			doubt = fmt.Sprintf("hives %s and %s disagree%s and nothing shows which was written last", use.in.Path, h.in.Path, diff)
+		}
 	}
-	return use, ps
+	return use, ps, doubt
 }
 
 // ftDiffer lists how b's configuration differs from a's: the header's
@@ -313,11 +330,21 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 	if len(opt.Hives) == 0 {
 		return nil, nil, used, nil
 	}
-	h, ps := readFTHives(opt.Hives)
+	h, ps, doubt := readFTHivesDoubt(opt.Hives)
 	problems = append(problems, ps...)
 	if h == nil {
 		return nil, problems, used, nil
 	}
+	defer func() {
+		for _, s := range sets {
+			if doubt != "" && s.Doubt == "" {
+				s.Doubt = doubt
+			}
+			if s.Doubt != "" {
+				s.Reasons = append(s.Reasons, "the registry's choice is in doubt: "+s.Doubt+"; where the members differ, the filesystems decide, or no member is taken")
+			}
+		}
+	}()
 	di := h.di
 	disks := make([]*ftDisk, len(images))
 	for i, im := range images {
@@ -351,10 +378,18 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 			if b, ok := opt.FTMembers[i]; ok {
 				if b.Signature == p.Signature && b.Offset == p.StartingOffset {
 					bd := binding{input: i, how: "flag", note: fmt.Sprintf("bound by --member %s=0x%08X:%d", images[i].Path(), b.Signature, b.Offset)}
-					if d.ok && d.sig == p.Signature {
-						// A whole disk after all: its MBR carries the signature.
+					if d.ok {
+						// A whole disk after all: the member is read at
+						// the offset given, whatever signature the MBR
+						// now carries (a re-signed or replaced disk is
+						// why one binds by hand).
 						bd.dataOff, bd.mp = p.StartingOffset, d.partAt(p.StartingOffset, p.Length)
 						bd.note += fmt.Sprintf("; the image is a whole disk (MBR signature 0x%08X at byte 440), so the member is read at byte %d", d.sig, p.StartingOffset)
+						if d.sig != p.Signature {
+							bd.note += fmt.Sprintf("; its signature is not the registry's 0x%08X", p.Signature)
+							problems = append(problems, Problem{Code: "ft-signature-differs", Severity: Warning, Member: images[i].Path(), Offset: ptr(int64(440)),
+								Message: fmt.Sprintf("%s is bound by --member to the FT member on disk 0x%08X, but its MBR signature is 0x%08X: the disk was re-signed or replaced since the registry was written", images[i].Path(), p.Signature, d.sig)})
+						}
 					} else if d.boot {
 						bd.note += hiddenNote(d, p)
 					}
@@ -486,6 +521,13 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 			}
 			b := bs[0]
 			im := images[b.input]
+			if b.dataOff < 0 || p.Length <= 0 || b.dataOff >= im.Size() {
+				// The registry's StartingOffset/Length are read as they
+				// are; garbage there must not reach the diff.
+				s.problem("ft-bad-partition", Error, nil, nil, "\\DISK\\Information places %s at byte %d, %d bytes long, which does not lie in %s (%d bytes): the member is not compared",
+					ftMemberLabel(p), p.StartingOffset, p.Length, im.Path(), im.Size())
+				continue
+			}
 			if dup := memberOf(s, b.input); dup != nil {
 				s.problem("duplicate-member", Error, dup, nil, "%s holds two members of %s (%s and %s): a mirror's members lie on different disks",
 					dup.Path(), s.Name, ftMemberLabel(dup.FT.Partition), ftMemberLabel(p))
@@ -552,6 +594,17 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 		case len(healthy) == 1 && len(missingHealthy) > 0:
 			s.Reasons = append(s.Reasons, fmt.Sprintf("%s is Healthy but %s, also Healthy, is not among the inputs: the registry alone does not show the given copy current", healthy[0].Path(), strings.Join(missingHealthy, ", ")))
 			s.Fresh = healthy
+		case len(healthy) == 1 && len(s.Members) > 1:
+			// The other member's state is none the registry defines as
+			// current or stale: the Healthy one is current, but say so.
+			s.Fresh = healthy
+			var others []string
+			for _, m := range s.Members {
+				if m != healthy[0] {
+					others = append(others, fmt.Sprintf("%s FtState=%v", m.Path(), m.FT.Partition.FtState))
+				}
+			}
+			s.Reasons = append(s.Reasons, fmt.Sprintf("%s is the only member whose state is Healthy (%s)", healthy[0].Path(), strings.Join(others, "; ")))
 		case len(healthy) == 1:
 			s.Fresh = healthy
 			s.Reasons = append(s.Reasons, fmt.Sprintf("%s is the only member given and it is Healthy", healthy[0].Path()))
@@ -574,7 +627,9 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 // the registry.
 func ftMBREvidence(s *Set, m *Member, fs *ftdisk.FtSet) {
 	p := m.FT.Partition
-	if m.FT.Binding != "mbr" || m.FT.MBRType == 0 {
+	if m.FT.MBRType == 0 {
+		// Bound through an MBR entry (by signature, or a whole disk named
+		// by --member) or not: only a partition image has none.
 		if m.FT.Binding != "mbr" {
 			m.addEvidence("partition image: no MBR partition type to compare with the registry")
 		}
@@ -588,7 +643,10 @@ func ftMBREvidence(s *Set, m *Member, fs *ftdisk.FtSet) {
 		desc = "not an FT member (0x80 clear)"
 	}
 	m.addEvidence("MBR partition type 0x%02X (byte %d): %s, base type 0x%02X", t, m.FT.MBREntry, desc, t&^ftBroken)
-	setHealthy := fs.VolumeState == ftdisk.FtStateOk
+	// Every member Healthy is what matters: a 0xC0 mark says a member
+	// failed, whatever FtVolumeState says (its disagreement with the
+	// member states is ft-state-inconsistent).
+	setHealthy := true
 	for _, x := range fs.Members {
 		if x.Partition != nil && x.Partition.FtState != ftdisk.Healthy {
 			setHealthy = false
@@ -614,7 +672,7 @@ func ftMBREvidence(s *Set, m *Member, fs *ftdisk.FtSet) {
 func ftMarkOnOrphan(s *Set) {
 	var healthy, orphan *Member
 	for _, m := range s.Members {
-		if m.FT.Binding != "mbr" || m.FT.MBRType == 0 {
+		if m.FT.MBRType == 0 {
 			return
 		}
 		switch m.FT.Partition.FtState {
@@ -629,6 +687,7 @@ func ftMarkOnOrphan(s *Set) {
 	}
 	s.problem("ft-mbr-mark-on-orphan", Warning, orphan, ptr(orphan.FT.MBREntry), "%s: MBR partition type 0x%02X marks the set broken on the member \\DISK\\Information calls Orphaned (%s), while the Healthy member %s has type 0x%02X: ftdisk marks the remaining, written member, so the MBRs point at the other disk than the registry does (KB Q197366); the data decides",
 		orphan.Path(), orphan.FT.MBRType, ftMemberLabel(orphan.FT.Partition), healthy.Path(), healthy.FT.MBRType)
+	s.Doubt = fmt.Sprintf("the MBR marks %s, which the registry calls Orphaned, as the remaining member of a broken set (type 0x%02X), not %s", orphan.Path(), orphan.FT.MBRType, healthy.Path())
 }
 
 // ftVolumeStateCheck compares FtVolumeState with the member states.
@@ -707,6 +766,7 @@ func ftSwapped(di *ftdisk.DiskInformation, sets []*Set) {
 				"%s orphans its member on disk 0x%08X (%s FtState=%v) while %s on the same two disks orphans its member on disk 0x%08X (%s FtState=%v): a failed disk orphans the members on that disk, so either both disks failed at different times, or the states were swapped between the sets (KB Q197366); the registry is not trusted alone here, compare each set's data",
 				ftSetName(x.fs), x.on.Signature, ftMemberLabel(x.on), x.on.FtState, ftSetName(y.fs), y.on.Signature, ftMemberLabel(y.on), y.on.FtState)
 			s.Reasons = append(s.Reasons, fmt.Sprintf("warning: the orphan states of %s and %s look swapped (ft-states-swapped): the registry's authority for this set is doubtful", ftSetName(x.fs), ftSetName(y.fs)))
+			s.Doubt = fmt.Sprintf("the orphan states of %s and %s look swapped between the sets (ft-states-swapped)", ftSetName(x.fs), ftSetName(y.fs))
 		}
 	}
 }

@@ -97,6 +97,11 @@ type Set struct {
 	// Conflict is set when the metadata itself describes a split brain
 	// (members that each record the other as failed).
 	Conflict string
+	// Doubt says why the metadata's choice in Fresh cannot be followed
+	// alone (NT FT: hives that disagree, states that look swapped between
+	// sets, MBR marks on the other disk); "" when it can. Where the members
+	// differ, check then decides from the filesystems, or not at all.
+	Doubt string
 
 	// Bitmap is the freshest member's write-intent bitmap, nil when none.
 	Bitmap       *md.Bitmap
@@ -157,9 +162,12 @@ func memberDataSize(s *Set) int64 {
 			n = m.DataSize
 		}
 	}
+	// A member that declares more than the others is not short: the
+	// mirror is the common part, compared and repaired in full; its own
+	// tail is left as it is.
 	for _, m := range s.Members {
 		if m.DataSize != n {
-			s.problem("size-mismatch", Error, m, nil, "%s's data area is %d bytes, other members' %d: only %d bytes are compared", m.Path(), m.DataSize, n, n)
+			s.problem("data-area-larger", Warning, m, nil, "%s's data area is %d bytes, the other members' %d: the mirror is the first %d bytes, which are compared; the %d bytes beyond are left as they are", m.Path(), m.DataSize, n, n, m.DataSize-n)
 		}
 	}
 	return max(n, 0)
