@@ -216,6 +216,11 @@ func DecodeBPB(sec []byte, off int64) (*BPB, error) {
 	switch {
 	case b.Clusters == 0:
 		return nil, bad(0x0d, "BPB_SecPerClus", b.SecPerClus, "leaves no whole cluster")
+	case b.FATSz16 == 0 && b.RootEntCnt == 0:
+		// fatgen103 types by cluster count, but a volume with the FAT32
+		// BPB (no 16-bit FAT size, no fixed root) and fewer clusters is
+		// FAT32 to fsck.fat and Linux, and is made by mkfs.fat -F 32.
+		b.Type = FAT32
 	case b.Clusters < 4085:
 		b.Type = FAT12
 	case b.Clusters < 65525:

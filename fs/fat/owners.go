@@ -258,7 +258,8 @@ func (v *Volume) judgeFAT(k int, a, e int64) (int, string) {
 				}
 			}
 		}
-		if twins > 0 && !equal && k != v.active {
+		mirrored := b.Type != FAT32 || b.ExtFlags&0x80 == 0
+		if twins > 0 && !equal && k != v.active && mirrored {
 			return -1, fmt.Sprintf("%s differs from the active FAT %d over entries %d..%d", name, v.active+1, ent(rel+firstD), ent(rel+lastD))
 		}
 		// The active copy differing from its twin is not shown torn by

@@ -319,8 +319,13 @@ func (v *Volume) readDir(i int) {
 		f := File{Path: path, Dir: attr&attrDir != 0, ShortName: sn, LongName: long, Attr: attr,
 			Cluster: cl, Size: size, EntryOff: off, Parent: i,
 			Modified: fatTime(binary.LittleEndian.Uint16(e[24:]), binary.LittleEndian.Uint16(e[22:]), 0)}
-		if f.Modified.After(v.latest) {
-			v.latest = f.Modified
+		// The creation time counts too: Windows keeps a copied file's old
+		// write time but dates its creation now.
+		created := fatTime(binary.LittleEndian.Uint16(e[16:]), binary.LittleEndian.Uint16(e[14:]), 0)
+		for _, t := range []time.Time{f.Modified, created} {
+			if t.After(v.latest) {
+				v.latest = t
+			}
 		}
 		if f.Dir {
 			f.Size = 0

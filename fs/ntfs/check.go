@@ -86,10 +86,16 @@ func (v *Volume) buildClaims() {
 			c.kind = kBoot
 		case p.rec == recBadClus && p.typ == AttrData && p.name == "$Bad":
 			c.kind = kBad
-		case p.typ == AttrIndexAllocation:
+		case p.typ == AttrIndexAllocation && p.name == "$I30":
 			c.kind = kDir
 		case p.typ == AttrBitmap && p.name == "$I30":
 			c.kind, c.name = kDir, "$I30 bitmap"
+		case p.typ == AttrIndexAllocation:
+			// A view index ($Secure:$SDH, $SII, $Quota:$O, …) is not a
+			// directory; its blocks are named, not judged as $I30 ones.
+			c.kind, c.name = kSys, fmt.Sprintf("%s:%s index", v.recordName(p.rec), p.name)
+		case p.rec < int64(len(systemNames)) && (p.typ != AttrData || p.name != ""):
+			c.kind, c.name = kSys, fmt.Sprintf("%s %s", systemNames[p.rec], attrLabel(p.typ, p.name))
 		case p.rec < int64(len(systemNames)):
 			c.kind, c.name = kSys, systemNames[p.rec]
 		case p.rec < 16 || strings.HasPrefix(v.paths[p.rec], "/$Extend/"):
@@ -507,7 +513,13 @@ func (v *Volume) checkIndexes() {
 
 func (v *Volume) checkIndexBlock(rec int64, runs []Run, off int64, b []byte) {
 	is := v.boot.IndexSize
-	if v.readStream(runs, off, b) != nil || string(b[:4]) != "INDX" {
+	if v.readStream(runs, off, b) != nil {
+		return
+	}
+	if string(b[:4]) != "INDX" {
+		if v.indexInUse(rec, off/is) {
+			v.problem("ntfs-torn-index", fs.Error, v.volOff(runs, off), "INDX block %d of %s (record %d): in use by its $I30 bitmap, but its header reads %q: the block's first sector is lost", off/is, v.Path(rec), rec, b[:4])
+		}
 		return
 	}
 	torn, err := Fixup(b)
@@ -517,4 +529,63 @@ func (v *Volume) checkIndexBlock(rec int64, runs []Run, off int64, b []byte) {
 	case torn >= 0:
 		v.problem("ntfs-torn-index", fs.Error, v.volOff(runs, off+int64(torn+1)*FixupStride-2), "INDX block %d of %s (record %d): update sequence mismatch in 512-byte block %d (torn write)", off/is, v.Path(rec), rec, torn)
 	}
+}
+
+// recordName names a record in an owner: a system file's name, else its
+// path, else its number.
+func (v *Volume) recordName(n int64) string {
+	if n >= 0 && n < int64(len(systemNames)) {
+		return systemNames[n]
+	}
+	if p := v.paths[n]; p != "" {
+		return p
+	}
+	return fmt.Sprintf("record %d", n)
+}
+
+// attrLabel names an attribute the way istat does: "$BITMAP",
+// "$DATA:$SDS".
+func attrLabel(typ uint32, name string) string {
+	names := map[uint32]string{AttrStandardInformation: "$STANDARD_INFORMATION", AttrAttributeList: "$ATTRIBUTE_LIST",
+		AttrFileName: "$FILE_NAME", 0x50: "$SECURITY_DESCRIPTOR", AttrVolumeName: "$VOLUME_NAME", AttrVolumeInformation: "$VOLUME_INFORMATION",
+		AttrData: "$DATA", AttrIndexRoot: "$INDEX_ROOT", AttrIndexAllocation: "$INDEX_ALLOCATION", AttrBitmap: "$BITMAP"}
+	l, ok := names[typ]
+	if !ok {
+		l = fmt.Sprintf("attribute %#x", typ)
+	}
+	if name != "" {
+		l += ":" + name
+	}
+	return l
+}
+
+// maxIndexBitmap bounds the $I30 bitmap read for one directory.
+const maxIndexBitmap = 1 << 20
+
+// indexInUse reports whether directory rec's $I30 bitmap marks INDX block
+// blk in use; false when that cannot be read (no evidence either way).
+func (v *Volume) indexInUse(rec, blk int64) bool {
+	if v.i30 == nil {
+		v.i30 = map[int64][]byte{}
+	}
+	bm, ok := v.i30[rec]
+	if !ok {
+		if r, err := v.Record(rec); err == nil {
+			for _, a := range r.Attrs {
+				if a.Type != AttrBitmap || a.Name != "$I30" {
+					continue
+				}
+				if a.Resident {
+					bm = a.Value
+				} else if a.DataSize > 0 && a.DataSize <= maxIndexBitmap {
+					b := make([]byte, a.DataSize)
+					if v.readStream(a.Runs, 0, b) == nil {
+						bm = b
+					}
+				}
+			}
+		}
+		v.i30[rec] = bm
+	}
+	return blk >= 0 && blk/8 < int64(len(bm)) && bm[blk/8]&(1<<(blk%8)) != 0
 }

@@ -80,6 +80,7 @@ type claim struct {
 
 // Volume is an NTFS volume as read. It implements fs.Volume.
 type Volume struct {
+	i30      map[int64][]byte // directories' $I30 bitmaps, read when needed
 	r        io.ReaderAt
 	imgSize  int64
 	boot     Boot

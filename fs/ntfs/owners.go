@@ -302,7 +302,13 @@ func (v *Volume) Judge(off, n int64) fs.Judgement {
 			b := make([]byte, is)
 			runs := v.dirRuns[c.rec]
 			for blk := so / is; blk*is < se; blk++ {
-				if v.readStream(runs, blk*is, b) != nil || string(b[:4]) != "INDX" {
+				if v.readStream(runs, blk*is, b) != nil {
+					continue
+				}
+				if string(b[:4]) != "INDX" {
+					if v.indexInUse(c.rec, blk) {
+						j.fail(fmt.Sprintf("INDX block %d of %s: in use by its $I30 bitmap, but its header reads %q (first sector lost)", blk, v.Path(c.rec), b[:4]))
+					}
 					continue
 				}
 				v.judgeMulti(&j, b, "INDX", fmt.Sprintf("INDX block %d of %s", blk, v.Path(c.rec)), true)
