@@ -6,114 +6,18 @@ package check_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/internal/fakefs"
 	"github.com/mirrorchk/mirrorchk/internal/fsfixture"
 	"github.com/mirrorchk/mirrorchk/set"
 )
-
-// rvVol is a fake NTFS-like volume like the one in interpret_test.go, but
-// whose Judge reports the LSN of a torn record as the real ntfs reader does
-// (fs/ntfs/owners.go: stTorn keeps ri.lsn).
-//
-// Layout: 64 KiB; bytes 0-4095 boot sector; eight 4 KiB "$MFT record N"
-// (first byte 'G' intact or 'T' torn, second byte the LSN); then file data.
-const (
-	rvSize = 64 << 10
-	rvRec  = 4096
-)
-
-type rvVol struct{ r io.ReaderAt }
-
-func rvOpen(r io.ReaderAt, size int64) (fs.Volume, error) {
-	b := make([]byte, 4)
-	if _, err := r.ReadAt(b, 0); err != nil || string(b) != "FAKE" {
-		return nil, fmt.Errorf("not fake")
-	}
-	return rvVol{r}, nil
-}
-
-func (v rvVol) Type() string { return "ntfs" }
-func (v rvVol) Size() int64  { return rvSize }
-
-func (v rvVol) owner(off int64) (fs.Owner, int64) {
-	switch {
-	case off < rvRec:
-		return fs.Owner{FS: "ntfs", Structure: fs.BootSector, Record: -1, Cluster: 0}, rvRec
-	case off < 9*rvRec:
-		n := off/rvRec - 1
-		return fs.Owner{FS: "ntfs", Structure: fmt.Sprintf("$MFT record %d", n), Record: n, Cluster: off / rvRec}, (n + 2) * rvRec
-	default:
-		return fs.Owner{FS: "ntfs", Structure: fs.FileData, Path: "/f", Record: 8, Cluster: off / rvRec}, rvSize
-	}
-}
-
-func (v rvVol) Owners(off, n int64) []fs.Extent {
-	var out []fs.Extent
-	for end := off + n; off < end; {
-		o, stop := v.owner(off)
-		stop = min(stop, end)
-		out = append(out, fs.Extent{Off: off, Len: stop - off, Owner: o})
-		off = stop
-	}
-	return out
-}
-
-func (v rvVol) Judge(off, n int64) fs.Judgement {
-	if off < rvRec || off >= 9*rvRec {
-		return fs.Judgement{}
-	}
-	j := fs.Judgement{Intact: 1}
-	for r := off / rvRec; r*rvRec < off+n; r++ {
-		b := make([]byte, 2)
-		v.r.ReadAt(b, r*rvRec)
-		j.LSN = max(j.LSN, uint64(b[1]))
-		if b[0] == 'T' {
-			j.Intact = -1
-			j.Reason = fmt.Sprintf("$MFT record %d: update sequence mismatch", r-1)
-			continue
-		}
-		if j.Intact > 0 {
-			j.Reason = fmt.Sprintf("$MFT record %d: fixups hold", r-1)
-		}
-	}
-	return j
-}
-
-func (v rvVol) Problems() []fs.Problem { return nil }
-
-// Evidence: byte 4095 is the latest directory timestamp in days of
-// January 2026 (0: none).
-func (v rvVol) Evidence() fs.Evidence {
-	d := false
-	e := fs.Evidence{Dirty: &d, FreeClusters: -1}
-	b := make([]byte, 1)
-	v.r.ReadAt(b, 4095)
-	if b[0] > 0 {
-		e.Latest = time.Date(2026, 1, int(b[0]), 0, 0, 0, 0, time.UTC)
-	}
-	return e
-}
-
-func rvImage(edit func(b []byte)) []byte {
-	b := make([]byte, rvSize)
-	copy(b, "FAKE")
-	for r := 1; r <= 8; r++ {
-		b[r*rvRec] = 'G'
-	}
-	if edit != nil {
-		edit(b)
-	}
-	return b
-}
 
 func rvSet(t *testing.T, imgs ...[]byte) *set.Set {
 	t.Helper()
@@ -153,13 +57,13 @@ func regBase(m *set.Member) string {
 // asked not to.
 func TestRegressMaxRangesNegativeListsNone(t *testing.T) {
 	var imgs [][]byte
-	imgs = append(imgs, rvImage(nil), rvImage(func(b []byte) {
-		for off := 40000; off < rvSize; off += 1024 { // 24 separate differing sectors
+	imgs = append(imgs, fakefs.Image(nil), fakefs.Image(func(b []byte) {
+		for off := 40000; off < fakefs.Size; off += 1024 { // 24 separate differing sectors
 			b[off] = 1
 		}
 	}))
 	s := rvSet(t, imgs...)
-	r, err := check.Check(context.Background(), s, check.Options{MaxRanges: -1, Openers: []check.Opener{{Name: "fake", Open: rvOpen}}})
+	r, err := check.Check(context.Background(), s, check.Options{MaxRanges: -1, Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +81,11 @@ func TestRegressMaxRangesNegativeListsNone(t *testing.T) {
 // copies and resolve() takes one of them with basis "lsn": a source whose
 // own structures reject it, decided with certainty the evidence lacks.
 func TestRegressBothCopiesTornLSNPicks(t *testing.T) {
-	rec := func(n int) int { return (n + 1) * rvRec }
-	m0 := rvImage(func(b []byte) { b[rec(2)] = 'T'; b[rec(2)+1] = 9; b[rec(2)+600] = 1 })
-	m1 := rvImage(func(b []byte) { b[rec(2)] = 'T'; b[rec(2)+1] = 3; b[rec(2)+1600] = 1 })
+	rec := func(n int) int { return (n + 1) * fakefs.Record }
+	m0 := fakefs.Image(func(b []byte) { b[rec(2)] = 'T'; b[rec(2)+1] = 9; b[rec(2)+600] = 1 })
+	m1 := fakefs.Image(func(b []byte) { b[rec(2)] = 'T'; b[rec(2)+1] = 3; b[rec(2)+1600] = 1 })
 	s := rvSet(t, m0, m1)
-	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: rvOpen}}})
+	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,11 +111,11 @@ func TestRegressBothCopiesTornLSNPicks(t *testing.T) {
 // the only evidence calls newer, as stale with an error-level
 // stale-member problem. No evidence says m1 is behind.
 func TestRegressLSNWinnerCalledStale(t *testing.T) {
-	rec := func(n int) int { return (n + 1) * rvRec }
-	m0 := rvImage(func(b []byte) { b[rec(4)+1] = 7 })
-	m1 := rvImage(func(b []byte) { b[rec(4)+1] = 9 })
+	rec := func(n int) int { return (n + 1) * fakefs.Record }
+	m0 := fakefs.Image(func(b []byte) { b[rec(4)+1] = 7 })
+	m1 := fakefs.Image(func(b []byte) { b[rec(4)+1] = 9 })
 	s := rvSet(t, m0, m1)
-	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: rvOpen}}})
+	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,11 +253,11 @@ func TestRegressFATTimestampRot(t *testing.T) {
 // stale-member problem and state "stale" for m1: the very evidence that
 // was just found contradicted is reported as a finding.
 func TestRegressContradictedCriterionStillMarksStale(t *testing.T) {
-	rec := func(n int) int { return (n + 1) * rvRec }
-	m0 := rvImage(func(b []byte) { b[rec(1)+1] = 9; b[rec(5)+1] = 1; b[4095] = 9 })
-	m1 := rvImage(func(b []byte) { b[rec(1)+1] = 1; b[rec(5)+1] = 9; b[4095] = 2 })
+	rec := func(n int) int { return (n + 1) * fakefs.Record }
+	m0 := fakefs.Image(func(b []byte) { b[rec(1)+1] = 9; b[rec(5)+1] = 1; b[4095] = 9 })
+	m1 := fakefs.Image(func(b []byte) { b[rec(1)+1] = 1; b[rec(5)+1] = 9; b[4095] = 2 })
 	s := rvSet(t, m0, m1)
-	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: rvOpen}}})
+	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,11 +283,11 @@ func TestRegressContradictedCriterionStillMarksStale(t *testing.T) {
 // does not give. (Compare TestInterpretUnreadableMember, whose fake
 // records all carry LSN 0 and so do not show this.)
 func TestRegressUnreadMemberLosesOnLSN(t *testing.T) {
-	rec := func(n int) int { return (n + 1) * rvRec }
-	m0 := rvImage(func(b []byte) { b[rec(3)+1] = 5 })
-	m1 := rvImage(func(b []byte) { copy(b, "JUNK"); b[rec(3)+1] = 200 })
+	rec := func(n int) int { return (n + 1) * fakefs.Record }
+	m0 := fakefs.Image(func(b []byte) { b[rec(3)+1] = 5 })
+	m1 := fakefs.Image(func(b []byte) { copy(b, "JUNK"); b[rec(3)+1] = 200 })
 	s := rvSet(t, m0, m1)
-	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: rvOpen}}})
+	r, err := check.Check(context.Background(), s, check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}})
 	if err != nil {
 		t.Fatal(err)
 	}

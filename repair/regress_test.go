@@ -6,7 +6,6 @@ package repair
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,80 +13,11 @@ import (
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/check"
-	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/internal/fakefs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/set"
 )
-
-// rvVol: 64 KiB fake NTFS; bytes 0-4095 boot sector, eight 4 KiB
-// "$MFT record N" whose first byte is 'G' (fixups hold) or 'T' (torn),
-// then file data.
-const (
-	rvSize = 64 << 10
-	rvRec  = 4096
-)
-
-type rvVol struct{ r io.ReaderAt }
-
-func rvOpen(r io.ReaderAt, size int64) (fs.Volume, error) {
-	b := make([]byte, 4)
-	if _, err := r.ReadAt(b, 0); err != nil || string(b) != "FAKE" {
-		return nil, fmt.Errorf("not fake")
-	}
-	return rvVol{r}, nil
-}
-
-func (v rvVol) Type() string { return "ntfs" }
-func (v rvVol) Size() int64  { return rvSize }
-func (v rvVol) owner(off int64) (fs.Owner, int64) {
-	switch {
-	case off < rvRec:
-		return fs.Owner{FS: "ntfs", Structure: fs.BootSector, Record: -1, Cluster: 0}, rvRec
-	case off < 9*rvRec:
-		n := off/rvRec - 1
-		return fs.Owner{FS: "ntfs", Structure: fmt.Sprintf("$MFT record %d", n), Record: n, Cluster: off / rvRec}, (n + 2) * rvRec
-	default:
-		return fs.Owner{FS: "ntfs", Structure: fs.FileData, Path: "/f", Record: 8, Cluster: off / rvRec}, rvSize
-	}
-}
-func (v rvVol) Owners(off, n int64) []fs.Extent {
-	var out []fs.Extent
-	for end := off + n; off < end; {
-		o, stop := v.owner(off)
-		stop = min(stop, end)
-		out = append(out, fs.Extent{Off: off, Len: stop - off, Owner: o})
-		off = stop
-	}
-	return out
-}
-func (v rvVol) Judge(off, n int64) fs.Judgement {
-	if off < rvRec || off >= 9*rvRec {
-		return fs.Judgement{}
-	}
-	for r := off / rvRec; r*rvRec < off+n; r++ {
-		b := make([]byte, 1)
-		v.r.ReadAt(b, r*rvRec)
-		if b[0] == 'T' {
-			return fs.Judgement{Intact: -1, Reason: fmt.Sprintf("$MFT record %d: update sequence mismatch", r-1)}
-		}
-	}
-	return fs.Judgement{Intact: 1, Reason: "fixups hold"}
-}
-func (v rvVol) Problems() []fs.Problem { return nil }
-func (v rvVol) Evidence() fs.Evidence  { d := false; return fs.Evidence{Dirty: &d, FreeClusters: -1} }
-
-func rvImage(edit func(b []byte)) []byte {
-	b := make([]byte, rvSize)
-	copy(b, "FAKE")
-	for r := 1; r <= 8; r++ {
-		b[r*rvRec] = 'G'
-	}
-	if edit != nil {
-		edit(b)
-	}
-	return b
-}
 
 func rvCheck(t *testing.T, prefer int, imgs ...[]byte) *check.Result {
 	t.Helper()
@@ -109,7 +39,7 @@ func rvCheck(t *testing.T, prefer int, imgs ...[]byte) *check.Result {
 	if err != nil || len(sets) != 1 {
 		t.Fatalf("group: %v %d", err, len(sets))
 	}
-	opt := check.Options{Openers: []check.Opener{{Name: "fake", Open: rvOpen}}}
+	opt := check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}}
 	if prefer >= 0 {
 		opt.Prefer = sets[0].Members[prefer]
 	}
@@ -129,9 +59,9 @@ func rvCheck(t *testing.T, prefer int, imgs ...[]byte) *check.Result {
 // RangesTotal (ranges) and Ranges (pieces) count different things even
 // without overrides.
 func TestRegressRangesTotalWithOverrides(t *testing.T) {
-	rec := func(n int) int { return (n + 1) * rvRec }
-	m0 := rvImage(nil)
-	m1 := rvImage(func(b []byte) {
+	rec := func(n int) int { return (n + 1) * fakefs.Record }
+	m0 := fakefs.Image(nil)
+	m1 := fakefs.Image(func(b []byte) {
 		b[rec(3)] = 'T' // first sector of record 3: its own diff range
 		b[rec(4)-1] = 1 // last sector of record 3 ...
 		b[rec(4)] = 'T' // ... and first of record 4: one diff range, two pieces
@@ -155,8 +85,8 @@ func TestRegressRangesTotalWithOverrides(t *testing.T) {
 // crosses an owner boundary is listed as two pieces in Output.Ranges
 // while RangesTotal counts it once: the report says "1 range" and lists 2.
 func TestRegressRangesTotalPieces(t *testing.T) {
-	m0 := rvImage(nil)
-	m1 := rvImage(func(b []byte) { b[rvRec-1] = 1; b[rvRec+1] = 5 }) // boot sector end + record 0 start
+	m0 := fakefs.Image(nil)
+	m1 := fakefs.Image(func(b []byte) { b[fakefs.Record-1] = 1; b[fakefs.Record+1] = 5 }) // boot sector end + record 0 start
 	r := rvCheck(t, 0, m0, m1)
 	p, err := NewPlan(r, t.TempDir())
 	if err != nil {
