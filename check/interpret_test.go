@@ -1,15 +1,12 @@
 package check_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/check"
-	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/internal/fakefs"
 	"github.com/mirrorchk/mirrorchk/set"
 )
@@ -19,34 +16,7 @@ func checkFake(t *testing.T, imgs ...[]byte) (*check.Result, []*os.File) {
 }
 
 func checkFakePrefer(t *testing.T, prefer int, imgs ...[]byte) (*check.Result, []*os.File) {
-	t.Helper()
-	dir := t.TempDir()
-	var ims []*image.Image
-	for i, b := range imgs {
-		p := filepath.Join(dir, fmt.Sprintf("m%d.img", i))
-		if err := os.WriteFile(p, b, 0o444); err != nil {
-			t.Fatal(err)
-		}
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
-	opt := check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}}
-	if prefer >= 0 {
-		opt.Prefer = sets[0].Members[prefer]
-	}
-	r, err := check.Check(context.Background(), sets[0], opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, nil
+	return fakefs.Check(t, prefer, imgs...), nil
 }
 
 func base(m *set.Member) string {

@@ -20,26 +20,7 @@ import (
 )
 
 func rvSet(t *testing.T, imgs ...[]byte) *set.Set {
-	t.Helper()
-	dir := t.TempDir()
-	var ims []*image.Image
-	for i, b := range imgs {
-		p := filepath.Join(dir, fmt.Sprintf("m%d.img", i))
-		if err := os.WriteFile(p, b, 0o444); err != nil {
-			t.Fatal(err)
-		}
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
-	return sets[0]
+	return fakefs.Group(t, fakefs.Write(t, imgs...)...)
 }
 
 func regBase(m *set.Member) string {
@@ -161,19 +142,7 @@ func TestRegressFATTwinOfStaleMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	var ims []*image.Image
-	for _, p := range paths {
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
+	sets := []*set.Set{fakefs.Group(t, paths...)}
 	r, err := check.Check(context.Background(), sets[0], check.Options{Prefer: sets[0].Members[1]})
 	if err != nil {
 		t.Fatal(err)
@@ -315,19 +284,7 @@ func TestRegressUnrecognisedPartitionIsNotUnpartitioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	var ims []*image.Image
-	for _, p := range paths {
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
+	sets := []*set.Set{fakefs.Group(t, paths...)}
 	r, err := check.Check(context.Background(), sets[0], check.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ package repair
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,41 +12,13 @@ import (
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/check"
-	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/internal/fakefs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
 func rvCheck(t *testing.T, prefer int, imgs ...[]byte) *check.Result {
-	t.Helper()
-	dir := t.TempDir()
-	var ims []*image.Image
-	for i, b := range imgs {
-		p := filepath.Join(dir, fmt.Sprintf("m%d.img", i))
-		if err := os.WriteFile(p, b, 0o444); err != nil {
-			t.Fatal(err)
-		}
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
-	opt := check.Options{Openers: []check.Opener{{Name: "fake", Open: fakefs.Open}}}
-	if prefer >= 0 {
-		opt.Prefer = sets[0].Members[prefer]
-	}
-	r, err := check.Check(context.Background(), sets[0], opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return fakefs.Check(t, prefer, imgs...)
 }
 
 // TestRegressRangesTotalWithOverrides: Output.RangesTotal starts from
@@ -124,19 +95,7 @@ func TestRegressFATTwinRepairVerifiedButBroken(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	var ims []*image.Image
-	for _, p := range paths {
-		im, err := image.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { im.Close() })
-		ims = append(ims, im)
-	}
-	sets, _, err := set.Group(ims)
-	if err != nil || len(sets) != 1 {
-		t.Fatalf("group: %v %d", err, len(sets))
-	}
+	sets := []*set.Set{fakefs.Group(t, paths...)}
 	r, err := check.Check(context.Background(), sets[0], check.Options{Prefer: sets[0].Members[1]})
 	if err != nil {
 		t.Fatal(err)

@@ -11,11 +11,18 @@
 package fakefs
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"testing"
 	"time"
 
+	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/fs"
+	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/set"
 )
 
 // Sizes of the fake volume.
@@ -118,4 +125,57 @@ func (v Volume) Evidence() fs.Evidence {
 		e.Latest = time.Date(2026, 1, int(b[1]), 0, 0, 0, 0, time.UTC)
 	}
 	return e
+}
+
+// Write writes imgs as m0.img, m1.img, … into a new temporary directory,
+// read-only, and returns their paths.
+func Write(tb testing.TB, imgs ...[]byte) []string {
+	tb.Helper()
+	dir := tb.TempDir()
+	var paths []string
+	for i, b := range imgs {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.img", i))
+		if err := os.WriteFile(p, b, 0o444); err != nil {
+			tb.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// Group opens paths read-only (closed when the test ends) and groups them
+// into the one set they must form.
+func Group(tb testing.TB, paths ...string) *set.Set {
+	tb.Helper()
+	var ims []*image.Image
+	for _, p := range paths {
+		im, err := image.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { im.Close() })
+		ims = append(ims, im)
+	}
+	sets, _, err := set.Group(ims)
+	if err != nil || len(sets) != 1 {
+		tb.Fatalf("group: %v, %d sets", err, len(sets))
+	}
+	return sets[0]
+}
+
+// Check writes imgs, groups them and checks the set with this package's
+// Open as the only filesystem reader; prefer is the index of the member
+// named by --prefer, or -1.
+func Check(tb testing.TB, prefer int, imgs ...[]byte) *check.Result {
+	tb.Helper()
+	s := Group(tb, Write(tb, imgs...)...)
+	opt := check.Options{Openers: []check.Opener{{Name: "fake", Open: Open}}}
+	if prefer >= 0 {
+		opt.Prefer = s.Members[prefer]
+	}
+	r, err := check.Check(context.Background(), s, opt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }
