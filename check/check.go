@@ -141,16 +141,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		if s.ResyncFrom < 0 || r.Offset < s.ResyncFrom {
 			f.belowResync = true
 		}
-		for gi, g := range r.Groups {
-			for _, h := range r.Groups[gi+1:] {
-				for _, i := range g {
-					for _, j := range h {
-						pairs[i][j]++
-						pairs[j][i]++
-					}
-				}
-			}
-		}
+		countPairs(r.Groups, pairs)
 	}
 	d, err := Diff(ctx, srcs, DiffOptions{
 		DataSize:   dataSize,

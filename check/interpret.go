@@ -178,51 +178,55 @@ func (in *interp) add(r Range) {
 	flush()
 }
 
+// countPairs adds one to m[i][j] and m[j][i] for every two members i and j
+// that groups puts apart.
+func countPairs(groups [][]int, m [][]int64) {
+	for gi, g := range groups {
+		for _, h := range groups[gi+1:] {
+			for _, i := range g {
+				for _, j := range h {
+					m[i][j]++
+					m[j][i]++
+				}
+			}
+		}
+	}
+}
+
 func sameEvidence(a, b pieceEvidence) bool {
 	return slices.Equal(a.torn, b.torn) && a.structWhy == b.structWhy && a.majority == b.majority && a.lsn == b.lsn && a.lsnWhy == b.lsnWhy
 }
 
 // take counts one piece and keeps what the decision after the diff needs.
 func (in *interp) take(p Piece) {
-	{
-		in.total++
-		in.count(p)
-		for gi, g := range p.Groups {
-			for _, h := range p.Groups[gi+1:] {
-				for _, i := range g {
-					for _, j := range h {
-						in.piecePairs[i][j]++
-						in.piecePairs[j][i]++
-					}
-				}
+	in.total++
+	in.count(p)
+	countPairs(p.Groups, in.piecePairs)
+	for g, torn := range p.ev.torn {
+		if torn {
+			for _, i := range p.Groups[g] {
+				in.torn[i] += p.Length
 			}
 		}
-		for g, torn := range p.ev.torn {
-			if torn {
-				for _, i := range p.Groups[g] {
-					in.torn[i] += p.Length
-				}
-			}
-		}
-		if p.ev.any() && in.needed(p) {
-			if len(in.records) < maxOverrides {
-				in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})
-			} else {
-				in.overflow = true
-				in.overflowBytes += p.Length
-			}
+	}
+	if p.ev.any() && in.needed(p) {
+		if len(in.records) < maxOverrides {
+			in.records = append(in.records, override{Off: p.Offset, Len: p.Length, Groups: p.Groups, ev: p.ev})
 		} else {
-			k := groupKey(p.Groups)
-			q := in.quiet[k]
-			if q == nil {
-				q = &quietBytes{groups: p.Groups}
-				in.quiet[k] = q
-			}
-			q.bytes += p.Length
+			in.overflow = true
+			in.overflowBytes += p.Length
 		}
-		if len(in.listed) < in.maxList { // a negative limit lists none, as in Diff
-			in.listed = append(in.listed, p)
+	} else {
+		k := groupKey(p.Groups)
+		q := in.quiet[k]
+		if q == nil {
+			q = &quietBytes{groups: p.Groups}
+			in.quiet[k] = q
 		}
+		q.bytes += p.Length
+	}
+	if len(in.listed) < in.maxList { // a negative limit lists none, as in Diff
+		in.listed = append(in.listed, p)
 	}
 }
 
