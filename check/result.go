@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/set"
 )
@@ -108,7 +109,7 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 		}
 		r.Problems = append(r.Problems, set.Problem{Code: code, Severity: sev, Member: fm.Path(),
 			Message: fmt.Sprintf("%s names %s as current, but the filesystem evidence points at %s (state %s): %s",
-				what, s.Fresh[0].Path(), fm.Path(), fm.State, joinReasons(fsv.reasons))})
+				what, s.Fresh[0].Path(), fm.Path(), fm.State, strings.Join(fsv.reasons, "; "))})
 	}
 }
 
@@ -128,15 +129,4 @@ func group(groups [][]int, i int) int {
 		}
 	}
 	return -1
-}
-
-func joinReasons(rs []string) string {
-	out := ""
-	for i, r := range rs {
-		if i > 0 {
-			out += "; "
-		}
-		out += r
-	}
-	return out
 }
