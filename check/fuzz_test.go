@@ -20,7 +20,7 @@ func FuzzCheckFilesystems(f *testing.F) {
 		fixture.ReadUnzstd(f, "ntfs/win2008r2-mirror.img.zst")[:2<<20], // boot, $MFT and more; cut short
 	}
 	for i := range seeds {
-		f.Add(uint8(i), []byte{0x0b, 0, 0, 0, 0xff})             // bytes per sector
+		f.Add(uint8(i), []byte{0x0b, 0, 0, 0, 0xff})                // bytes per sector
 		f.Add(uint8(i), []byte{0x00, 0x42, 0, 0, 0x00, 0x10, 0x42}) // somewhere in the metadata
 	}
 	f.Fuzz(func(t *testing.T, which uint8, edits []byte) {
