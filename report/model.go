@@ -113,6 +113,48 @@ type Member struct {
 	// "" when it was not read.
 	PartitionTable string       `json:"partition_table"`
 	Filesystems    []Filesystem `json:"filesystems"`
+	// Container says what the image was read from when it is not one
+	// plain raw file; nil (absent) for a plain raw file or block device.
+	Container *Container `json:"container,omitempty"`
+}
+
+// Container is what a member image was read from: a split raw set or an
+// evidence container (E01, VHD, VHDX, qcow2, VMDK), read as the virtual
+// disk it holds. Member.Size and Member.Hashes are the virtual disk's
+// (the media's); Files are the evidence files with their own hashes.
+type Container struct {
+	Format      string  `json:"format"`       // "split raw", "E01", "VHD dynamic", "qcow2 v3", …
+	VirtualSize int64   `json:"virtual_size"` // bytes of media
+	Files       []Input `json:"files"`        // every file read, in order, with its own size and hashes
+	// StoredHashes are the media hashes the container records (EWF hash
+	// and digest sections), each compared with the hash mirrorchk computed
+	// of the media in its read pass.
+	StoredHashes []StoredHash `json:"stored_hashes"`
+	Acquisition  []KeyValue   `json:"acquisition"` // case metadata the container records (EWF header)
+	// Unreadable are media ranges the acquisition could not read (EWF
+	// error2): zeros in the image, not data.
+	Unreadable []ByteRange `json:"unreadable"`
+	Warnings   []string    `json:"warnings"`
+}
+
+// StoredHash is one hash a container records of its media.
+type StoredHash struct {
+	Algorithm string `json:"algorithm"` // "md5", "sha1"
+	Stored    string `json:"stored"`    // lower-case hex
+	Computed  string `json:"computed"`  // lower-case hex, "" when not computed
+	Status    string `json:"status"`    // "verified", "mismatch", "not-computed"
+}
+
+// KeyValue is one named value, in the order the source gives them.
+type KeyValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// ByteRange is a range of bytes.
+type ByteRange struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
 }
 
 // Filesystem is one filesystem found in a member's data area.
