@@ -9,6 +9,7 @@ import (
 
 	"github.com/mirrorchk/mirrorchk/repair"
 	"github.com/mirrorchk/mirrorchk/report"
+	"github.com/mirrorchk/mirrorchk/scan"
 )
 
 type repairOptions struct {
@@ -38,12 +39,12 @@ EXIT STATUS
 			return o.validate()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			run, err := scan(cmd.Context(), e, o.scanOptions, args, nil)
+			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil)
 			if err != nil {
 				return err
 			}
-			defer run.close()
-			rep := run.report(e, o.scanOptions)
+			defer run.Close()
+			rep := runReport(run, e, o.scanOptions)
 			code, err := repairSets(cmd, e, o, run, rep)
 			if err != nil {
 				return err
@@ -63,16 +64,16 @@ EXIT STATUS
 
 // repairSets plans, and unless dry-running writes, the repair of every set,
 // recording each in the report. It returns the exit code.
-func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *report.Report) (int, error) {
+func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep *report.Report) (int, error) {
 	var plans []*repair.Plan
 	refused := false
-	for i, res := range run.results {
+	for i, res := range run.Results {
 		p, err := repair.NewPlan(res, o.out)
 		switch {
 		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
 			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
 			refused = true
-			rep.Sets[i].Repair = repairReport(nil, o.dryRun, "refused", err.Error())
+			rep.Sets[i].Repair = scan.RepairReport(nil, o.dryRun, "refused", err.Error())
 			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %v\n", res.Set.ID, err)
 			plans = append(plans, nil)
 			continue
@@ -83,7 +84,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 	}
 	if !o.dryRun {
 		var inputs, outputs []string
-		for _, im := range run.images {
+		for _, im := range run.Images {
 			inputs = append(inputs, im.Segments()...)
 		}
 		for _, p := range plans {
@@ -118,15 +119,15 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scanRun, rep *
 		}
 		switch {
 		case !p.Needed:
-			rep.Sets[i].Repair = repairReport(p, o.dryRun, "not-needed", "the members are consistent")
+			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "not-needed", "the members are consistent")
 		case o.dryRun:
-			rep.Sets[i].Repair = repairReport(p, true, "planned", "dry run: nothing written")
+			rep.Sets[i].Repair = scan.RepairReport(p, true, "planned", "dry run: nothing written")
 		default:
-			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.hashes, Progress: bar.progress}); err != nil {
+			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.Hashes, Progress: bar.progress}); err != nil {
 				return 0, err
 			}
 			repaired = true
-			rep.Sets[i].Repair = repairReport(p, false, "repaired", "written and verified")
+			rep.Sets[i].Repair = scan.RepairReport(p, false, "repaired", "written and verified")
 		}
 	}
 	switch {

@@ -3,22 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/example"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
-	"github.com/mirrorchk/mirrorchk/set"
+	"github.com/mirrorchk/mirrorchk/scan"
 )
 
 // scanOptions are the flags shared by scan and repair.
@@ -120,12 +119,12 @@ EXIT STATUS
 					labels[p] = "example/" + example.Names[i]
 				}
 			}
-			run, err := scan(cmd.Context(), e, o, args, labels)
+			run, err := runScan(cmd.Context(), e, o, args, labels)
 			if err != nil {
 				return err
 			}
-			defer run.close()
-			rep := run.report(e, o)
+			defer run.Close()
+			rep := runReport(run, e, o)
 			if err := emit(e, o, rep); err != nil {
 				return err
 			}
@@ -138,197 +137,92 @@ EXIT STATUS
 	return cmd
 }
 
-// scanRun is everything one scan found, kept open for a repair.
-type scanRun struct {
-	images   []*image.Image
-	results  []*check.Result
-	problems []set.Problem
-	labels   map[string]string
-	hashes   []string
-	hives    []set.HiveInput
-}
+// now is the report's clock; tests replace it.
+var now = func() time.Time { return time.Now().UTC() }
 
-func (r *scanRun) close() {
-	for _, im := range r.images {
-		im.Close()
-	}
-}
-
-// scan opens the images, groups them into sets and checks each set.
-func scan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scanRun, error) {
+// runScan opens the images, groups them into sets and checks each set,
+// through package scan. The returned run owns the open images: the caller
+// closes it.
+func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scan.Run, error) {
 	hashes, _ := o.hashes()
-	run := &scanRun{labels: labels, hashes: hashes}
-	for _, p := range paths {
-		im, err := image.Open(p)
-		if err != nil {
-			run.close()
-			return nil, err
-		}
-		if l, ok := labels[p]; ok {
-			im.Relabel(l)
-		}
-		run.images = append(run.images, im)
+	run, err := scan.Open(paths, labels)
+	if err != nil {
+		return nil, err
 	}
-	for i, a := range run.images {
-		for _, b := range run.images[i+1:] {
-			if a.SameFile(b) {
-				run.close()
-				return nil, usageError{fmt.Errorf("%s and %s are the same image given twice", a.Path(), b.Path())}
-			}
+	ok := false
+	defer func() {
+		if !ok {
+			run.Close()
 		}
-	}
-	var prefer *image.Image
+	}()
+	prefer := -1
 	if o.prefer != "" {
-		pi, err := os.Stat(o.prefer)
-		if err != nil {
-			run.close()
-			return nil, usageError{fmt.Errorf("--prefer: %w", err)}
-		}
-		for _, im := range run.images {
-			if im.Contains(pi) {
-				prefer = im
-			}
-		}
-		if prefer == nil {
-			run.close()
-			return nil, usageError{fmt.Errorf("--prefer %s is not one of the images given", o.prefer)}
+		if prefer, err = run.Find("--prefer", o.prefer); err != nil {
+			return nil, err
 		}
 	}
 	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
-		if err := checkReportPath(rf.flag, rf.path, run.images); err != nil {
-			run.close()
+		if err := checkReportPath(rf.flag, rf.path, run.Images); err != nil {
 			return nil, err
 		}
 	}
 	if o.reportFile != "" && o.reportFile == o.htmlFile {
-		run.close()
 		return nil, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
 	}
-	serials := map[int]string{}
-	for _, kv := range o.serials {
-		path, serial, ok := strings.Cut(kv, "=")
-		if !ok || serial == "" {
-			run.close()
-			return nil, usageError{fmt.Errorf("--serial %q: want IMAGE=SERIAL", kv)}
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			run.close()
-			return nil, usageError{fmt.Errorf("--serial: %w", err)}
-		}
-		found := false
-		for i, im := range run.images {
-			if im.Contains(fi) {
-				serials[i], found = serial, true
-			}
-		}
-		if !found {
-			run.close()
-			return nil, usageError{fmt.Errorf("--serial %s is not one of the images given", path)}
-		}
-	}
-	hives, ftMembers, err := ftOptions(o, run.images)
+	gopt, err := o.groupOptions()
 	if err != nil {
-		run.close()
 		return nil, err
 	}
-	sets, problems, err := set.GroupWith(run.images, set.Options{Serials: serials, Hives: hives, FTMembers: ftMembers})
-	if err != nil {
-		run.close()
+	if err := run.Group(gopt); err != nil {
 		return nil, err
 	}
-	run.problems = problems
-	run.hives = hives
 	bar := newBar(e, o, "scan")
-	for _, s := range sets {
-		maxRanges := o.maxRanges
-		if maxRanges == 0 {
-			maxRanges = -1 // the engine reads 0 as its default; the user means none
-		}
-		opt := check.Options{SectorSize: o.sectorSize, MaxRanges: maxRanges, Hashes: hashes, Progress: bar.progress}
-		for _, m := range s.Members {
-			if m.Image == prefer {
-				opt.Prefer = m
-			}
-		}
-		res, err := check.Check(ctx, s, opt)
-		if err != nil {
-			bar.done()
-			run.close()
-			return nil, err
-		}
-		run.results = append(run.results, res)
-	}
+	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer, Progress: bar.progress})
 	bar.done()
+	if err != nil {
+		return nil, err
+	}
+	ok = true
 	return run, nil
 }
 
-// ftOptions reads the --hive files (opened read-only) and parses --member.
-func ftOptions(o scanOptions, images []*image.Image) ([]set.HiveInput, map[int]set.FTBinding, error) {
-	var hives []set.HiveInput
-	for _, p := range o.hives {
-		f, err := os.Open(p) // O_RDONLY: a hive is evidence too
-		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--hive: %w", err)}
+// report builds the report model of a run.
+func runReport(run *scan.Run, e *env, o scanOptions) *report.Report {
+	return run.Report(scan.Meta{
+		Tool:       report.Tool{Name: "mirrorchk", Version: toolVersion()},
+		Command:    e.argv,
+		Generated:  now(),
+		SectorSize: o.sectorSize,
+	})
+}
+
+// groupOptions parses --serial and --member.
+func (o *scanOptions) groupOptions() (scan.GroupOptions, error) {
+	g := scan.GroupOptions{Hives: o.hives}
+	for _, kv := range o.serials {
+		path, serial, ok := strings.Cut(kv, "=")
+		if !ok || serial == "" {
+			return g, usageError{fmt.Errorf("--serial %q: want IMAGE=SERIAL", kv)}
 		}
-		fi, err := f.Stat()
-		if err == nil {
-			for _, im := range images {
-				if im.Contains(fi) {
-					err = fmt.Errorf("%s is also given as an image", p)
-				}
-			}
-		}
-		var b []byte
-		if err == nil {
-			if fi.Size() > 1<<30 {
-				err = fmt.Errorf("%s is %d bytes, over 1 GiB: not a SYSTEM hive", p, fi.Size())
-			} else {
-				b, err = io.ReadAll(f)
-			}
-		}
-		f.Close()
-		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--hive: %w", err)}
-		}
-		hives = append(hives, set.HiveInput{Path: p, Data: b})
+		g.Serials = append(g.Serials, scan.Serial{Path: path, Serial: serial})
 	}
-	members := map[int]set.FTBinding{}
 	for _, kv := range o.ftMembers {
 		path, spec, ok := strings.Cut(kv, "=")
 		sigs, offs, ok2 := strings.Cut(spec, ":")
 		if !ok || !ok2 {
-			return nil, nil, usageError{fmt.Errorf("--member %q: want IMAGE=SIGNATURE:OFFSET (signature in hex, offset in bytes)", kv)}
+			return g, usageError{fmt.Errorf("--member %q: want IMAGE=SIGNATURE:OFFSET (signature in hex, offset in bytes)", kv)}
 		}
 		sig, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(sigs), "0x"), 16, 32)
 		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--member %q: signature %q is not a 32-bit hex number", kv, sigs)}
+			return g, usageError{fmt.Errorf("--member %q: signature %q is not a 32-bit hex number", kv, sigs)}
 		}
 		off, err := strconv.ParseInt(offs, 0, 64)
 		if err != nil || off < 0 {
-			return nil, nil, usageError{fmt.Errorf("--member %q: offset %q is not a byte offset", kv, offs)}
+			return g, usageError{fmt.Errorf("--member %q: offset %q is not a byte offset", kv, offs)}
 		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--member: %w", err)}
-		}
-		found := false
-		for i, im := range images {
-			if im.Contains(fi) {
-				if _, dup := members[i]; dup {
-					return nil, nil, usageError{fmt.Errorf("--member names %s twice: an image is one member", path)}
-				}
-				members[i], found = set.FTBinding{Signature: uint32(sig), Offset: off}, true
-			}
-		}
-		if !found {
-			return nil, nil, usageError{fmt.Errorf("--member %s is not one of the images given", path)}
-		}
+		g.FTMembers = append(g.FTMembers, scan.FTMember{Path: path, Signature: uint32(sig), Offset: off})
 	}
-	if len(members) > 0 && len(hives) == 0 {
-		return nil, nil, usageError{fmt.Errorf("--member needs --hive: the binding refers to the hive's FT members")}
-	}
-	return hives, members, nil
+	return g, nil
 }
 
 // checkReportPath refuses a report file (flag --report or --html) that is

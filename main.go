@@ -19,6 +19,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mirrorchk/mirrorchk/scan"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -56,8 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.code
 	}
 	var ue usageError
+	var se *scan.UsageError
 	code := exitOperation
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) || errors.As(err, &se) || isCobraUsage(err) {
 		code = exitUsage
 	}
 	if errors.Is(err, context.Canceled) {

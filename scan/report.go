@@ -1,4 +1,4 @@
-package main
+package scan
 
 import (
 	"fmt"
@@ -12,35 +12,48 @@ import (
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
-// now is the report's clock; tests replace it.
-var now = func() time.Time { return time.Now().UTC() }
+// Meta is what the report records of the run besides the sets: the
+// tool, the command line and the time.
+type Meta struct {
+	Tool       report.Tool
+	Command    []string
+	Generated  time.Time
+	SectorSize int
+}
 
-// report turns the check results into the report model.
-func (r *scanRun) report(e *env, o scanOptions) *report.Report {
+// Report turns the check results into the report model.
+func (r *Run) Report(meta Meta) *report.Report {
 	rep := &report.Report{
 		Schema:     report.Schema,
-		Tool:       report.Tool{Name: "mirrorchk", Version: toolVersion()},
-		Command:    e.argv,
-		Generated:  now().Format(time.RFC3339),
-		SectorSize: o.sectorSize,
-		Problems:   problems(r.problems),
+		Tool:       meta.Tool,
+		Command:    meta.Command,
+		Generated:  meta.Generated.UTC().Format(time.RFC3339),
+		SectorSize: meta.SectorSize,
+		Problems:   problems(r.Problems),
 	}
-	for _, res := range r.results {
-		rep.Sets = append(rep.Sets, setReport(res))
+	for _, res := range r.Results {
+		rep.Sets = append(rep.Sets, SetReport(res))
 	}
-	rep.Hives = []report.Input{}
-	for _, h := range r.hives {
-		in := report.Input{Path: h.Path, Size: int64(len(h.Data))}
-		if d, err := check.NewDigests(r.hashes); err == nil {
-			d.Write(h.Data)
-			in.Hashes = d.Sums()
-		}
-		rep.Hives = append(rep.Hives, in)
-	}
+	rep.Hives = HiveReports(r.Hives, r.Hashes)
 	return rep
 }
 
-func setReport(res *check.Result) report.Set {
+// HiveReports describes the hives read, hashed with the run's algorithms.
+func HiveReports(hives []set.HiveInput, hashes []string) []report.Input {
+	out := []report.Input{}
+	for _, h := range hives {
+		in := report.Input{Path: h.Path, Size: int64(len(h.Data))}
+		if d, err := check.NewDigests(hashes); err == nil {
+			d.Write(h.Data)
+			in.Hashes = d.Sums()
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// SetReport is the report model of one checked set.
+func SetReport(res *check.Result) report.Set {
 	s := res.Set
 	rs := report.Set{
 		ID:        s.ID,
@@ -207,9 +220,9 @@ func problems(ps []set.Problem) []report.Problem {
 	return out
 }
 
-// repairReport records a repair plan, and what was written, in the set's
+// RepairReport records a repair plan, and what was written, in the set's
 // report.
-func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Repair {
+func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Repair {
 	rr := &report.Repair{DryRun: dryRun, Status: status, Reason: reason}
 	if p == nil {
 		return rr
