@@ -147,8 +147,11 @@ type File struct {
 	Hashes map[string]string // by algorithm, hex
 }
 
+// FileHashes returns what the last HashFiles computed, or nil.
+func (im *Image) FileHashes() []File { return im.fileHashes }
+
 // HashFiles reads every file of the image once and hashes it with each of
-// algs ("sha256", "sha1", "md5").
+// algs ("sha256", "sha1", "md5"); FileHashes returns the result later.
 func (im *Image) HashFiles(algs []string) ([]File, error) {
 	out := make([]File, 0, len(im.files))
 	for _, s := range im.files {
@@ -177,6 +180,7 @@ func (im *Image) HashFiles(algs []string) ([]File, error) {
 		}
 		out = append(out, f)
 	}
+	im.fileHashes = out
 	return out, nil
 }
 
@@ -199,4 +203,13 @@ func newHash(alg string) (hash.Hash, error) {
 		return md5.New(), nil
 	}
 	return nil, fmt.Errorf("unknown hash %q", alg)
+}
+
+// SegmentSizes returns the size of every file of Segments, in order.
+func (im *Image) SegmentSizes() []int64 {
+	out := make([]int64, len(im.files))
+	for i, s := range im.files {
+		out[i] = s.size
+	}
+	return out
 }

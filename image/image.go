@@ -35,9 +35,10 @@ type Image struct {
 	size int64
 	// A container's virtual disk, or nil for a raw image. files are then
 	// the evidence files it was read from (segs is empty).
-	disk  Disk
-	files []segment
-	info  Info
+	disk       Disk
+	files      []segment
+	info       Info
+	fileHashes []File // from HashFiles
 }
 
 // segment is one file of an image.

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/image"
@@ -146,7 +147,7 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 				o.RangesTotal++
 			}
 		}
-		name := outputName(m.Path())
+		name := outputName(m.Path(), m.Image.Container())
 		if names[name] {
 			return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", name)
 		}
@@ -189,10 +190,15 @@ func groupOf(groups [][]int, i int) int {
 
 var segSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
 
-// outputName is the file name of a member's repaired image: its own name,
-// or for a split raw set the name of the first segment without its number.
-func outputName(path string) string {
+// outputName is the file name of a member's repaired image: its own name;
+// for a split raw set the name of the first segment without its number;
+// for a container (E01, VHD, qcow2, …), which is always written as a raw
+// image, its name with ".img" in place of the container's extension.
+func outputName(path string, container bool) string {
 	base := filepath.Base(path)
+	if container {
+		return strings.TrimSuffix(base, filepath.Ext(base)) + ".img"
+	}
 	if segSuffix.MatchString(base) {
 		return segSuffix.ReplaceAllString(base, "") + ".img"
 	}

@@ -265,8 +265,11 @@ type Repair struct {
 
 // RepairOutput is one repaired image.
 type RepairOutput struct {
-	Member          string            `json:"member"` // the input it repairs
-	Path            string            `json:"path"`   // the new file; "" in a dry run
+	Member string `json:"member"` // the input it repairs
+	Path   string `json:"path"`   // the new file; "" in a dry run
+	// WrittenAs says the output's format when it differs from the input's:
+	// every output is a raw image ("raw image (input was qcow2 v3)").
+	WrittenAs       string            `json:"written_as,omitempty"`
 	Ranges          []Range           `json:"ranges"` // data ranges it receives (at most the report's range limit)
 	RangesTotal     int64             `json:"ranges_total"`
 	BytesCopied     int64             `json:"bytes_copied"`

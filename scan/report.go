@@ -91,6 +91,8 @@ func SetReport(res *check.Result) report.Set {
 		if i < len(res.Layouts) && res.Layouts[i] != nil {
 			rm.PartitionTable, rm.Filesystems = filesystems(res.Layouts[i])
 		}
+		rm.Container = containerReport(m.Image, rm.Hashes)
+		rs.Problems = append(rs.Problems, containerProblems(rm)...)
 		rs.Members = append(rs.Members, rm)
 	}
 	rs.Divergence = report.Divergence{
@@ -234,6 +236,7 @@ func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 	for _, o := range p.Outputs {
 		ro := report.RepairOutput{
 			Member:             o.Member.Path(),
+			WrittenAs:          writtenAs(o.Member.Image),
 			RangesTotal:        o.RangesTotal,
 			BytesCopied:        o.BytesCopied,
 			Hashes:             o.Hashes,

@@ -233,6 +233,10 @@ type CheckOptions struct {
 // Check diffs and decides every set, in order. It stops at the first set
 // whose check fails (a read error, or ctx cancelled).
 func (r *Run) Check(ctx context.Context, opt CheckOptions) error {
+	if err := hashContainerFiles(r.Images, opt.Hashes); err != nil {
+		return err
+	}
+	opt.Hashes = withStored(opt.Hashes, r.Images)
 	r.Hashes = opt.Hashes
 	r.Results = nil
 	for _, s := range r.Sets {
