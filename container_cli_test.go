@@ -108,6 +108,9 @@ func sameDivergence(t *testing.T, want, got *report.Report) {
 	if !reflect.DeepEqual(w, g) {
 		t.Errorf("container scan differs from the raw scan:\n got %+v\nwant %+v", g, w)
 	}
+	if len(want.Sets[0].Members) != len(got.Sets[0].Members) {
+		t.Fatalf("%d members in the first set, raw: %d", len(got.Sets[0].Members), len(want.Sets[0].Members))
+	}
 	for i := range want.Sets[0].Members {
 		wm, gm := want.Sets[0].Members[i], got.Sets[0].Members[i]
 		if wm.State != gm.State || wm.Role != gm.Role || wm.DataOffset != gm.DataOffset || wm.DataSize != gm.DataSize {
