@@ -110,10 +110,10 @@ type Header struct {
 
 // Signatures of the first bytes of segment files.
 var (
-	sigEVF  = []byte("EVF\x09\x0d\x0a\xff\x00")   // EWF / E01 / S01
-	sigLVF  = []byte("LVF\x09\x0d\x0a\xff\x00")   // L01 logical evidence
-	sigEVF2 = []byte("EVF2\x0d\x0a\x81\x00")      // Ex01
-	sigLEF2 = []byte("LEF2\x0d\x0a\x81\x00")      // Lx01
+	sigEVF  = []byte("EVF\x09\x0d\x0a\xff\x00") // EWF / E01 / S01
+	sigLVF  = []byte("LVF\x09\x0d\x0a\xff\x00") // L01 logical evidence
+	sigEVF2 = []byte("EVF2\x0d\x0a\x81\x00")    // Ex01
+	sigLEF2 = []byte("LEF2\x0d\x0a\x81\x00")    // Lx01
 	sigAD   = []byte("ADCRYPT\x00")             // FTK Imager "AD encryption" container
 )
 
