@@ -79,6 +79,10 @@ const (
 	maxChain    = 16
 	// maxBitmapBytes bounds the cached sector bitmaps of a differencing disk.
 	maxBitmapBytes = 4 * mib
+	// batPage entries make one BAT page of the lazy BAT cache, which holds
+	// at most maxBATPages pages (8 MiB); a BAT up to batEagerMax is read whole.
+	batPage     = 8192
+	maxBATPages = 128
 	// maxLogScan bounds the bytes of log read to report a dirty log.
 	maxLogScan = 64 * mib
 )
@@ -142,6 +146,9 @@ var (
 	guidVHDXParent = mustGUID("B04AEFB7-D19E-4A81-B789-25B8E9445913")
 )
 
+// batEagerMax is the largest BAT read whole at Open (a variable for tests).
+var batEagerMax int64 = 16 * mib
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // crcOK reports whether the CRC-32C of b, with the 4 bytes at 4 taken as
@@ -192,7 +199,9 @@ type Disk struct {
 	diskID     GUID
 	chunkRatio int64
 	batOff     int64
-	bat        []uint64
+	batN       int64              // BAT entries used
+	bat        []uint64           // the whole BAT when small, else nil
+	batPages   map[int64][]uint64 // else a bounded cache of BAT pages
 	parent     *Disk
 	parentName string
 
@@ -542,21 +551,30 @@ func (d *Disk) readBAT(bat, meta region) error {
 	if n*8 > bat.length {
 		return d.errf(bat.tableOff+24, "region table BAT length", "%d bytes, but %d blocks of %d bytes need %d BAT entries (%d bytes)", bat.length, blocks, d.blockSize, n, n*8)
 	}
-	raw := make([]byte, n*8)
-	if err := d.readAt(raw, bat.off, "BAT"); err != nil {
-		return err
-	}
-	d.batOff = bat.off
-	d.bat = make([]uint64, n)
-	for i := range d.bat {
-		d.bat[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	d.batOff, d.batN = bat.off, n
+	if n*8 <= batEagerMax {
+		raw := make([]byte, n*8)
+		if err := d.readAt(raw, bat.off, "BAT"); err != nil {
+			return err
+		}
+		d.bat = make([]uint64, n)
+		for i := range d.bat {
+			d.bat[i] = binary.LittleEndian.Uint64(raw[8*i:])
+		}
+	} else {
+		d.batPages = make(map[int64][]uint64)
 	}
 	// Every present block must lie inside the file, outside the metadata,
-	// and belong to one entry only.
+	// and belong to one entry only. Blocks that fit in the file without
+	// overlapping number at most fileSize / 1 MiB (+1 for a short last one).
 	type use struct{ off, length, i int64 }
 	var used []use
 	logOff, logLen := int64(d.header.LogOffset), int64(d.header.LogLength)
-	for i, e := range d.bat {
+	for i := range n {
+		e, err := d.entry(i)
+		if err != nil {
+			return err
+		}
 		state := e & 7
 		off := int64(e>>20) * mib
 		field := fmt.Sprintf("BAT entry %d", i)
@@ -583,7 +601,11 @@ func (d *Disk) readBAT(bat, meta region) error {
 				if !d.hasParent {
 					return d.errf(eoff, field, "state 7 (partially present) in a disk without parent")
 				}
-				if sbe := d.bat[d.sbIndex(d.payloadOf(int64(i)))]; sbe&7 != sbPresent {
+				sbe, err := d.entry(d.sbIndex(d.payloadOf(i)))
+				if err != nil {
+					return err
+				}
+				if sbe&7 != sbPresent {
 					return d.errf(eoff, field, "partially present block, but its sector bitmap block is not present")
 				}
 			default:
@@ -598,7 +620,10 @@ func (d *Disk) readBAT(bat, meta region) error {
 		if overlaps(off, length, bat.off, bat.length) || overlaps(off, length, meta.off, meta.length) || (logLen > 0 && overlaps(off, length, logOff, logLen)) {
 			return d.errf(eoff, field, "block at %#x overlaps the BAT, metadata or log", off)
 		}
-		used = append(used, use{off, length, int64(i)})
+		if int64(len(used)) > d.fileSize/mib+1 {
+			return d.errf(eoff, field, "more allocated blocks than the %d-byte file can hold", d.fileSize)
+		}
+		used = append(used, use{off, length, i})
 	}
 	slices.SortFunc(used, func(a, b use) int { return cmp.Or(cmp.Compare(a.off, b.off), cmp.Compare(a.i, b.i)) })
 	for k := 1; k < len(used); k++ {
@@ -608,6 +633,36 @@ func (d *Disk) readBAT(bat, meta region) error {
 		}
 	}
 	return nil
+}
+
+// entry returns BAT entry i (i < batN): from the whole BAT when it is small,
+// else from a bounded cache of 64 KiB pages.
+func (d *Disk) entry(i int64) (uint64, error) {
+	if d.bat != nil {
+		return d.bat[i], nil
+	}
+	pg := i / batPage
+	d.mu.Lock()
+	p, ok := d.batPages[pg]
+	d.mu.Unlock()
+	if !ok {
+		n := min(batPage, d.batN-pg*batPage)
+		raw := make([]byte, n*8)
+		if err := d.readAt(raw, d.batOff+pg*batPage*8, "BAT"); err != nil {
+			return 0, err
+		}
+		p = make([]uint64, n)
+		for k := range p {
+			p[k] = binary.LittleEndian.Uint64(raw[8*k:])
+		}
+		d.mu.Lock()
+		if len(d.batPages) >= maxBATPages {
+			clear(d.batPages)
+		}
+		d.batPages[pg] = p
+		d.mu.Unlock()
+	}
+	return p[i%batPage], nil
 }
 
 // payloadOf returns the payload block number of BAT index i (not a sector
@@ -771,7 +826,10 @@ func (d *Disk) locate(off, limit int64) (w where, fileOff, n int64, err error) {
 	p := off / d.blockSize
 	in := off % d.blockSize
 	n = min(d.blockSize-in, limit)
-	e := d.bat[d.batIndex(p)]
+	e, err := d.entry(d.batIndex(p))
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	switch e & 7 {
 	case stateFull:
 		return inFile, int64(e>>20)*mib + in, n, nil
@@ -831,7 +889,10 @@ func (d *Disk) bitmap(p int64) ([]byte, error) {
 		return bm, nil
 	}
 	size := d.blockSize / d.lss / 8
-	sbe := d.bat[d.sbIndex(p)]
+	sbe, err := d.entry(d.sbIndex(p))
+	if err != nil {
+		return nil, err
+	}
 	off := int64(sbe>>20)*mib + p%d.chunkRatio*size
 	bm = make([]byte, size)
 	if err := d.readAt(bm, off, fmt.Sprintf("sector bitmap of payload block %d", p)); err != nil {

@@ -579,3 +579,28 @@ func TestDetect(t *testing.T) {
 		t.Error("Detect accepts a raw NTFS image or nothing")
 	}
 }
+
+// TestLazyBAT reads through the bounded BAT page cache that a BAT larger
+// than batEagerMax uses.
+func TestLazyBAT(t *testing.T) {
+	defer func(v int64) { batEagerMax = v }(batEagerMax)
+	batEagerMax = 0
+	path := convert(t, rawFixture(t, "ntfs"), filepath.Join(fixDir, "ntfs-block1m.vhdx"), "subformat=dynamic,block_size=1M")
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.bat != nil || d.batPages == nil {
+		t.Fatal("the BAT was read whole")
+	}
+	peer := path + ".lazy.raw"
+	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", path, peer)
+	defer os.Remove(peer)
+	if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
+		t.Errorf("sha256 %s, qemu-img %s", got, want)
+	}
+	if checkExtents(t, d, peer, size) == 0 {
+		t.Error("no unallocated run")
+	}
+}
