@@ -430,7 +430,7 @@ func TestDamaged(t *testing.T) {
 		{"two entries share a block", good, func(b []byte) []byte { copy(b[bat+4:bat+8], b[bat:bat+4]); return b }, "BAT entry 1", int64(bat + 4)},
 		{"absurd current size", good, func(b []byte) []byte { be.PutUint64(b[end+48:], 1<<62); fixSums(b); return b }, "footer current size", int64(end + 48)},
 		{"absurd BAT", good, func(b []byte) []byte {
-			be.PutUint64(b[end+48:], 1<<44)
+			be.PutUint64(b[end+48:], 1<<42)
 			be.PutUint32(b[hoff+28:], 1<<23)
 			fixSums(b)
 			return b
