@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -330,7 +331,7 @@ func (d *Disk) openParent(desc *descriptor, open OpenFunc, chain []string) error
 	if err != nil {
 		return err
 	}
-	if !strings.EqualFold(p.cid, desc.parentCID) {
+	if !sameCID(p.cid, desc.parentCID) {
 		return &FormatError{File: d.name, Off: desc.parentCIDOff, Field: "parentCID", Msg: fmt.Sprintf("%s, but the parent %s has CID %s: the parent changed after this delta disk was made", desc.parentCID, name, p.cid)}
 	}
 	for _, w := range p.warnings {
@@ -338,6 +339,17 @@ func (d *Disk) openParent(desc *descriptor, open OpenFunc, chain []string) error
 	}
 	d.parent, d.parentName = p, name
 	return nil
+}
+
+// sameCID compares two content IDs as hexadecimal numbers (QEMU writes
+// them without leading zeros, VMware with).
+func sameCID(a, b string) bool {
+	x, err1 := strconv.ParseUint(a, 16, 32)
+	y, err2 := strconv.ParseUint(b, 16, 32)
+	if err1 != nil || err2 != nil {
+		return strings.EqualFold(a, b)
+	}
+	return x == y
 }
 
 // Size returns the virtual size in bytes.

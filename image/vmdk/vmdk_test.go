@@ -14,8 +14,8 @@ import (
 type variant struct {
 	name   string
 	build  func(tb testing.TB, dir, raw string) string // returns the path of the file to open
-	format string                                     // Format() expected
-	files  int                                        // files in the directory qemu made
+	format string                                      // Format() expected
+	files  int                                         // files in the directory qemu made
 }
 
 func convert(sub string) func(tb testing.TB, dir, raw string) string {
