@@ -75,3 +75,14 @@ func checkErr(t *testing.T, err error) {
 		t.Fatalf("error %v (%T) is neither a FormatError nor an UnsupportedError", err, err)
 	}
 }
+
+// TestSeeds: every fuzz seed is a valid image, read without error.
+func TestSeeds(t *testing.T) {
+	seeds, _ := filepath.Glob("testdata/*.qcow2")
+	for _, s := range seeds {
+		b, _ := os.ReadFile(s)
+		if err := readAll(b, filepath.Base(s), osOpen("testdata")); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
