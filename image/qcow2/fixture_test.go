@@ -263,6 +263,13 @@ func checkMap(t *testing.T, d extentDisk, m []mapEntry, strict bool) {
 		runs = append(runs, run{off, n, a})
 		off += n
 	}
+	var un int64
+	for _, r := range runs {
+		if !r.a {
+			un += r.n
+		}
+	}
+	t.Logf("%d runs, %d bytes unallocated; qemu-img map: %d entries", len(runs), un, len(m))
 	// allocation at each qemu entry, run by run
 	i := 0
 	for _, e := range m {

@@ -105,8 +105,8 @@ func Detect(head, tail []byte) bool {
 // layer is a backing file: another qcow2 Disk or a raw file.
 type layer interface {
 	Size() int64
-	Extent(off int64) (bool, int64, error)
-	readZ(p []byte, off int64) error // reads p at off; bytes at or past Size read as zeros
+	extent(off, limit int64) (bool, int64, error) // Extent cut at limit bytes; off < Size
+	readZ(p []byte, off int64) error              // reads p at off; bytes at or past Size read as zeros
 }
 
 // Disk is the virtual disk of a qcow2 image. Its methods are safe for
@@ -431,18 +431,18 @@ func (d *Disk) l2(i int64) (*l2table, error) {
 		return nil, err
 	}
 	e := binary.BigEndian.Uint64(b[:])
-	field := fmt.Sprintf("L1 table entry %d", i)
+	field := l1Field(i)
 	off := int64(e & offsetMask)
 	t = &l2table{off: off}
 	if off != 0 {
 		if off%d.cluster != 0 {
-			return nil, d.errAt(eoff, field, "L2 table offset %#x is not cluster aligned", off)
+			return nil, d.errAt(eoff, field.String(), "L2 table offset %#x is not cluster aligned", off)
 		}
 		if off < d.cluster {
-			return nil, d.errAt(eoff, field, "L2 table offset %#x points into the header", off)
+			return nil, d.errAt(eoff, field.String(), "L2 table offset %#x points into the header", off)
 		}
 		if off > d.fileSize-d.cluster {
-			return nil, d.errAt(eoff, field, "L2 table at %#x extends past the end of the file (%d bytes)", off, d.fileSize)
+			return nil, d.errAt(eoff, field.String(), "L2 table at %#x extends past the end of the file (%d bytes)", off, d.fileSize)
 		}
 		buf := make([]byte, d.cluster)
 		if err := d.readFile(buf, off); err != nil {
@@ -458,6 +458,16 @@ func (d *Disk) l2(i int64) (*l2table, error) {
 	d.mu.Unlock()
 	return t, nil
 }
+
+// l1Field and l2Field name a table entry in a FormatError, formatted only
+// when there is an error.
+type (
+	l1Field int64
+	l2Field int64
+)
+
+func (i l1Field) String() string { return fmt.Sprintf("L1 table entry %d", int64(i)) }
+func (i l2Field) String() string { return fmt.Sprintf("L2 table entry %d", int64(i)) }
 
 type kind uint8
 
@@ -503,17 +513,17 @@ func (d *Disk) lookup(off int64) (piece, error) {
 		e = t.e[l2i]
 		eoff = t.off + 8*l2i
 	}
-	field := fmt.Sprintf("L2 table entry %d", l2i)
+	field := l2Field(l2i)
 	p := piece{n: min(d.cluster-in, rest)}
 	if e&flagComp != 0 {
 		x := 62 - (d.clusterBits - 8)
 		host := int64(e & (1<<x - 1))
 		nsec := int64(e>>x) & (1<<(d.clusterBits-8) - 1)
 		if host < d.cluster {
-			return p, d.errAt(eoff, field, "compressed cluster offset %#x points into the header", host)
+			return p, d.errAt(eoff, field.String(), "compressed cluster offset %#x points into the header", host)
 		}
 		if host >= d.fileSize {
-			return p, d.errAt(eoff, field, "compressed cluster at %#x is past the end of the file (%d bytes)", host, d.fileSize)
+			return p, d.errAt(eoff, field.String(), "compressed cluster at %#x is past the end of the file (%d bytes)", host, d.fileSize)
 		}
 		p.kind, p.host, p.coff, p.eoff = kCompressed, host, in, eoff
 		p.clen = min((nsec+1)*512-host%512, d.fileSize-host)
@@ -522,13 +532,13 @@ func (d *Disk) lookup(off int64) (piece, error) {
 	host := int64(e & offsetMask)
 	checkHost := func() error {
 		if host%d.cluster != 0 {
-			return d.errAt(eoff, field, "cluster offset %#x is not cluster aligned", host)
+			return d.errAt(eoff, field.String(), "cluster offset %#x is not cluster aligned", host)
 		}
 		if host < d.cluster {
-			return d.errAt(eoff, field, "cluster offset %#x points into the header", host)
+			return d.errAt(eoff, field.String(), "cluster offset %#x points into the header", host)
 		}
 		if host+in > d.fileSize-p.n { // the bytes this piece reads
-			return d.errAt(eoff, field, "cluster at %#x is past the end of the file (%d bytes)", host, d.fileSize)
+			return d.errAt(eoff, field.String(), "cluster at %#x is past the end of the file (%d bytes)", host, d.fileSize)
 		}
 		return nil
 	}
@@ -548,16 +558,21 @@ func (d *Disk) lookup(off int64) (piece, error) {
 	}
 	sub := d.cluster / 32
 	si := in / sub
-	p.n = min(sub-in%sub, rest)
 	alloc, zero := bm>>si&1 != 0, bm>>(32+si)&1 != 0
+	// the run of subclusters in the same state
+	sj := si + 1
+	for sj < 32 && (bm>>sj&1 != 0) == alloc && (bm>>(32+sj)&1 != 0) == zero {
+		sj++
+	}
+	p.n = min(sj*sub-in, rest)
 	switch {
 	case alloc && zero:
-		return p, d.errAt(eoff+8, field, "subcluster %d is marked both allocated and zero", si)
+		return p, d.errAt(eoff+8, field.String(), "subcluster %d is marked both allocated and zero", si)
 	case zero:
 		p.kind = kZero
 	case alloc:
 		if host == 0 {
-			return p, d.errAt(eoff, field, "subcluster %d is allocated but the cluster has no offset", si)
+			return p, d.errAt(eoff, field.String(), "subcluster %d is allocated but the cluster has no offset", si)
 		}
 		if err := checkHost(); err != nil {
 			return p, err
@@ -571,14 +586,21 @@ func (d *Disk) lookup(off int64) (piece, error) {
 
 // Extent reports whether the n bytes from off are allocated (may hold
 // data) or unallocated (read as zeros: unallocated or zero clusters,
-// where the backing file, if any, is unallocated too).
+// where the backing file, if any, is unallocated too). A run stops at the
+// end of the range one L2 table maps.
 func (d *Disk) Extent(off int64) (allocated bool, n int64, err error) {
 	if off < 0 || off >= d.size {
 		return false, 0, fmt.Errorf("%s: qcow2 extent at %d is outside the virtual disk (%d bytes)", d.name, off, d.size)
 	}
-	const maxRun = 1 << 30
-	for i := 0; i < 1<<16 && off+n < d.size && n < maxRun; i++ {
-		a, m, err := d.class(off + n)
+	return d.extent(off, d.size-off)
+}
+
+// extent is Extent with the run cut at limit bytes.
+func (d *Disk) extent(off, limit int64) (allocated bool, n int64, err error) {
+	span := d.l2Entries << d.clusterBits // bytes one L2 table maps
+	limit = min(limit, (off/span+1)*span-off, d.size-off)
+	for n < limit {
+		a, m, err := d.class(off+n, limit-n)
 		if err != nil {
 			if n > 0 {
 				return allocated, n, nil
@@ -591,32 +613,30 @@ func (d *Disk) Extent(off int64) (allocated bool, n int64, err error) {
 		allocated = a
 		n += m
 	}
-	return allocated, n, nil
+	return allocated, min(n, limit), nil
 }
 
-// class reports the allocation of the run at off.
-func (d *Disk) class(off int64) (bool, int64, error) {
+// class reports the allocation of the run at off, at most limit bytes.
+func (d *Disk) class(off, limit int64) (bool, int64, error) {
 	p, err := d.lookup(off)
 	if err != nil {
 		return false, 0, err
 	}
+	n := min(p.n, limit)
 	switch p.kind {
 	case kData, kCompressed:
-		return true, p.n, nil
+		return true, n, nil
 	case kZero:
-		return false, p.n, nil
+		return false, n, nil
 	}
-	if d.backing == nil {
-		return false, p.n, nil
+	if d.backing == nil || off >= d.backing.Size() {
+		return false, n, nil
 	}
-	if off >= d.backing.Size() {
-		return false, p.n, nil
-	}
-	a, m, err := d.backing.Extent(off)
+	a, m, err := d.backing.extent(off, min(n, d.backing.Size()-off))
 	if err != nil {
 		return false, 0, err
 	}
-	return a, min(m, p.n), nil
+	return a, min(m, n), nil
 }
 
 // ReadAt reads the virtual disk. Unreadable bytes are an error naming the
@@ -771,7 +791,7 @@ func (d *Disk) compressed(p []byte, pc piece) error {
 	}
 	bp, _ := cbufPool.Get().(*[]byte)
 	if bp == nil || int64(cap(*bp)) < pc.clen {
-		b := make([]byte, max(pc.clen, 2*d.cluster))
+		b := make([]byte, max(pc.clen, 128<<10))
 		bp = &b
 	}
 	defer cbufPool.Put(bp)
@@ -815,7 +835,9 @@ type rawLayer struct {
 
 func (l *rawLayer) Size() int64 { return l.size }
 
-func (l *rawLayer) Extent(off int64) (bool, int64, error) { return true, l.size - off, nil }
+func (l *rawLayer) extent(off, limit int64) (bool, int64, error) {
+	return true, min(limit, l.size-off), nil
+}
 
 func (l *rawLayer) readZ(p []byte, off int64) error {
 	if off >= l.size {

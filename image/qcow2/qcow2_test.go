@@ -13,8 +13,8 @@ import (
 type variant struct {
 	name   string
 	build  func(tb testing.TB, dir, raw string) string // returns the image path
-	format string                                     // Format() expected
-	warn   string                                     // a substring of Warnings(), or ""
+	format string                                      // Format() expected
+	warn   string                                      // a substring of Warnings(), or ""
 }
 
 func convert(opts ...string) func(tb testing.TB, dir, raw string) string {

@@ -82,6 +82,9 @@ const (
 	maxBlockSize = 256 << 20
 	// maxLocator bounds a parent locator's path (bytes of UTF-16).
 	maxLocator = 64 << 10
+	// maxBAT bounds the BAT held in memory: 4 Mi entries, a 2 TiB disk in
+	// 512 KiB blocks (the specification's limit is 2040 GiB).
+	maxBAT = 16 << 20
 	// maxBitmaps bounds the cached sector bitmaps of a differencing disk.
 	maxBitmapBytes = 4 << 20
 )
@@ -360,6 +363,9 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 	d.size = int64(f.CurrentSize)
 	// Only the entries that cover the disk matter; bound them by the file.
 	need := (d.size + d.blockSize - 1) / d.blockSize
+	if need*4 > maxBAT {
+		return d.errf(d.dataEnd+48, "footer current size", "%d bytes in blocks of %d bytes need a BAT of %d entries, more than this reader's bound of %d (a VHD holds at most 2040 GiB)", d.size, d.blockSize, need, maxBAT/4)
+	}
 	if batOff > uint64(d.fileSize) || need*4 > d.dataEnd-int64(batOff) {
 		return d.errf(hoff+16, "dynamic header BAT offset", "a BAT of %d entries at %#x does not fit in the %d-byte file", need, batOff, d.fileSize)
 	}

@@ -430,11 +430,18 @@ func TestDamaged(t *testing.T) {
 		{"two entries share a block", good, func(b []byte) []byte { copy(b[bat+4:bat+8], b[bat:bat+4]); return b }, "BAT entry 1", int64(bat + 4)},
 		{"absurd current size", good, func(b []byte) []byte { be.PutUint64(b[end+48:], 1<<62); fixSums(b); return b }, "footer current size", int64(end + 48)},
 		{"absurd BAT", good, func(b []byte) []byte {
-			be.PutUint64(b[end+48:], 1<<44)
+			be.PutUint64(b[end+48:], 1<<42)
 			be.PutUint32(b[hoff+28:], 1<<23)
 			fixSums(b)
 			return b
 		}, "dynamic header BAT offset", int64(hoff + 16)},
+		{"BAT beyond the bound", good, func(b []byte) []byte {
+			be.PutUint64(b[end+48:], 1<<41)
+			be.PutUint32(b[hoff+28:], 1<<30)
+			be.PutUint32(b[hoff+32:], 4096)
+			fixSums(b)
+			return b
+		}, "footer current size", int64(end + 48)},
 		{"block size not a power of two", good, func(b []byte) []byte { be.PutUint32(b[hoff+32:], 3<<20); fixSums(b); return b }, "dynamic header block size", int64(hoff + 32)},
 		{"footer checksum", good, func(b []byte) []byte { b[end+40]++; return b }, "footer checksum", int64(end + 64)},
 		{"header checksum", good, func(b []byte) []byte { b[hoff+30]++; return b }, "dynamic header checksum", int64(hoff + 36)},
