@@ -65,9 +65,12 @@ func containerize(t *testing.T, raw, dir, kind string) string {
 	case "e01", "e01-split":
 		needTool(t, "ewfacquire", "ewf-tools")
 		target := filepath.Join(dir, base)
-		args := []string{"-u", "-q", "-t", target, "-c", "fast", "-C", "case-17", "-E", base, "-e", "examiner", "-D", "mirror member"}
+		args := []string{"-u", "-q", "-t", target, "-C", "case-17", "-E", base, "-e", "examiner", "-D", "mirror member"}
 		if kind == "e01-split" {
-			args = append(args, "-S", "1MiB")
+			// Uncompressed, so that the 8 MiB member spans several segments.
+			args = append(args, "-c", "none", "-S", "1MiB")
+		} else {
+			args = append(args, "-c", "fast")
 		}
 		runTool(t, "ewfacquire", append(args, raw)...)
 		return target + ".E01"
@@ -246,4 +249,48 @@ func TestCompressedMemberRefused(t *testing.T) {
 	if code != exitOperation || !strings.Contains(stderr, "zstd stream") || !strings.Contains(stderr, "decompress") {
 		t.Errorf("scan of a .zst member: exit %d, stderr %q; want 8 naming the zstd stream", code, stderr)
 	}
+}
+
+// TestDamagedContainers: a container that cannot be read whole is an
+// operational error (exit 8) naming the file, never a raw read.
+func TestDamagedContainers(t *testing.T) {
+	raw := members(t, "md/md-1.2/b-stale-member")
+	t.Run("truncated qcow2", func(t *testing.T) {
+		c := containerize(t, raw[0], t.TempDir(), "qcow2-v2")
+		fi, err := os.Stat(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(c, fi.Size()/2); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := mirrorchk(t, "scan", c, raw[1])
+		if code != exitOperation || !strings.Contains(stderr, c) {
+			t.Errorf("exit %d, stderr %q; want 8 naming %s", code, stderr, c)
+		}
+	})
+	t.Run("missing E01 segment", func(t *testing.T) {
+		c := containerize(t, raw[0], t.TempDir(), "e01-split")
+		e02 := strings.TrimSuffix(c, ".E01") + ".E02"
+		if err := os.Remove(e02); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := mirrorchk(t, "scan", c, raw[1])
+		if code != exitOperation || !strings.Contains(stderr, "E02") {
+			t.Errorf("exit %d, stderr %q; want 8 naming the missing E02", code, stderr)
+		}
+	})
+	t.Run("qcow2 without its backing file", func(t *testing.T) {
+		dir := t.TempDir()
+		parent := containerize(t, raw[0], dir, "qcow2-v2")
+		child := filepath.Join(dir, "child.qcow2")
+		runTool(t, "qemu-img", "create", "-f", "qcow2", "-b", parent, "-F", "qcow2", child)
+		if err := os.Remove(parent); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := mirrorchk(t, "scan", child, raw[1])
+		if code != exitOperation || !strings.Contains(stderr, "m0.qcow2") {
+			t.Errorf("exit %d, stderr %q; want 8 naming the missing backing file", code, stderr)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Disk is the virtual disk a container holds, as a reader package
@@ -96,6 +97,9 @@ func openContainer(path string, first segment, c *container) (*Image, error) {
 	d, info, err := c.open(first.f, first.size, path, opener)
 	if err != nil {
 		im.Close()
+		if strings.HasPrefix(err.Error(), path+": ") {
+			return nil, err // the reader named the file already
+		}
 		return nil, fmt.Errorf("%s: %s: %w", path, c.name, err)
 	}
 	info.Format = d.Format()
