@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,5 +108,40 @@ func TestPreferAgainstMetadata(t *testing.T) {
 	}
 	if a, b := fileSHA256(t, p[0]), fileSHA256(t, p[1]); a != before[0] || b != before[1] {
 		t.Errorf("an input changed")
+	}
+}
+
+// TestCancelledExits32: a run whose context is cancelled (SIGINT or
+// SIGTERM in main) exits 32, says so, and leaves no partial output.
+func TestCancelledExits32(t *testing.T) {
+	p := exampleMembers(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"repair", "--out", out, p[0], p[1]}, &stdout, &stderr)
+	if code != exitCancelled || !strings.Contains(stderr.String(), "cancelled") {
+		t.Errorf("exit %d, stderr %q: want 32 and \"cancelled\"", code, stderr.String())
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("output directory holds %d entries after a cancelled repair", len(ents))
+	}
+}
+
+// TestReadmeBuild runs the README's build and install commands.
+func TestReadmeBuild(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"build", "-buildvcs=true", "-o", filepath.Join(dir, "mirrorchk"), "."}, {"install", "."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(dir, "bin"), "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, bin := range []string{filepath.Join(dir, "mirrorchk"), filepath.Join(dir, "bin", "mirrorchk")} {
+		out, err := exec.Command(bin, "version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "mirrorchk ") {
+			t.Errorf("%s version: %v %q", bin, err, out)
+		}
 	}
 }
