@@ -145,3 +145,55 @@ func TestReadmeBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestTextWidthFlag: --width sets the wrap column; without it and without
+// a terminal the text is wrapped at 100.
+func TestTextWidthFlag(t *testing.T) {
+	p := exampleMembers(t)
+	for _, c := range []struct {
+		args  []string
+		width int
+	}{{nil, 100}, {[]string{"--width", "80"}, 80}, {[]string{"--width", "60"}, 60}} {
+		_, out, _ := mirrorchk(t, append(append([]string{"scan"}, c.args...), p...)...)
+		widest := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(strings.TrimSpace(l), " ") {
+				widest = max(widest, len(l))
+			}
+		}
+		if widest > c.width || widest < c.width-15 {
+			t.Errorf("%v: widest line %d, want at most %d and close to it", c.args, widest, c.width)
+		}
+	}
+	if code, _, _ := mirrorchk(t, "scan", "--width", "5", p[0], p[1]); code != exitUsage {
+		t.Errorf("--width 5: exit %d, want 16", code)
+	}
+}
+
+// TestCancelledScanReport: a cancelled scan asked for a report writes one
+// that says the run was cancelled, and exits 32.
+func TestCancelledScanReport(t *testing.T) {
+	p := exampleMembers(t)
+	js := filepath.Join(t.TempDir(), "r.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"scan", "--report", js, p[0], p[1]}, &stdout, &stderr); code != exitCancelled {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	f, err := os.Open(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := report.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Code != report.CodeCancelled {
+		t.Errorf("problems %+v, want one %q", rep.Problems, report.CodeCancelled)
+	}
+	if !strings.Contains(stdout.String(), "Verdict: cancelled before the check finished") {
+		t.Errorf("the text report does not say the run was cancelled:\n%s", stdout.String())
+	}
+}
