@@ -123,7 +123,20 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 		case o.dryRun:
 			rep.Sets[i].Repair = scan.RepairReport(p, true, "planned", "dry run: nothing written")
 		default:
+			if bar.pb != nil {
+				bar.pb.Reset()
+				bar.pb.Describe(barDescription("repair: writing", i, len(plans), p.Result.Set) + " (bytes written in all)")
+			}
 			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.Hashes, Progress: bar.progress}); err != nil {
+				if cmd.Context().Err() != nil {
+					// Cancelled: the partial output is gone; the report, if
+					// asked for, says what was and was not written.
+					rep.Sets[i].Repair = scan.RepairReport(p, false, "failed", "cancelled while writing; the partial output was removed")
+					rep.Problems = append(rep.Problems, cancelledProblem())
+					if o.reportFile != "" || o.htmlFile != "" || o.json {
+						emit(e, o.scanOptions, rep)
+					}
+				}
 				return 0, err
 			}
 			repaired = true

@@ -18,6 +18,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/scan"
+	"github.com/mirrorchk/mirrorchk/set"
 )
 
 // scanOptions are the flags shared by scan and repair.
@@ -31,6 +32,8 @@ type scanOptions struct {
 	quiet      bool
 	sectorSize int
 	example    bool
+	width      int  // --width; 0: the terminal's, else 100
+	allRanges  bool // --max-ranges given: the text lists every range the report holds
 	serials    []string
 	hives      []string
 	ftMembers  []string
@@ -45,6 +48,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxRanges, "max-ranges", 10000, "list at most `N` differing ranges per set (the rest are counted)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar and no text report (the exit code and --report still tell)")
 	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
+	fs.IntVar(&o.width, "width", 0, "wrap the text report at `N` columns (default: the terminal's width, or 100 when stdout is not a terminal)")
 	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
 	fs.StringArrayVar(&o.hives, "hive", nil, "`FILE`: a Windows NT SYSTEM hive (or SYSTEM.ALT) whose \\DISK\\Information describes FT mirror sets; read only; repeatable")
 	fs.StringArrayVar(&o.ftMembers, "member", nil, "`IMAGE=SIGNATURE:OFFSET`: bind a partition image to the NT FT member on the disk with that signature (hex) at that byte offset; repeatable")
@@ -78,6 +82,9 @@ func (o *scanOptions) validate() error {
 	if o.maxRanges < 0 {
 		return usageError{fmt.Errorf("--max-ranges %d: must not be negative", o.maxRanges)}
 	}
+	if o.width != 0 && (o.width < report.MinTextWidth || o.width > 10000) {
+		return usageError{fmt.Errorf("--width %d: must be from %d to 10000 columns", o.width, report.MinTextWidth)}
+	}
 	_, err := o.hashes()
 	return err
 }
@@ -102,7 +109,10 @@ EXIT STATUS
 			}
 			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
 		},
-		PreRunE: func(*cobra.Command, []string) error { return o.validate() },
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			o.allRanges = cmd.Flags().Changed("max-ranges")
+			return o.validate()
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var labels map[string]string
 			if o.example {
@@ -177,9 +187,19 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 		return nil, err
 	}
 	bar := newBar(e, o, "scan")
-	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer, Progress: bar.progress})
+	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer,
+		Progress: bar.progress, OnSet: bar.onSet})
 	bar.done()
 	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled: the report, if one was asked for, says so and
+			// holds the sets checked before.
+			rep := runReport(run, e, o)
+			rep.Problems = append(rep.Problems, cancelledProblem())
+			if o.reportFile != "" || o.htmlFile != "" || o.json {
+				emit(e, o, rep)
+			}
+		}
 		return nil, err
 	}
 	ok = true
@@ -264,8 +284,27 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 	case o.quiet:
 		return nil
 	default:
-		return report.WriteText(e.stdout, rep)
+		topt := report.TextOptions{Width: o.width}
+		if topt.Width == 0 {
+			topt.Width = report.DefaultTextWidth
+			if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= report.MinTextWidth {
+					topt.Width = w
+				}
+			}
+		}
+		if o.allRanges {
+			topt.MaxRanges = -1 // --max-ranges N: the report holds N, the text lists them
+		}
+		return report.WriteTextOptions(e.stdout, rep, topt)
 	}
+}
+
+// cancelledProblem is the report's note of a run stopped by SIGINT or
+// SIGTERM.
+func cancelledProblem() report.Problem {
+	return report.Problem{Code: report.CodeCancelled, Severity: report.SeverityError,
+		Message: "the run was cancelled (SIGINT or SIGTERM) before it finished: sets not listed were not checked, and partial outputs were removed"}
 }
 
 // scanCode is the exit code of a scan: 0 when every set is consistent and
@@ -330,27 +369,61 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 }
 
 // bar draws a progress bar on stderr when stderr is a terminal and the
-// user did not ask for quiet or JSON output.
-type bar struct{ pb *progressbar.ProgressBar }
+// user did not ask for quiet or JSON output. During a scan it shows the
+// bytes done and the rate of each member (the members are read side by
+// side, so that is the speed of one disk) and, in a run of several sets,
+// which set it is on and how many remain.
+type bar struct {
+	pb      *progressbar.ProgressBar
+	what    string
+	members int64 // divisor: the progress callback counts every member's bytes
+}
 
 func newBar(e *env, o scanOptions, what string) *bar {
+	b := &bar{what: what, members: 1}
 	f, ok := e.stderr.(*os.File)
 	if !ok || o.quiet || o.json || !term.IsTerminal(int(f.Fd())) {
-		return &bar{}
+		return b
 	}
-	return &bar{pb: progressbar.NewOptions64(-1,
+	b.pb = progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(f),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionThrottle(100_000_000),
 		progressbar.OptionClearOnFinish(),
-	)}
+	)
+	return b
+}
+
+// onSet starts the display of set i of n.
+func (b *bar) onSet(i, n int, s *set.Set) {
+	b.members = int64(max(len(s.Members), 1))
+	if b.pb == nil {
+		return
+	}
+	b.pb.Reset()
+	b.pb.Describe(barDescription(b.what, i, n, s))
+}
+
+// barDescription is the bar's label: the set it is on, how many remain,
+// and that the figures are per member.
+func barDescription(what string, i, n int, s *set.Set) string {
+	var names []string
+	for _, m := range s.Members {
+		names = append(names, filepath.Base(m.Path()))
+	}
+	d := what
+	if n > 1 {
+		d += fmt.Sprintf(" set %d of %d (%d after this)", i+1, n, n-i-1)
+	}
+	return d + ": " + strings.Join(names, ", ") + fmt.Sprintf(", per member of %d", len(s.Members))
 }
 
 func (b *bar) progress(done, total int64) {
 	if b.pb == nil {
 		return
 	}
+	done, total = done/b.members, total/b.members
 	if b.pb.GetMax64() != total {
 		b.pb.ChangeMax64(total)
 	}

@@ -188,8 +188,13 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case prefer != nil:
 		dec.Authority, dec.Basis = prefer, BasisUser
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s was named authoritative by --prefer", prefer.Path()))
-		if len(s.Fresh) > 0 && !contains(s.Fresh, prefer) {
+		if len(s.Fresh) > 0 && !contains(s.Fresh, prefer) && s.Conflict == "" {
+			// The user's choice is recorded, not turned into the
+			// metadata's: each member keeps the state its metadata gives.
 			dec.Reasons = append(dec.Reasons, fmt.Sprintf("note: the set metadata names %s as current; --prefer overrides it", paths(s.Fresh)))
+			dec.Problems = append(dec.Problems, set.Problem{Code: "prefer-overrides-metadata", Severity: set.Warning, Member: prefer.Path(),
+				Message: fmt.Sprintf("--prefer %s goes against the set metadata, which names %s as current (%s is %s by its metadata); a repair copies %s's data over the others",
+					prefer.Path(), paths(s.Fresh), prefer.Path(), prefer.State, prefer.Path())})
 		}
 		if s.Conflict != "" {
 			dec.Reasons = append(dec.Reasons, "the metadata describes a split brain ("+s.Conflict+"); --prefer resolves it")
@@ -279,8 +284,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	}
 
 	auth := dec.Authority
+	overridden := prefer != nil && len(s.Fresh) > 0 && !contains(s.Fresh, prefer) && s.Conflict == ""
 	if auth != nil {
-		dec.States[auth.Input] = set.StateActive
+		if !overridden {
+			dec.States[auth.Input] = set.StateActive
+		}
 		for _, m := range s.Members {
 			if m == auth {
 				continue
@@ -302,7 +310,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 			case n > 0 && dec.Basis == BasisFilesystem && fsv.decided:
 				dec.Problems = append(dec.Problems, set.Problem{Code: "member-differs", Severity: set.Warning, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes; no evidence shows either older, and each differing range is taken from the copy its own evidence names (see the ranges)", m.Path(), auth.Path(), n)})
-			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
+			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && !overridden && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
 				dec.States[m.Input] = set.StateStale
 				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from the authoritative %s in %d bytes", m.Path(), auth.Path(), n)})

@@ -110,7 +110,14 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	if r.Undecided > 0 {
 		return nil, fmt.Errorf("%w: %d bytes (see the ranges with source null); name a member with --prefer", ErrUndecided, r.Undecided)
 	}
-	patches, err := s.SyncPatches(r.Authority)
+	// The metadata is brought in sync from the member the metadata names
+	// current even when --prefer takes the data from another: the user
+	// chose the data, not a rollback of the array's generation.
+	meta := r.Authority
+	if r.Basis == check.BasisUser && len(s.Fresh) == 1 && s.Fresh[0] != r.Authority && s.Conflict == "" {
+		meta = s.Fresh[0]
+	}
+	patches, err := s.SyncPatches(meta)
 	switch {
 	case errors.Is(err, set.ErrNoMetadataRepair):
 		p.MetadataNote = err.Error()

@@ -129,6 +129,9 @@ func normalizedSet(s *Set) Set {
 		b.CoversAll = clonePtr(b.CoversAll)
 		b.Uncovered = make([]int64, len(s.Bitmap.Uncovered))
 		copy(b.Uncovered, s.Bitmap.Uncovered)
+		if len(s.Bitmap.DirtyExtents) > 0 {
+			b.DirtyExtents = append([]Extent(nil), s.Bitmap.DirtyExtents...)
+		}
 		n.Bitmap = &b
 	}
 	n.Problems = cloneProblems(s.Problems)

@@ -243,6 +243,19 @@ type Bitmap struct {
 	EventsCleared uint64  `json:"events_cleared"`
 	CoversAll     *bool   `json:"covers_all_ranges"` // every differing range lies in dirty chunks; null when not applicable
 	Uncovered     []int64 `json:"uncovered_offsets"` // volume offsets of ranges outside dirty chunks (at most 100)
+	// DirtyExtents are the runs of consecutive dirty chunks as volume byte
+	// ranges, ascending, at most MaxDirtyExtents (the HTML sector map draws
+	// them); absent in reports of earlier releases.
+	DirtyExtents []Extent `json:"dirty_extents,omitempty"`
+}
+
+// MaxDirtyExtents bounds Bitmap.DirtyExtents.
+const MaxDirtyExtents = 1000
+
+// Extent is a byte range of the data area.
+type Extent struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
 }
 
 // Problem is something wrong that the user should know.

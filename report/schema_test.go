@@ -346,6 +346,7 @@ func TestSchemaMatchesModel(t *testing.T) {
 		"filesystem":    reflect.TypeFor[Filesystem](),
 		"partition":     reflect.TypeFor[Partition](),
 		"input":         reflect.TypeFor[Input](),
+		"extent":        reflect.TypeFor[Extent](),
 	}
 	for name, typ := range types {
 		s := v.root

@@ -10,6 +10,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/repair"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/set"
+	"github.com/mirrorchk/mirrorchk/set/md"
 )
 
 // Meta is what the report records of the run besides the sets: the
@@ -116,6 +117,7 @@ func SetReport(res *check.Result) report.Set {
 			EventsCleared: b.EventsCleared,
 			CoversAll:     res.BitmapCovers,
 			Uncovered:     res.Uncovered,
+			DirtyExtents:  dirtyExtents(b, s.DataSize),
 		}
 	}
 	return rs
@@ -257,4 +259,30 @@ func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 		rr.Outputs = append(rr.Outputs, ro)
 	}
 	return rr
+}
+
+// dirtyExtents returns the runs of consecutive dirty chunks of b as byte
+// ranges of the data area (clipped to size), at most
+// report.MaxDirtyExtents of them.
+func dirtyExtents(b *md.Bitmap, size int64) []report.Extent {
+	var out []report.Extent
+	if b.ChunkSize <= 0 {
+		return nil
+	}
+	for k := int64(0); k < b.NBits && len(out) < report.MaxDirtyExtents; k++ {
+		if !b.Dirty(k) {
+			continue
+		}
+		start := k
+		for k+1 < b.NBits && b.Dirty(k+1) {
+			k++
+		}
+		off := start * b.ChunkSize
+		if off >= size {
+			break
+		}
+		end := min((k+1)*b.ChunkSize, size)
+		out = append(out, report.Extent{Offset: off, Length: end - off})
+	}
+	return out
 }

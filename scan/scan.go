@@ -17,6 +17,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set"
+	"github.com/mirrorchk/mirrorchk/set/ftdisk"
 )
 
 // UsageError is a mistake in what the caller asked for (an image given
@@ -182,6 +183,13 @@ func ReadHives(paths []string, images []*image.Image) ([]set.HiveInput, error) {
 		if err != nil {
 			return nil, usage("--hive: %w", err)
 		}
+		// A file that is not a hive at all is the user's mistake, like an
+		// unreadable one: the scan must not go on without the FT
+		// configuration asked for. (A damaged but readable hive is a
+		// problem in the report.)
+		if _, err := ftdisk.OpenHive(b); err != nil {
+			return nil, usage("--hive: %s: %w", p, err)
+		}
 		hives = append(hives, set.HiveInput{Path: p, Data: b})
 	}
 	return hives, nil
@@ -228,6 +236,9 @@ type CheckOptions struct {
 	// Progress, when not nil, is told the bytes done of the set being
 	// checked and its total.
 	Progress func(done, total int64)
+	// OnSet, when not nil, is told before each set is checked: its index
+	// among the n sets of the run (for a progress display).
+	OnSet func(i, n int, s *set.Set)
 }
 
 // Check diffs and decides every set, in order. It stops at the first set
@@ -239,7 +250,10 @@ func (r *Run) Check(ctx context.Context, opt CheckOptions) error {
 	opt.Hashes = withStored(opt.Hashes, r.Images)
 	r.Hashes = opt.Hashes
 	r.Results = nil
-	for _, s := range r.Sets {
+	for i, s := range r.Sets {
+		if opt.OnSet != nil {
+			opt.OnSet(i, len(r.Sets), s)
+		}
 		res, err := CheckSet(ctx, s, r.Images, opt)
 		if err != nil {
 			return err
