@@ -329,23 +329,26 @@ func TestSchemaMatchesModel(t *testing.T) {
 	v := newValidator(t)
 	defs := v.root["$defs"].(map[string]any)
 	types := map[string]reflect.Type{
-		"":              reflect.TypeFor[Report](),
-		"tool":          reflect.TypeFor[Tool](),
-		"set":           reflect.TypeFor[Set](),
-		"member":        reflect.TypeFor[Member](),
-		"authority":     reflect.TypeFor[Authority](),
-		"divergence":    reflect.TypeFor[Divergence](),
-		"range":         reflect.TypeFor[Range](),
-		"bitmap":        reflect.TypeFor[Bitmap](),
-		"problem":       reflect.TypeFor[Problem](),
-		"repair":        reflect.TypeFor[Repair](),
-		"repair_output": reflect.TypeFor[RepairOutput](),
-		"owner":         reflect.TypeFor[Owner](),
-		"member_owner":  reflect.TypeFor[MemberOwner](),
-		"file":          reflect.TypeFor[File](),
-		"filesystem":    reflect.TypeFor[Filesystem](),
-		"partition":     reflect.TypeFor[Partition](),
-		"input":         reflect.TypeFor[Input](),
+		"":                 reflect.TypeFor[Report](),
+		"tool":             reflect.TypeFor[Tool](),
+		"set":              reflect.TypeFor[Set](),
+		"member":           reflect.TypeFor[Member](),
+		"authority":        reflect.TypeFor[Authority](),
+		"divergence":       reflect.TypeFor[Divergence](),
+		"range":            reflect.TypeFor[Range](),
+		"bitmap":           reflect.TypeFor[Bitmap](),
+		"problem":          reflect.TypeFor[Problem](),
+		"repair":           reflect.TypeFor[Repair](),
+		"repair_output":    reflect.TypeFor[RepairOutput](),
+		"owner":            reflect.TypeFor[Owner](),
+		"member_owner":     reflect.TypeFor[MemberOwner](),
+		"file":             reflect.TypeFor[File](),
+		"filesystem":       reflect.TypeFor[Filesystem](),
+		"partition":        reflect.TypeFor[Partition](),
+		"input":            reflect.TypeFor[Input](),
+		"salvage":          reflect.TypeFor[Salvage](),
+		"unreadable":       reflect.TypeFor[Unreadable](),
+		"unreadable_range": reflect.TypeFor[UnreadableRange](),
 	}
 	for name, typ := range types {
 		s := v.root
@@ -404,7 +407,11 @@ func TestSchemaEnums(t *testing.T) {
 		{"problem.severity", prop("problem", "severity"),
 			[]string{SeverityInfo, SeverityWarning, SeverityError}},
 		{"repair.status", prop("repair", "status"),
-			[]string{"not-needed", "planned", "repaired", "refused", "failed"}},
+			[]string{"not-needed", "planned", "repaired", "refused", "failed", "partial"}},
+		{"salvage.basis", prop("salvage", "basis"),
+			[]string{SalvageAuthority, SalvageBitmap, SalvageInSync, SalvageStructure, SalvageLost}},
+		{"unreadable_range.cause", prop("unreadable_range", "cause"),
+			[]string{CauseReadError, CauseDeclared}},
 	}
 	for _, tt := range tests {
 		var got []string
