@@ -71,7 +71,7 @@ type OutSpec struct {
 // for its mapfile.
 func Outputs(dir string, sets []*set.Set) ([]OutSpec, error) {
 	var out []OutSpec
-	names := map[string]bool{}
+	names := map[string]string{} // output name -> the image path written there
 	for _, s := range sets {
 		var most int64
 		for _, m := range s.Members {
@@ -82,11 +82,23 @@ func Outputs(dir string, sets []*set.Set) ([]OutSpec, error) {
 				continue
 			}
 			name := outputName(m.Path())
-			if names[name] {
-				return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", filepath.Join(dir, name))
+			need := min(m.Image.Size(), most) + mapfileRoom
+			if prev, ok := names[name]; ok {
+				if prev != m.Path() {
+					return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", filepath.Join(dir, name))
+				}
+				// One image in two sets (NT FT: two mirrors on the same
+				// disks): one output, if both sets are repaired the plans
+				// are refused later.
+				for k := range out {
+					if out[k].Path == filepath.Join(dir, name) {
+						out[k].Need = max(out[k].Need, need)
+					}
+				}
+				continue
 			}
-			names[name] = true
-			out = append(out, OutSpec{Path: filepath.Join(dir, name), Need: min(m.Image.Size(), most) + mapfileRoom})
+			names[name] = m.Path()
+			out = append(out, OutSpec{Path: filepath.Join(dir, name), Need: need})
 		}
 	}
 	return out, nil

@@ -1,0 +1,227 @@
+package main
+
+// Failing disks (issue 13): members imaged with the real GNU ddrescue and
+// given holes the way a failing disk leaves them, real I/O errors through
+// a FUSE file, interrupted repairs, and reports for operational errors.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mirrorchk/mirrorchk/image/mapfile"
+	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/report"
+)
+
+// hole is a region a failing disk did not give up: ddrescue leaves zeros
+// in the image and the status in the mapfile.
+type hole struct {
+	off, n int64 // image offsets
+	st     byte  // '-', '/', '*' or '?'
+}
+
+// ddrescueImage images src with the real ddrescue into dst (and dst.map
+// beside it), then zeroes each hole in dst and marks it in the mapfile as
+// a failing disk leaves it.
+func ddrescueImage(t *testing.T, src, dst string, holes []hole) {
+	t.Helper()
+	ddrescue := fixture.Tool(t, "ddrescue", "gddrescue")
+	mp := dst + ".map"
+	if out, err := exec.Command(ddrescue, "-q", src, dst, mp).CombinedOutput(); err != nil {
+		t.Fatalf("ddrescue: %v\n%s", err, out)
+	}
+	if len(holes) == 0 {
+		return
+	}
+	b := mustRead(t, dst)
+	text := string(mustRead(t, mp))
+	head := text[:strings.Index(text, "#      pos")]
+	var blocks strings.Builder
+	blocks.WriteString(head + "#      pos        size  status\n")
+	var at int64
+	for _, h := range holes {
+		clear(b[h.off : h.off+h.n])
+		if h.off > at {
+			fmt.Fprintf(&blocks, "0x%08X  0x%08X  +\n", at, h.off-at)
+		}
+		fmt.Fprintf(&blocks, "0x%08X  0x%08X  %c\n", h.off, h.n, h.st)
+		at = h.off + h.n
+	}
+	if size := int64(len(b)); at < size {
+		fmt.Fprintf(&blocks, "0x%08X  0x%08X  +\n", at, size-at)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mp, []byte(blocks.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// ddrescuelog reads the failing disk's mapfile as we wrote it.
+	log := fixture.Tool(t, "ddrescuelog", "gddrescue")
+	if out, err := exec.Command(log, "-t", mp).CombinedOutput(); err != nil {
+		t.Fatalf("ddrescuelog -t %s: %v\n%s", mp, err, out)
+	}
+}
+
+type salvage struct {
+	off, n int64
+	source string // "" when lost
+	basis  string
+}
+
+func salvagesOf(rs []report.Salvage) []salvage {
+	var out []salvage
+	for _, r := range rs {
+		s := salvage{off: r.VolumeOffset, n: r.Length, basis: r.Basis}
+		if r.Source != nil {
+			s.source = filepath.Base(*r.Source)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// readMapfile parses a mapfile and returns its bad ranges.
+func readMapfile(t *testing.T, path string, size int64) []mapfile.Range {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := mapfile.Parse(f, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := m.Unreadable(path, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bad
+}
+
+// A real md RAID-1 pair with a write-intent bitmap whose current member
+// m0 came off a failing disk (imaged with ddrescue, holes of every kind),
+// the stale m1 readable: holes outside the bitmap's dirty chunks are
+// recovered from m1, holes in dirty chunks are lost; the repair writes
+// every recoverable byte, leaves the lost ones, marks them in a mapfile
+// beside each output, and exits 4.
+func TestFailingDiskMD(t *testing.T) {
+	const dataOff, chunk = 1 << 20, 64 << 10
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	dir := t.TempDir()
+	m0, m1 := filepath.Join(dir, "m0.img"), filepath.Join(dir, "m1.img")
+	ddrescueImage(t, src[0], m0, []hole{
+		{dataOff + 2*chunk, 4096, '-'},           // clean chunk: m1's copy is current
+		{dataOff + 5*chunk + 512, 1536, '*'},     // clean chunk, non-trimmed
+		{dataOff + 16*chunk + 0x1000, 1024, '/'}, // dirty chunk, written after the split: lost
+		{dataOff + 63*chunk + 8192, 512, '?'},    // dirty chunk, past the bytes written: lost all the same
+		{dataOff + 100*chunk, 8192, '-'},         // clean chunk, but m1 cannot read half of it either
+	})
+	ddrescueImage(t, src[1], m1, []hole{{dataOff + 100*chunk + 4096, 8192, '-'}})
+	before := []string{fileSHA256(t, m0), fileSHA256(t, m1)}
+
+	code, rep := scanJSON(t, m0, m1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || *s.Authority.Member != m0 {
+		t.Fatalf("exit %d verdict %s authority %v", code, s.Verdict, s.Authority.Member)
+	}
+	wantRec := []salvage{
+		{2 * chunk, 4096, "m1.img", report.SalvageBitmap},
+		{5*chunk + 512, 1536, "m1.img", report.SalvageBitmap},
+		{100 * chunk, 4096, "m1.img", report.SalvageBitmap},
+		{100*chunk + 8192, 4096, "m0.img", report.SalvageAuthority},
+	}
+	wantLost := []salvage{
+		{16*chunk + 0x1000, 1024, "", report.SalvageLost},
+		{63*chunk + 8192, 512, "", report.SalvageLost},
+		{100*chunk + 4096, 4096, "", report.SalvageLost},
+	}
+	if got := salvagesOf(s.Recovered); !slices.Equal(got, wantRec) {
+		t.Errorf("recovered\n%v\nwant\n%v", got, wantRec)
+	}
+	if got := salvagesOf(s.Lost); !slices.Equal(got, wantLost) {
+		t.Errorf("lost\n%v\nwant\n%v", got, wantLost)
+	}
+	if s.LostBytes != 5632 || s.RecoveredBytes != 13824 || !hasCode(s.Problems, "data-lost") {
+		t.Errorf("lost %d recovered %d problems %v", s.LostBytes, s.RecoveredBytes, s.Problems)
+	}
+	u := s.Members[0].Unreadable
+	if u.Bytes != 4096+1536+1024+512+8192 || u.DeclaredBytes != u.Bytes || u.ReadErrorBytes != 0 || !strings.Contains(u.DeclaredBy, "m0.img.map (found beside the image)") ||
+		len(u.List) != 5 || u.List[0].Offset != dataOff+2*chunk || *u.List[0].VolumeOffset != 2*chunk || u.List[0].Cause != report.CauseDeclared {
+		t.Errorf("m0 unreadable %+v", u)
+	}
+	for _, m := range s.Members {
+		if m.Hashes["sha256"] == "" {
+			t.Errorf("%s: a declared hole is still read and hashed", m.Path)
+		}
+	}
+
+	// The repair: into a directory that does not exist yet.
+	out := filepath.Join(t.TempDir(), "fixed")
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, m0, m1)
+	if code != exitProblems {
+		t.Fatalf("repair exit %d, want 4 (not fully repaired): %s", code, stderr)
+	}
+	rr, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rr.Sets[0].Repair
+	if r.Status != "partial" || len(r.Outputs) != 2 {
+		t.Fatalf("repair %+v", r)
+	}
+	truth := mustRead(t, src[0]) // m0 before its disk failed
+	inLost := func(off int64) bool {
+		return slices.ContainsFunc(wantLost, func(l salvage) bool { return off >= dataOff+l.off && off < dataOff+l.off+l.n })
+	}
+	for i, o := range r.Outputs {
+		if !o.Verified || o.LostBytes != 5632 || o.Mapfile != filepath.Join(out, filepath.Base(o.Member)+".map") {
+			t.Errorf("output %s: verified %v lost %d mapfile %q", o.Path, o.Verified, o.LostBytes, o.Mapfile)
+		}
+		got := mustRead(t, o.Path)
+		// Everywhere recoverable the data area is the truth; in lost
+		// ranges the output holds what its own member held.
+		own := [][]byte{mustRead(t, m0), mustRead(t, m1)}[i]
+		for off := int64(dataOff); off < int64(len(got)); off += 512 {
+			want := truth[off : off+512]
+			if inLost(off) {
+				want = own[off : off+512]
+			}
+			if !bytes.Equal(got[off:off+512], want) {
+				t.Fatalf("%s: sector at %#x differs from the truth (lost: %v)", o.Path, off, inLost(off))
+			}
+		}
+		bad := readMapfile(t, o.Mapfile, int64(len(got)))
+		var want []mapfile.Range
+		for _, l := range wantLost {
+			want = append(want, mapfile.Range{Off: dataOff + l.off, Len: l.n})
+		}
+		if !slices.Equal(bad, want) {
+			t.Errorf("%s: '-' blocks %x, want the lost ranges %x", o.Mapfile, bad, want)
+		}
+		// ddrescuelog agrees.
+		log := fixture.Tool(t, "ddrescuelog", "gddrescue")
+		lo, err := exec.Command(log, "-l-", "-b", "512", o.Mapfile).Output()
+		if err != nil || len(strings.Fields(string(lo))) != 11 {
+			t.Errorf("ddrescuelog -l- %s: %v: %q", o.Mapfile, err, lo)
+		}
+	}
+	if after := []string{fileSHA256(t, m0), fileSHA256(t, m1)}; !slices.Equal(before, after) {
+		t.Error("an input changed")
+	}
+	ents, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"m0.img", "m0.img.map", "m1.img", "m1.img.map"}) {
+		t.Errorf("output directory holds %v", names)
+	}
+}
