@@ -6,13 +6,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/image/mapfile"
 	"github.com/mirrorchk/mirrorchk/internal/eiofs"
@@ -314,4 +317,116 @@ func TestFailingDiskEIO(t *testing.T) {
 			t.Errorf("m0 mapfile %x, want %x", bad, want)
 		}
 	})
+}
+
+// TestMain lets a test run the command in a child process (to kill it):
+// with MIRRORCHK_TEST_MAIN=1 the test binary is mirrorchk.
+func TestMain(m *testing.M) {
+	if os.Getenv("MIRRORCHK_TEST_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// dirState lists a directory's names.
+func dirState(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// An interrupted repair: the child is killed with SIGKILL while it reads
+// (the plan's marker only), while it writes m0's partial file, and while it
+// writes m1's after m0 was published. No file ever has a final name and
+// incomplete content; a rerun of the same command removes the leftovers
+// and writes exactly what an uninterrupted repair writes.
+func TestRepairKilled(t *testing.T) {
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	// A slow disk, so that each stage lasts long enough to be caught.
+	disk := eiofs.ServeSlow(t, src[0], "m0.img", nil, 3*time.Millisecond)
+	args := func(out string) []string {
+		return []string{"repair", "--hash", "sha256", "--out", out, disk.Path, src[1]}
+	}
+
+	want := filepath.Join(t.TempDir(), "want")
+	if code, _, stderr := mirrorchk(t, args(want)...); code != exitRepaired {
+		t.Fatalf("uninterrupted repair: exit %d: %s", code, stderr)
+	}
+	wantSum := map[string]string{}
+	for _, n := range []string{"m0.img", "m1.img"} {
+		wantSum[n] = fileSHA256(t, filepath.Join(want, n))
+	}
+	has := func(names []string, pred func(string) bool) bool { return slices.ContainsFunc(names, pred) }
+	points := []struct {
+		name string
+		when func([]string) bool
+	}{
+		{"reading", func(n []string) bool {
+			return has(n, func(s string) bool { return strings.HasPrefix(s, ".mirrorchk-plan-") && !strings.HasSuffix(s, ".tmp") }) &&
+				!has(n, func(s string) bool { return strings.Contains(s, "mirrorchk-partial") })
+		}},
+		{"writing m0", func(n []string) bool {
+			return has(n, func(s string) bool { return strings.HasPrefix(s, ".m0.img.mirrorchk-partial-") })
+		}},
+		{"writing m1", func(n []string) bool {
+			return slices.Contains(n, "m0.img") && has(n, func(s string) bool { return strings.HasPrefix(s, ".m1.img.mirrorchk-partial-") })
+		}},
+	}
+	for _, pt := range points {
+		t.Run(pt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "fixed")
+			cmd := exec.Command(os.Args[0], args(out)...)
+			cmd.Env = append(os.Environ(), "MIRRORCHK_TEST_MAIN=1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			killed := false
+			for !killed {
+				select {
+				case err := <-exited:
+					t.Fatalf("the repair ended (%v) before the point was reached; the directory held %v", err, dirState(out))
+				default:
+				}
+				if pt.when(dirState(out)) {
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			<-exited
+			names := dirState(out)
+			for _, n := range []string{"m0.img", "m1.img"} {
+				if slices.Contains(names, n) && fileSHA256(t, filepath.Join(out, n)) != wantSum[n] {
+					t.Errorf("killed %s: %s has its final name but not its final content", pt.name, n)
+				}
+			}
+			code, _, stderr := mirrorchk(t, args(out)...)
+			if code != exitRepaired {
+				t.Fatalf("rerun after kill while %s (directory %v): exit %d: %s", pt.name, names, code, stderr)
+			}
+			if got := dirState(out); !slices.Equal(got, []string{"m0.img", "m1.img"}) {
+				t.Errorf("after the rerun the directory holds %v", got)
+			}
+			for _, n := range []string{"m0.img", "m1.img"} {
+				if fileSHA256(t, filepath.Join(out, n)) != wantSum[n] {
+					t.Errorf("rerun: %s differs from the uninterrupted repair's", n)
+				}
+			}
+		})
+	}
+
+	// A different plan (another option) refuses the leftovers, naming them.
+	out := filepath.Join(t.TempDir(), "fixed")
+	os.Mkdir(out, 0o755)
+	leftover := filepath.Join(out, ".m0.img.mirrorchk-partial-0123456789abcdef")
+	os.WriteFile(leftover, []byte("x"), 0o600)
+	code, _, stderr := mirrorchk(t, append([]string{"repair", "--sector-size", "4096", "--out", out}, disk.Path, src[1])...)
+	if code != exitUsage || !strings.Contains(stderr, filepath.Base(leftover)) {
+		t.Errorf("another plan's leftover: exit %d: %s", code, stderr)
+	}
 }

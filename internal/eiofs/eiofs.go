@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -26,6 +27,7 @@ type file struct {
 	size int64
 	bad  []Range
 	eio  *atomic.Int64
+	slow time.Duration
 }
 
 var (
@@ -50,6 +52,9 @@ func (f *file) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 }
 
 func (f *file) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if f.slow > 0 {
+		time.Sleep(f.slow)
+	}
 	end := min(off+int64(len(dest)), f.size)
 	for _, b := range f.bad {
 		if b.Off < end && b.Off+b.Len > off {
@@ -77,6 +82,11 @@ type Disk struct {
 // with the bytes of the file backing, failing every read that meets a bad
 // range with EIO. It is unmounted when the test ends.
 func Serve(t testing.TB, backing, name string, bad []Range) *Disk {
+	return ServeSlow(t, backing, name, bad, 0)
+}
+
+// ServeSlow is Serve with every read taking at least slow: a slow disk.
+func ServeSlow(t testing.TB, backing, name string, bad []Range, slow time.Duration) *Disk {
 	t.Helper()
 	back, err := os.Open(backing)
 	if err != nil {
@@ -88,7 +98,7 @@ func Serve(t testing.TB, backing, name string, bad []Range) *Disk {
 	}
 	eio := &atomic.Int64{}
 	root := &fs.Inode{}
-	f := &file{back: back, size: fi.Size(), bad: bad, eio: eio}
+	f := &file{back: back, size: fi.Size(), bad: bad, eio: eio, slow: slow}
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
