@@ -430,3 +430,128 @@ func TestRepairKilled(t *testing.T) {
 		t.Errorf("another plan's leftover: exit %d: %s", code, stderr)
 	}
 }
+
+// mountTmpfs mounts a small tmpfs (options e.g. "size=1m" or "ro") for the
+// test.
+func mountTmpfs(t *testing.T, opts string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "fs")
+	os.Mkdir(dir, 0o755)
+	mount := fixture.Tool(t, "mount", "mount")
+	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(fixture.Tool(t, "umount", "mount"), dir).Run() })
+	return dir
+}
+
+// Everything about --out is checked before the read pass: a missing
+// directory is created when its parent exists, and a missing parent, a
+// read-only directory, an output already there and too little free space
+// stop the repair before the members are read (a counting FUSE disk shows
+// how much was read), with a dry run noticing the same.
+func TestRepairOutChecks(t *testing.T) {
+	src := members(t, "md/md-1.2/b-stale-member")
+	disk := eiofs.Serve(t, src[0], "m0.img", nil)
+	size := int64(len(mustRead(t, src[0])))
+	run := func(t *testing.T, args ...string) (int, string, int64) {
+		t.Helper()
+		before := disk.Read.Load()
+		code, _, stderr := mirrorchk(t, append(append([]string{"repair"}, args...), disk.Path, src[1])...)
+		return code, stderr, disk.Read.Load() - before
+	}
+	t.Run("created", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "fixed")
+		if code, stderr, _ := run(t, "--dry-run", "--out", out); code != exitProblems {
+			t.Fatalf("dry run: exit %d: %s", code, stderr)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatal("a dry run created --out")
+		}
+		if code, stderr, _ := run(t, "--out", out); code != exitRepaired {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if got := dirState(out); !slices.Equal(got, []string{"m0.img", "m1.img"}) {
+			t.Errorf("--out holds %v", got)
+		}
+	})
+	ro := mountTmpfs(t, "ro,size=1m")
+	full := mountTmpfs(t, "size=4m")
+	exists := t.TempDir()
+	os.WriteFile(filepath.Join(exists, "m1.img"), []byte("mine"), 0o644)
+	for _, tc := range []struct {
+		name, out string
+		code      int
+		want      string
+	}{
+		{"parent missing", filepath.Join(t.TempDir(), "no", "fixed"), exitUsage, "does not exist and its parent"},
+		{"read-only", ro, exitUsage, "not writable"},
+		{"read-only parent", filepath.Join(ro, "fixed"), exitUsage, "cannot be created"},
+		{"output exists", exists, exitUsage, "m1.img already exists"},
+		{"no room", full, exitOperation, "not enough free space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, dry := range []bool{false, true} {
+				args := []string{"--out", tc.out}
+				if dry {
+					args = append(args, "--dry-run")
+				}
+				code, stderr, read := run(t, args...)
+				if code != tc.code || !strings.Contains(stderr, tc.want) {
+					t.Errorf("dry run %v: exit %d, want %d and %q: %s", dry, code, tc.code, tc.want, stderr)
+				}
+				if read >= size/2 {
+					t.Errorf("dry run %v: %d bytes of m0 were read before the refusal: not before the read pass", dry, read)
+				}
+			}
+		})
+	}
+	if code, stderr, _ := run(t, "--out", full); !strings.Contains(stderr, fmt.Sprint(2*size+2<<20)) {
+		t.Errorf("no room: exit %d, the message does not give the bytes needed (%d): %s", code, 2*size+2<<20, stderr)
+	}
+	if got := dirState(exists); !slices.Equal(got, []string{"m1.img"}) || string(mustRead(t, filepath.Join(exists, "m1.img"))) != "mine" {
+		t.Errorf("a refused repair touched --out: %v", got)
+	}
+	if got := dirState(full); len(got) != 0 {
+		t.Errorf("a refused repair left %v", got)
+	}
+}
+
+// With --json (and --report), an operational error still writes a
+// complete, valid JSON report whose problems carry the error; exit 8.
+func TestOperationalErrorReport(t *testing.T) {
+	dir := t.TempDir()
+	good := members(t, "md/md-1.2/b-stale-member")
+	empty := writeFile(t, filepath.Join(dir, "empty.img"), nil)
+	badMap := writeFile(t, filepath.Join(dir, "bad.map"), []byte("# x\n0x0 +\n0x0 0x200 +\nnot a block\n"))
+	full := mountTmpfs(t, "size=1m")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{"scan", filepath.Join(dir, "nope.img")}, "nope.img"},
+		{"directory", []string{"scan", dir}, "directory"},
+		{"empty file", []string{"scan", empty}, "empty"},
+		{"bad mapfile", []string{"scan", "--mapfile", good[0] + "=" + badMap, good[0], good[1]}, "bad.map:4: ddrescue mapfile"},
+		{"repair, no room", []string{"repair", "--out", full, good[0], good[1]}, "not enough free space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rf := filepath.Join(t.TempDir(), "report.json")
+			args := append([]string{tc.args[0], "--json", "--report", rf}, tc.args[1:]...)
+			code, stdout, stderr := mirrorchk(t, args...)
+			if code != exitOperation || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want 8: %s", code, stderr)
+			}
+			for what, doc := range map[string]string{"stdout": stdout, "--report": string(mustRead(t, rf))} {
+				rep, err := report.ReadJSON(strings.NewReader(doc))
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", what, err, doc)
+				}
+				if !hasCode(rep.Problems, "operational-error") || !strings.Contains(rep.Problems[len(rep.Problems)-1].Message, tc.want) || rep.Tool.Name != "mirrorchk" {
+					t.Errorf("%s: problems %+v", what, rep.Problems)
+				}
+			}
+		})
+	}
+}

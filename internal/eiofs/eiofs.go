@@ -27,6 +27,7 @@ type file struct {
 	size int64
 	bad  []Range
 	eio  *atomic.Int64
+	read *atomic.Int64
 	slow time.Duration
 }
 
@@ -52,6 +53,7 @@ func (f *file) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 }
 
 func (f *file) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	f.read.Add(int64(len(dest)))
 	if f.slow > 0 {
 		time.Sleep(f.slow)
 	}
@@ -76,6 +78,7 @@ func (f *file) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 type Disk struct {
 	Path string        // the file to read
 	EIO  *atomic.Int64 // reads that failed
+	Read *atomic.Int64 // bytes asked for
 }
 
 // Serve mounts a FUSE filesystem holding one read-only file named name,
@@ -96,9 +99,9 @@ func ServeSlow(t testing.TB, backing, name string, bad []Range, slow time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	eio := &atomic.Int64{}
+	eio, read := &atomic.Int64{}, &atomic.Int64{}
 	root := &fs.Inode{}
-	f := &file{back: back, size: fi.Size(), bad: bad, eio: eio, slow: slow}
+	f := &file{back: back, size: fi.Size(), bad: bad, eio: eio, read: read, slow: slow}
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
@@ -114,7 +117,7 @@ func ServeSlow(t testing.TB, backing, name string, bad []Range, slow time.Durati
 		server.Unmount()
 		back.Close()
 	})
-	return &Disk{Path: filepath.Join(mnt, name), EIO: eio}
+	return &Disk{Path: filepath.Join(mnt, name), EIO: eio, Read: read}
 }
 
 type rootNode struct {
