@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -39,15 +41,20 @@ EXIT STATUS
 			return o.validate()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil)
-			if err != nil {
+			var out *repair.Out
+			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil, func(run *scan.Run, mapfiles map[int]string) (err error) {
+				out, err = prepareOut(o, run, mapfiles)
 				return err
+			})
+			if err != nil {
+				out.Done() // nothing was written
+				return failReport(e, o.scanOptions, run, err)
 			}
 			defer run.Close()
 			rep := runReport(run, e, o.scanOptions)
-			code, err := repairSets(cmd, e, o, run, rep)
+			code, err := repairSets(cmd, e, o, run, rep, out)
 			if err != nil {
-				return err
+				return failReport(e, o.scanOptions, run, err)
 			}
 			if err := emit(e, o.scanOptions, rep); err != nil {
 				return err
@@ -62,9 +69,68 @@ EXIT STATUS
 	return cmd
 }
 
+// prepareOut checks everything about --out before the read pass (see
+// repair.PrepareOut): a missing directory is created, leftovers of an
+// interrupted run of the same command removed; nothing when --out is not
+// given (a dry run).
+func prepareOut(o repairOptions, run *scan.Run, mapfiles map[int]string) (*repair.Out, error) {
+	if o.out == "" {
+		return nil, nil
+	}
+	outs, err := repair.Outputs(o.out, run.Sets)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
+		if rf.path == "" {
+			continue
+		}
+		rp, _ := filepath.Abs(rf.path)
+		for _, out := range outs {
+			if op, _ := filepath.Abs(out.Path); op == rp || op+".map" == rp {
+				return nil, usageError{fmt.Errorf("%s %s is also a repaired image's path", rf.flag, rf.path)}
+			}
+		}
+	}
+	var inputs []string
+	for _, im := range run.Images {
+		inputs = append(inputs, im.Segments()...)
+	}
+	// The plan's identity: everything that decides what is written.
+	absOut, _ := filepath.Abs(o.out)
+	parts := []string{"mirrorchk repair", absOut, "sector-size " + strconv.Itoa(o.sectorSize)}
+	for _, p := range inputs {
+		parts = append(parts, "input "+repair.FileIdentity(p))
+	}
+	for _, f := range []struct {
+		what  string
+		paths []string
+	}{{"prefer", []string{o.prefer}}, {"hive", o.hives}} {
+		for _, p := range f.paths {
+			if p != "" {
+				parts = append(parts, f.what+" "+repair.FileIdentity(p))
+			}
+		}
+	}
+	parts = append(parts, o.serials...)
+	parts = append(parts, o.ftMembers...)
+	var maps []string
+	for i, m := range mapfiles {
+		maps = append(maps, fmt.Sprintf("mapfile %d %s", i, m))
+	}
+	sort.Strings(maps)
+	parts = append(parts, maps...)
+	out, err := repair.PrepareOut(o.out, inputs, outs, repair.Identity(parts...), o.dryRun)
+	var oe *repair.OutError
+	if errors.As(err, &oe) && !oe.Space {
+		return nil, usageError{err}
+	}
+	return out, err
+}
+
 // repairSets plans, and unless dry-running writes, the repair of every set,
 // recording each in the report. It returns the exit code.
-func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep *report.Report) (int, error) {
+func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep *report.Report, out *repair.Out) (int, error) {
 	var plans []*repair.Plan
 	refused := false
 	for i, res := range run.Results {
@@ -83,41 +149,36 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 		plans = append(plans, p)
 	}
 	if !o.dryRun {
-		var inputs, outputs []string
-		for _, im := range run.Images {
-			inputs = append(inputs, im.Segments()...)
-		}
+		seen := map[string]bool{}
 		for _, p := range plans {
-			if p == nil {
+			if p == nil || !p.Needed {
 				continue
 			}
-			for _, out := range p.Outputs {
-				outputs = append(outputs, out.Path)
-			}
-		}
-		if err := repair.CheckOutDir(o.out, inputs, outputs); err != nil {
-			return 0, usageError{err}
-		}
-		for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
-			if rf.path == "" {
-				continue
-			}
-			rp, _ := filepath.Abs(rf.path)
-			for _, out := range outputs {
-				if op, _ := filepath.Abs(out); op == rp {
-					return 0, usageError{fmt.Errorf("%s %s is also a repaired image's path", rf.flag, rf.path)}
+			for _, po := range p.Outputs {
+				if seen[po.Path] {
+					out.Done()
+					return 0, usageError{fmt.Errorf("two members would be written to %s; give the inputs distinct file names", po.Path)}
 				}
+				seen[po.Path] = true
 			}
 		}
 	}
-	repaired := false
+	repaired, lost := false, false
 	bar := newBar(e, o.scanOptions, "repair")
 	defer bar.done()
+	planID := ""
+	if out != nil {
+		planID = out.ID
+	}
 	for i, p := range plans {
 		if p == nil {
 			continue
 		}
+		lost = lost || p.LostBytes > 0
 		switch {
+		case !p.Needed && p.LostBytes > 0:
+			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "not-needed",
+				fmt.Sprintf("nothing a copy can restore: %d bytes are lost (see lost)", p.LostBytes))
 		case !p.Needed:
 			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "not-needed", "the members are consistent")
 		case o.dryRun:
@@ -127,7 +188,10 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 				bar.pb.Reset()
 				bar.pb.Describe(barDescription("repair: writing", i, len(plans), p.Result.Set) + " (bytes written in all)")
 			}
-			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.Hashes, Progress: bar.progress}); err != nil {
+			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.Hashes, Progress: bar.progress, PlanID: planID}); err != nil {
+				if !repaired {
+					out.Done() // nothing published: no leftovers to clean
+				}
 				if cmd.Context().Err() != nil {
 					// Cancelled: the partial output is gone; the report, if
 					// asked for, says what was and was not written.
@@ -140,11 +204,17 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 				return 0, err
 			}
 			repaired = true
-			rep.Sets[i].Repair = scan.RepairReport(p, false, "repaired", "written and verified")
+			if p.LostBytes > 0 {
+				rep.Sets[i].Repair = scan.RepairReport(p, false, "partial",
+					fmt.Sprintf("written and verified, but not fully repaired: %d bytes are lost, left as they are and marked '-' in each output's mapfile", p.LostBytes))
+			} else {
+				rep.Sets[i].Repair = scan.RepairReport(p, false, "repaired", "written and verified")
+			}
 		}
 	}
+	out.Done()
 	switch {
-	case refused:
+	case refused, lost:
 		return exitProblems, nil
 	case repaired:
 		return exitRepaired, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,7 @@ type scanOptions struct {
 	serials    []string
 	hives      []string
 	ftMembers  []string
+	mapfiles   []string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -51,6 +53,7 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.width, "width", 0, "wrap the text report at `N` columns (default: the terminal's width, or 100 when stdout is not a terminal)")
 	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
 	fs.StringArrayVar(&o.hives, "hive", nil, "`FILE`: a Windows NT SYSTEM hive (or SYSTEM.ALT) whose \\DISK\\Information describes FT mirror sets; read only; repeatable")
+	fs.StringArrayVar(&o.mapfiles, "mapfile", nil, "`IMAGE=MAPFILE`: the GNU ddrescue mapfile of an image: every block not finished ('+') is unreadable; repeatable (IMAGE.map or IMAGE.mapfile beside an image is used when found)")
 	fs.StringArrayVar(&o.ftMembers, "member", nil, "`IMAGE=SIGNATURE:OFFSET`: bind a partition image to the NT FT member on the disk with that signature (hex) at that byte offset; repeatable")
 }
 
@@ -129,9 +132,9 @@ EXIT STATUS
 					labels[p] = "example/" + example.Names[i]
 				}
 			}
-			run, err := runScan(cmd.Context(), e, o, args, labels)
+			run, err := runScan(cmd.Context(), e, o, args, labels, nil)
 			if err != nil {
-				return err
+				return failReport(e, o, run, err)
 			}
 			defer run.Close()
 			rep := runReport(run, e, o)
@@ -152,8 +155,11 @@ var now = func() time.Time { return time.Now().UTC() }
 
 // runScan opens the images, groups them into sets and checks each set,
 // through package scan. The returned run owns the open images: the caller
-// closes it.
-func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scan.Run, error) {
+// closes it. beforeCheck, when not nil, is called after the sets are formed
+// and before the read pass (repair checks --out there), with the sources
+// of the unreadable ranges by image. On error the run is returned closed,
+// with whatever it had found, for the error report.
+func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string, beforeCheck func(*scan.Run, map[int]string) error) (*scan.Run, error) {
 	hashes, _ := o.hashes()
 	run, err := scan.Open(paths, labels)
 	if err != nil {
@@ -168,42 +174,89 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	prefer := -1
 	if o.prefer != "" {
 		if prefer, err = run.Find("--prefer", o.prefer); err != nil {
-			return nil, err
+			return run, err
 		}
 	}
 	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
 		if err := checkReportPath(rf.flag, rf.path, run.Images); err != nil {
-			return nil, err
+			return run, err
 		}
 	}
 	if o.reportFile != "" && o.reportFile == o.htmlFile {
-		return nil, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
+		return run, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
 	}
 	gopt, err := o.groupOptions()
 	if err != nil {
-		return nil, err
+		return run, err
 	}
 	if err := run.Group(gopt); err != nil {
-		return nil, err
+		return run, err
+	}
+	var given []scan.Mapfile
+	for _, kv := range o.mapfiles {
+		img, mf, ok := strings.Cut(kv, "=")
+		if !ok || img == "" || mf == "" {
+			return run, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
+		}
+		given = append(given, scan.Mapfile{Image: img, Path: mf})
+	}
+	unread, from, err := run.Unreadable(given)
+	if err != nil {
+		return run, err
+	}
+	if beforeCheck != nil {
+		if err := beforeCheck(run, from); err != nil {
+			return run, err
+		}
 	}
 	bar := newBar(e, o, "scan")
 	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer,
-		Progress: bar.progress, OnSet: bar.onSet})
+		Progress: bar.progress, OnSet: bar.onSet, Unreadable: unread, UnreadableFrom: from})
 	bar.done()
 	if err != nil {
-		if ctx.Err() != nil {
-			// Cancelled: the report, if one was asked for, says so and
-			// holds the sets checked before.
-			rep := runReport(run, e, o)
-			rep.Problems = append(rep.Problems, cancelledProblem())
-			if o.reportFile != "" || o.htmlFile != "" || o.json {
-				emit(e, o, rep)
-			}
-		}
-		return nil, err
+		return run, err // failReport says it, cancelled or not
 	}
 	ok = true
 	return run, nil
+}
+
+// failReport writes, for an operational error, a complete JSON report
+// whose problems carry the error, to stdout with --json and to the
+// --report file, so that a batch job always gets a machine-readable
+// answer; then it returns err (exit 8 as before). Usage errors stay one
+// line on stderr.
+func failReport(e *env, o scanOptions, run *scan.Run, err error) error {
+	var ue usageError
+	var se *scan.UsageError
+	cancelled := errors.Is(err, context.Canceled)
+	if errors.As(err, &ue) || errors.As(err, &se) || (!o.json && o.reportFile == "" && !(cancelled && o.htmlFile != "")) {
+		return err
+	}
+	var rep *report.Report
+	if run != nil {
+		rep = runReport(run, e, o)
+	} else {
+		rep = (&scan.Run{}).Report(scan.Meta{Tool: report.Tool{Name: "mirrorchk", Version: toolVersion()}, Command: e.argv, Generated: now(), SectorSize: o.sectorSize})
+	}
+	if cancelled {
+		// The report, if one was asked for, says so and holds the sets
+		// checked before.
+		rep.Problems = append(rep.Problems, cancelledProblem())
+		if werr := emit(e, o, rep); werr != nil {
+			fmt.Fprintf(e.stderr, "mirrorchk: %v\n", werr)
+		}
+		return err
+	}
+	rep.Problems = append(rep.Problems, report.Problem{Code: "operational-error", Severity: report.SeverityError, Message: err.Error()})
+	if o.reportFile != "" {
+		if werr := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); werr != nil {
+			fmt.Fprintf(e.stderr, "mirrorchk: --report: %v\n", werr)
+		}
+	}
+	if o.json {
+		report.WriteJSON(e.stdout, rep)
+	}
+	return err
 }
 
 // report builds the report model of a run.

@@ -94,6 +94,69 @@ type Set struct {
 	Bitmap        *Bitmap   `json:"bitmap"`               // null when the set has no write-intent bitmap
 	Problems      []Problem `json:"problems"`
 	Repair        *Repair   `json:"repair"` // null for scan
+
+	// Recovered lists the first unreadable ranges of the data area that a
+	// repair takes from a member that read them, with the reason; Lost
+	// those that no member whose copy the evidence shows current read.
+	// The totals count all of them.
+	Recovered       []Salvage `json:"recovered"`
+	RecoveredRanges int64     `json:"recovered_ranges"`
+	RecoveredBytes  int64     `json:"recovered_bytes"`
+	Lost            []Salvage `json:"lost"`
+	LostRanges      int64     `json:"lost_ranges"`
+	LostBytes       int64     `json:"lost_bytes"`
+	// FilesWithLostData lists each file or structure with lost bytes once,
+	// largest first: the list a technician hands to the user.
+	FilesWithLostData         []File `json:"files_with_lost_data"`
+	FilesWithLostDataUnlisted int64  `json:"files_with_lost_data_unlisted_bytes"`
+}
+
+// Salvage bases: where the copy of an unreadable range comes from.
+const (
+	SalvageAuthority = "set-authority" // the authoritative member read it
+	SalvageBitmap    = "bitmap"        // outside every dirty chunk of the authority's write-intent bitmap
+	SalvageInSync    = "in-sync"       // the metadata (or identical data) shows the members in sync
+	SalvageStructure = "structure"     // the copy's own structure verifies, on a member not shown older
+	SalvageLost      = "lost"          // no copy the evidence vouches for
+)
+
+// Salvage is an unreadable range of the data area and its decision.
+type Salvage struct {
+	VolumeOffset int64    `json:"volume_offset"`
+	Length       int64    `json:"length"`
+	Unreadable   []string `json:"unreadable"` // members that could not read it
+	Source       *string  `json:"source"`     // member a repair copies it from; null when lost
+	Basis        string   `json:"basis"`
+	Reason       string   `json:"reason"`
+	Owners       []Owner  `json:"owners"` // distinct owners through the filesystem (at most 16)
+}
+
+// Unreadable is what of one member image could not be read from its disk.
+type Unreadable struct {
+	Ranges         int64 `json:"ranges"`
+	Bytes          int64 `json:"bytes"`      // anywhere in the image
+	DataBytes      int64 `json:"data_bytes"` // of which in the data area
+	ReadErrorBytes int64 `json:"read_error_bytes"`
+	DeclaredBytes  int64 `json:"declared_bytes"`
+	// DeclaredBy names what declared ranges unreadable ("ddrescue mapfile
+	// m0.img.map"), "" when nothing did.
+	DeclaredBy string            `json:"declared_by"`
+	List       []UnreadableRange `json:"list"` // the first ranges
+}
+
+// Causes of an unreadable range.
+const (
+	CauseReadError = "read-error"
+	CauseDeclared  = "declared"
+)
+
+// UnreadableRange is one unreadable run of a member image.
+type UnreadableRange struct {
+	Offset       int64   `json:"offset"`        // bytes from the start of the image
+	VolumeOffset *int64  `json:"volume_offset"` // bytes from the start of the data area; null outside it
+	Length       int64   `json:"length"`
+	Cause        string  `json:"cause"`
+	Owners       []Owner `json:"owners"` // of its data-area bytes, through the filesystem
 }
 
 // Member is one input image of a set.
@@ -116,6 +179,9 @@ type Member struct {
 	// Container says what the image was read from when it is not one
 	// plain raw file; nil (absent) for a plain raw file or block device.
 	Container *Container `json:"container,omitempty"`
+	// Unreadable is what of the image could not be read: read errors, and
+	// ranges declared unreadable (a ddrescue mapfile).
+	Unreadable Unreadable `json:"unreadable"`
 }
 
 // Container is what a member image was read from: a split raw set or an
@@ -270,7 +336,7 @@ type Problem struct {
 // Repair is what repair planned, or did, for a set.
 type Repair struct {
 	DryRun  bool           `json:"dry_run"`
-	Status  string         `json:"status"` // "not-needed", "planned", "repaired", "refused", "failed"
+	Status  string         `json:"status"` // "not-needed", "planned", "repaired", "refused", "failed", "partial"
 	Reason  string         `json:"reason"`
 	Source  *string        `json:"source"` // authoritative member copied from
 	Outputs []RepairOutput `json:"outputs"`
@@ -293,4 +359,11 @@ type RepairOutput struct {
 	// FilesystemFindings are the warnings and errors the filesystem checks
 	// find on the written image (text, not contract); empty when none.
 	FilesystemFindings []string `json:"filesystem_findings"`
+	// RecoveredBytes are the bytes this output holds from another member
+	// where its own input could not be read; LostBytes those left as they
+	// are because no copy is vouched for. Mapfile is the ddrescue mapfile
+	// written beside it (lost ranges as '-'), "" when none.
+	RecoveredBytes int64  `json:"recovered_bytes"`
+	LostBytes      int64  `json:"lost_bytes"`
+	Mapfile        string `json:"mapfile"`
 }

@@ -94,6 +94,9 @@ func SetReport(res *check.Result) report.Set {
 		}
 		rm.Container = containerReport(m.Image, rm.Hashes)
 		rs.Problems = append(rs.Problems, containerProblems(rm)...)
+		if i < len(res.Unread) {
+			rm.Unreadable = unreadable(res.Unread[i])
+		}
 		rs.Members = append(rs.Members, rm)
 	}
 	rs.Divergence = report.Divergence{
@@ -107,6 +110,13 @@ func SetReport(res *check.Result) report.Set {
 		rs.Files = append(rs.Files, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
 	}
 	rs.FilesUnlisted = res.FilesLost
+	rs.Recovered, rs.RecoveredRanges, rs.RecoveredBytes = salvages(s, res.Recovered), res.RecoveredTotal, res.RecoveredBytes
+	rs.Lost, rs.LostRanges, rs.LostBytes = salvages(s, res.Lost), res.LostTotal, res.LostBytes
+	rs.FilesWithLostData = []report.File{}
+	for _, f := range res.LostFiles {
+		rs.FilesWithLostData = append(rs.FilesWithLostData, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
+	}
+	rs.FilesWithLostDataUnlisted = res.LostFilesUnlisted
 	if b := s.Bitmap; b != nil {
 		rs.Bitmap = &report.Bitmap{
 			Member:        s.BitmapMember.Path(),
@@ -121,6 +131,45 @@ func SetReport(res *check.Result) report.Set {
 		}
 	}
 	return rs
+}
+
+// unreadable describes what of a member could not be read.
+func unreadable(u check.MemberUnread) report.Unreadable {
+	ru := report.Unreadable{Ranges: u.Ranges, Bytes: u.Bytes, DataBytes: u.DataBytes, ReadErrorBytes: u.ReadErrorBytes,
+		DeclaredBytes: u.DeclaredBytes, DeclaredBy: u.Declared, List: []report.UnreadableRange{}}
+	for _, e := range u.List {
+		r := report.UnreadableRange{Offset: e.Off, Length: e.Len, Cause: e.Cause, Owners: owners(e.Owners)}
+		if e.Volume >= 0 {
+			v := e.Volume
+			r.VolumeOffset = &v
+		}
+		ru.List = append(ru.List, r)
+	}
+	return ru
+}
+
+func salvages(s *set.Set, svs []check.Salvage) []report.Salvage {
+	out := make([]report.Salvage, 0, len(svs))
+	for _, sv := range svs {
+		r := report.Salvage{VolumeOffset: sv.Offset, Length: sv.Length, Basis: sv.Basis, Reason: sv.Reason, Owners: owners(sv.Owners)}
+		for _, i := range sv.Unreadable {
+			r.Unreadable = append(r.Unreadable, s.Members[i].Path())
+		}
+		if sv.From >= 0 {
+			p := s.Members[sv.From].Path()
+			r.Source = &p
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func owners(os []fs.Owner) []report.Owner {
+	out := make([]report.Owner, 0, len(os))
+	for _, o := range os {
+		out = append(out, owner(o))
+	}
+	return out
 }
 
 func ranges(s *set.Set, rs []check.Piece, auth *set.Member) []report.Range {
@@ -246,6 +295,9 @@ func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 			Verified:           o.Verified,
 			FilesystemFindings: o.FSProblems,
 			Ranges:             ranges(p.Result.Set, o.Ranges, p.Source),
+			RecoveredBytes:     o.RecoveredBytes,
+			LostBytes:          o.LostBytes,
+			Mapfile:            o.Mapfile,
 		}
 		if !dryRun {
 			ro.Path = o.Path

@@ -239,6 +239,11 @@ type CheckOptions struct {
 	// OnSet, when not nil, is told before each set is checked: its index
 	// among the n sets of the run (for a progress display).
 	OnSet func(i, n int, s *set.Set)
+	// Unreadable gives, by image index, the image ranges known unreadable
+	// (Run.Unreadable: ddrescue mapfiles), and UnreadableFrom where each
+	// list comes from.
+	Unreadable     map[int][]check.Extent
+	UnreadableFrom map[int]string
 }
 
 // Check diffs and decides every set, in order. It stops at the first set
@@ -269,7 +274,8 @@ func CheckSet(ctx context.Context, s *set.Set, images []*image.Image, opt CheckO
 	if maxRanges == 0 {
 		maxRanges = -1 // the engine reads 0 as its default; the user means none
 	}
-	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: opt.Hashes, Progress: opt.Progress}
+	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: opt.Hashes, Progress: opt.Progress,
+		Unreadable: opt.Unreadable, UnreadableFrom: opt.UnreadableFrom}
 	for _, m := range s.Members {
 		if opt.Prefer >= 0 && opt.Prefer < len(images) && m.Image == images[opt.Prefer] {
 			copt.Prefer = m

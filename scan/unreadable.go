@@ -1,0 +1,90 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/mirrorchk/mirrorchk/check"
+	"github.com/mirrorchk/mirrorchk/image/mapfile"
+)
+
+// Mapfile is a GNU ddrescue mapfile given for an image (--mapfile
+// IMAGE=MAPFILE).
+type Mapfile struct{ Image, Path string }
+
+// maxMapfile bounds a mapfile read: ddrescue writes about 40 bytes per
+// block, so this is millions of blocks.
+const maxMapfile = 256 << 20
+
+// Unreadable reads the ddrescue mapfile of every image: the one given for
+// it, else IMAGE.map or IMAGE.mapfile beside it when one exists. It
+// returns, by image index, the ranges the mapfile does not show read
+// (every block whose status is not '+'), and where each list came from.
+// A mapfile that does not parse, or that describes more bytes than its
+// image holds, is an error naming it; a given mapfile for a path that is
+// not an input, or that does not exist, is a UsageError.
+func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]string, error) {
+	paths := map[int]string{}
+	how := map[int]string{}
+	for _, g := range given {
+		i, err := r.Find("--mapfile", g.Image)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := paths[i]; dup {
+			return nil, nil, usage("--mapfile names %s twice", g.Image)
+		}
+		if _, err := os.Stat(g.Path); err != nil {
+			return nil, nil, usage("--mapfile: %w", err)
+		}
+		paths[i], how[i] = g.Path, "ddrescue mapfile "+g.Path+" (--mapfile)"
+	}
+	for i, im := range r.Images {
+		if _, ok := paths[i]; ok {
+			continue
+		}
+		for _, suffix := range []string{".map", ".mapfile"} {
+			p := im.Segments()[0] + suffix
+			fi, err := os.Stat(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
+			}
+			if fi.Mode().IsRegular() {
+				paths[i], how[i] = p, "ddrescue mapfile "+p+" (found beside the image)"
+				break
+			}
+		}
+	}
+	out := map[int][]check.Extent{}
+	for i, p := range paths {
+		rs, err := readMapfile(p, r.Images[i].Size())
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, x := range rs {
+			out[i] = append(out[i], check.Extent{Off: x.Off, Len: x.Len})
+		}
+	}
+	return out, how, nil
+}
+
+func readMapfile(path string, size int64) ([]mapfile.Range, error) {
+	f, err := os.Open(path) // read-only: a mapfile is evidence too
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxMapfile {
+		return nil, fmt.Errorf("%s: %d bytes, over %d: not a ddrescue mapfile", path, fi.Size(), maxMapfile)
+	}
+	m, err := mapfile.Parse(f, path)
+	if err != nil {
+		return nil, err
+	}
+	return m.Unreadable(path, size)
+}
