@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -321,12 +320,6 @@ func TestFailingDiskEIO(t *testing.T) {
 
 // TestMain lets a test run the command in a child process (to kill it):
 // with MIRRORCHK_TEST_MAIN=1 the test binary is mirrorchk.
-func TestMain(m *testing.M) {
-	if os.Getenv("MIRRORCHK_TEST_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 // dirState lists a directory's names.
 func dirState(dir string) []string {
