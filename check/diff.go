@@ -532,6 +532,10 @@ func (r *reader) load(ctx context.Context, off int64, n int) ([]byte, []Extent, 
 	buf = buf[:n]
 	var bad []Extent
 	if err := r.readAt(buf, off); err != nil {
+		if notMedia(err) {
+			r.recycle(buf)
+			return nil, nil, err
+		}
 		if bad, err = r.retry(ctx, buf, off, 0, nil); err != nil {
 			r.recycle(buf)
 			return nil, nil, err
@@ -542,6 +546,15 @@ func (r *reader) load(ctx context.Context, off int64, n int) ([]byte, []Extent, 
 	}
 	r.done.Add(int64(n))
 	return buf, bad, nil
+}
+
+// notMedia reports whether a read error lies in the source's own
+// structure rather than in its media (a damaged container: see
+// image.ContainerError): it stops the diff instead of making bytes
+// unreadable.
+func notMedia(err error) bool {
+	var nm interface{ NotMediaError() bool }
+	return errors.As(err, &nm) && nm.NotMediaError()
 }
 
 // readAt reads all of p at off, or returns the error (a short read is one).
@@ -587,6 +600,8 @@ func (r *reader) retry(ctx context.Context, p []byte, off int64, base int, bad [
 		q := p[part.lo:part.hi]
 		if err := r.readAt(q, off+int64(part.lo)); err == nil {
 			continue
+		} else if notMedia(err) {
+			return nil, err
 		}
 		var err error
 		if bad, err = r.retry(ctx, q, off+int64(part.lo), base+part.lo, bad); err != nil {

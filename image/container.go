@@ -5,12 +5,14 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Disk is the virtual disk a container holds, as a reader package
@@ -113,11 +115,38 @@ func openContainer(path string, first segment, c *container) (*Image, error) {
 	return im, nil
 }
 
+// ContainerError is a failure to read the virtual disk that lies in the
+// container's own structure (a table entry past the end of a truncated
+// file, a chunk that does not decompress), not in reading the media: the
+// evidence file is damaged, and the image cannot be read as a whole. It is
+// an operational error, unlike an I/O error of the underlying file (a
+// ReadError), which makes only the bytes it covers unreadable.
+type ContainerError struct {
+	Path string
+	Off  int64 // byte offset in the virtual disk
+	Err  error
+}
+
+func (e *ContainerError) Error() string {
+	return fmt.Sprintf("%s: reading the virtual disk at byte %#x: %v", e.Path, e.Off, e.Err)
+}
+
+func (e *ContainerError) Unwrap() error { return e.Err }
+
+// NotMediaError marks the error as one of the container, not of the media.
+func (e *ContainerError) NotMediaError() bool { return true }
+
 // readDisk reads the container's virtual disk.
 func (im *Image) readDisk(p []byte, off int64) (int, error) {
 	n, err := im.disk.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		return n, &ReadError{Path: im.path, Off: off + int64(n), Len: len(p) - n, Err: err}
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			// The file under the container failed: those bytes are
+			// unreadable, as on a raw image.
+			return n, &ReadError{Path: im.path, Off: off + int64(n), Len: len(p) - n, Err: err}
+		}
+		return n, &ContainerError{Path: im.path, Off: off + int64(n), Err: err}
 	}
 	if n < len(p) && err == nil {
 		err = io.EOF
