@@ -128,6 +128,9 @@ type ContainerError struct {
 }
 
 func (e *ContainerError) Error() string {
+	if msg := e.Err.Error(); strings.HasPrefix(msg, e.Path+": ") {
+		return fmt.Sprintf("%s (reading the virtual disk at byte %#x)", msg, e.Off)
+	}
 	return fmt.Sprintf("%s: reading the virtual disk at byte %#x: %v", e.Path, e.Off, e.Err)
 }
 
