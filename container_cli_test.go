@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mirrorchk/mirrorchk/internal/eiofs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
 	"github.com/mirrorchk/mirrorchk/report"
 )
@@ -293,4 +294,53 @@ func TestDamagedContainers(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 8 naming the missing backing file", code, stderr)
 		}
 	})
+}
+
+// TestE01ErrorSection: ewfacquire reads the current member of a real md
+// pair from a disk that fails with EIO in one range (a FUSE file); its E01
+// records the range in its error section. mirrorchk reports the range as
+// unreadable in that member (declared by the error section), never as
+// data, and takes those bytes from the other member where the evidence
+// vouches for that copy.
+func TestE01ErrorSection(t *testing.T) {
+	needTool(t, "ewfacquire", "ewf-tools")
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	const badOff, badLen = 6 << 20, 8192 // inside the data area
+	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: badOff, Len: badLen}})
+	dir := t.TempDir()
+	target := filepath.Join(dir, "m0")
+	// ewfacquire records read errors only when it reads a device: give it
+	// the failing file through a read-only loop device.
+	losetup := fixture.Tool(t, "losetup", "mount")
+	b, err := exec.Command(losetup, "--find", "--show", "--read-only", disk.Path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v: %s", err, b)
+	}
+	dev := strings.TrimSpace(string(b))
+	defer exec.Command(losetup, "--detach", dev).Run()
+	runTool(t, "ewfacquire", "-u", "-q", "-t", target, "-c", "fast", "-r", "0", "-g", "1", "-b", "64", dev)
+	e01 := target + ".E01"
+	_, rep := scanJSON(t, e01, src[1])
+	m := rep.Sets[0].Members[0]
+	if m.Container == nil || len(m.Container.Unreadable) == 0 {
+		t.Fatalf("E01 error section not reported: %+v", m.Container)
+	}
+	covered := false
+	for _, u := range m.Container.Unreadable {
+		covered = covered || (u.Offset <= badOff && u.Offset+u.Length >= badOff+badLen)
+	}
+	if !covered {
+		t.Errorf("error section %+v does not cover [%d, +%d)", m.Container.Unreadable, badOff, badLen)
+	}
+	if m.Unreadable.DeclaredBytes < badLen || !strings.Contains(m.Unreadable.DeclaredBy, "error section") {
+		t.Errorf("member unreadable %+v: want at least %d bytes declared by the error section", m.Unreadable, badLen)
+	}
+	for _, r := range rep.Sets[0].Divergence.Ranges {
+		if r.VolumeOffset < badOff && r.VolumeOffset+r.Length > badOff-m.DataOffset {
+			// The unreadable bytes must not be a differing range of zeros.
+			if r.VolumeOffset+m.DataOffset <= badOff && r.VolumeOffset+m.DataOffset+r.Length >= badOff+badLen {
+				t.Errorf("range %+v: the unreadable bytes were compared as data", r)
+			}
+		}
+	}
 }

@@ -1,10 +1,12 @@
 package scan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/image/mapfile"
@@ -70,7 +72,42 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 			out[i] = append(out[i], check.Extent{Off: x.Off, Len: x.Len})
 		}
 	}
+	// What an acquisition recorded as unreadable (EWF error2) is zeros in
+	// the image, not data: the same as a ddrescue mapfile's bad blocks.
+	for i, im := range r.Images {
+		u := im.Info().Unreadable
+		if len(u) == 0 {
+			continue
+		}
+		src := fmt.Sprintf("the %s error section (%d ranges the acquisition could not read)", im.Info().Format, len(u))
+		if how[i] != "" {
+			how[i] += "; " + src
+		} else {
+			how[i] = src
+		}
+		for _, x := range u {
+			out[i] = append(out[i], check.Extent{Off: x.Off, Len: x.Len})
+		}
+		out[i] = mergeExtents(out[i])
+	}
 	return out, how, nil
+}
+
+// mergeExtents sorts extents and merges those that overlap or touch.
+func mergeExtents(xs []check.Extent) []check.Extent {
+	slices.SortFunc(xs, func(a, b check.Extent) int { return cmp.Compare(a.Off, b.Off) })
+	var out []check.Extent
+	for _, x := range xs {
+		if x.Len <= 0 {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && x.Off <= out[k].Off+out[k].Len {
+			out[k].Len = max(out[k].Len, x.Off+x.Len-out[k].Off)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 func readMapfile(path string, size int64) ([]mapfile.Range, error) {
