@@ -66,7 +66,7 @@ func containerize(t *testing.T, raw, dir, kind string) string {
 	case "e01", "e01-split":
 		needTool(t, "ewfacquire", "ewf-tools")
 		target := filepath.Join(dir, base)
-		args := []string{"-u", "-q", "-t", target, "-C", "case-17", "-E", base, "-e", "examiner", "-D", "mirror member"}
+		args := []string{"-u", "-q", "-t", target, "-d", "sha1", "-C", "case-17", "-E", base, "-e", "examiner", "-D", "mirror member"}
 		if kind == "e01-split" {
 			// Uncompressed, so that the 8 MiB member spans several segments.
 			args = append(args, "-c", "none", "-S", "1MiB")
@@ -189,6 +189,20 @@ func TestContainerMembers(t *testing.T) {
 				for _, h := range m.Container.StoredHashes {
 					if h.Status != "verified" || h.Stored != want[h.Algorithm] {
 						t.Errorf("E01 stored %s: %+v; want verified %s", h.Algorithm, h, want[h.Algorithm])
+					}
+				}
+				// The text and HTML reports say the container and the
+				// verification in one line each.
+				_, txt, _ := mirrorchk(t, "scan", "--width", "200", "--html", filepath.Join(dir, "r.html"), c, raw[1])
+				html, _ := os.ReadFile(filepath.Join(dir, "r.html"))
+				for _, want := range []string{"E01, ", "MD5 verified, SHA-1 verified"} {
+					if !strings.Contains(txt, want) {
+						t.Errorf("text report lacks %q", want)
+					}
+				}
+				for _, want := range []string{"<dt>Container</dt>", "MD5 verified, SHA-1 verified"} {
+					if !strings.Contains(string(html), want) {
+						t.Errorf("HTML report lacks %q", want)
 					}
 				}
 				found := false
