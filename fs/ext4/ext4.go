@@ -555,7 +555,7 @@ func (v *Volume) Evidence() fs.Evidence {
 func (v *Volume) evidence() {
 	sb := v.sb
 	dirty := sb.State&1 == 0 || sb.Incompat&incompatRecover != 0
-	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence"}
+	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence (next transaction ID)"}
 	if v.jsb != nil {
 		v.ev.LogLSN = uint64(v.jseq)
 		if v.jlast != 0 {

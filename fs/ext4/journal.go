@@ -243,14 +243,14 @@ func (v *Volume) walkLog(j *journal, jsb []byte) {
 
 // journalTx returns the transaction of the live log that journal block
 // logical belongs to.
-func (v *Volume) journalTx(logical uint64) (uint32, bool) {
+func (v *Volume) journalTx(logical uint64) (seq uint32, end uint64, ok bool) {
 	if v.journal == nil {
-		return 0, false
+		return 0, 0, false
 	}
 	for _, t := range v.journal.txs {
 		if logical >= t.logical && logical < t.logical+t.n {
-			return t.seq, true
+			return t.seq, t.logical + t.n, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }

@@ -453,11 +453,11 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 			switch {
 			case logical == 0:
 				o.Structure = JournalSuper
-				mend = blockEnd(blk + 1)
+				mend = min(mend, int64(blk+1)*bs)
 			default:
-				if seq, ok := v.journalTx(logical); ok {
+				if seq, tend, ok := v.journalTx(logical); ok {
 					o.Structure = fmt.Sprintf("%s (transaction %d)", Journal, seq)
-					mend = blockEnd(blk + 1)
+					mend = min(mend, int64(m.start+(tend-m.logical))*v.bs)
 				} else {
 					o.Structure = Journal
 					// split where a transaction or the superblock starts
@@ -529,7 +529,7 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 func (v *Volume) journalSplit(m *metaRun, blk uint64, mend int64) int64 {
 	logical := m.logical + blk - m.start
 	for _, t := range v.journal.txs {
-		if t.logical > logical {
+		if t.logical > logical && t.logical < m.logical+m.n {
 			mend = min(mend, int64(m.start+(t.logical-m.logical))*v.bs)
 		}
 	}
