@@ -3,6 +3,7 @@ package ext4
 import (
 	"math/bits"
 	"slices"
+	"sort"
 
 	"github.com/mirrorchk/mirrorchk/fs"
 )
@@ -88,6 +89,52 @@ func (v *Volume) lateChecks() {
 	for _, b := range v.lost {
 		v.problem("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
 	}
+	for i, ino := range v.cleared {
+		if i >= maxProblemsPerCode {
+			break
+		}
+		off, _ := v.inodeOff(ino)
+		v.problem("ext4-inode-cleared", fs.Error, off, "inode %d is marked in use in the inode bitmap but is empty (cleared)", ino)
+	}
+	// A block bitmap that owns a differing range: its group's blocks
+	// against the inodes of its flex group (read now), and against all
+	// inodes when every inode table has been read.
+	extra := map[uint32]bool{}
+	var bmGroups []int64
+	for g := range v.bmTouched {
+		bmGroups = append(bmGroups, g)
+	}
+	slices.Sort(bmGroups)
+	for _, g := range bmGroups {
+		flex := int64(1)
+		if v.sb.Incompat&incompatFlexBG != 0 {
+			flex = int64(1) << v.sb.LogGroupsPerFlx
+		}
+		for x := g / flex * flex; x < min(g/flex*flex+flex, v.groups); x++ {
+			v.scanGroup(x)
+		}
+		v.sortRev()
+		gs, ge := v.groupStart(g), min(v.groupStart(g+1), v.sb.BlocksCount)
+		i := sort.Search(len(v.rev), func(i int) bool { return v.rev[i].start+v.rev[i].n > gs })
+		for ; i < len(v.rev) && v.rev[i].start < ge; i++ {
+			extra[v.rev[i].ino] = true
+		}
+	}
+	if v.nscanned == v.groups && !v.revFull {
+		for _, g := range bmGroups {
+			v.checkUnclaimed(g)
+		}
+	}
+	// Files whose links differ from the names found so far: read every
+	// directory (at most maxFullDirs inodes in the filesystem) to count.
+	if v.dirsAll < v.groups && int64(v.sb.InodesCount)-int64(v.sb.FreeInodes) <= maxFullDirs {
+		for ino := range v.touched {
+			if i := v.tracked[ino]; i != nil && !i.isDir() && ino >= v.sb.FirstIno && int(i.links) != v.nameCount[ino] {
+				v.scanAllDirs()
+				break
+			}
+		}
+	}
 	touched := make([]uint32, 0, len(v.touched))
 	for ino := range v.touched {
 		touched = append(touched, ino)
@@ -122,7 +169,7 @@ func (v *Volume) lateChecks() {
 	// Blocks of the touched inodes marked free in the block bitmap.
 	checked := 0
 	for _, r := range v.rev {
-		if !v.touched[r.ino] {
+		if !v.touched[r.ino] && !extra[r.ino] {
 			continue
 		}
 		for k := uint64(0); k < r.n && checked < 1<<20; k++ {
@@ -173,6 +220,29 @@ func (v *Volume) bitmapCsum(g int64, bm []byte, n int64, want uint32, what strin
 	}
 	if got != want {
 		v.problem("ext4-bitmap-csum", fs.Error, int64(at)*v.bs, "group %d: %s bitmap checksum %#08x, descriptor says %#08x", g, what, got, want)
+	}
+}
+
+// checkUnclaimed reports blocks of group g marked in use that no inode
+// and no metadata claims (all inode tables read).
+func (v *Volume) checkUnclaimed(g int64) {
+	bm := v.bitmap(g, false)
+	if bm == nil {
+		return
+	}
+	gs, ge := v.groupStart(g), min(v.groupStart(g+1), v.sb.BlocksCount)
+	for b := gs; b < ge; b++ {
+		i := b - gs
+		if bm[i/8]&(1<<(i%8)) == 0 {
+			continue
+		}
+		if m, _ := v.findMeta(b); m != nil {
+			continue
+		}
+		if r, _ := v.findRev(b); r != nil {
+			continue
+		}
+		v.problem("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
 	}
 }
 

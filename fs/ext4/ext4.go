@@ -41,6 +41,7 @@ const (
 	maxPathDepth       = 4096     // components of one path
 	maxTableRead       = 1 << 20  // bytes of an inode table read at once
 	maxBitmapCheck     = 16 << 20 // bitmap bytes the free-count check reads at most
+	maxFullDirs        = 1 << 20  // in-use inodes up to which the link check reads every directory
 )
 
 // Structure names of this reader.
@@ -156,6 +157,8 @@ type Volume struct {
 	bad       map[uint32]bool // inodes whose block map is damaged
 	dups      [][3]uint64     // block, first and second claimant
 	lost      []uint64        // in-use blocks no inode claims
+	cleared   []uint32        // inodes marked in use whose inode is empty
+	bmTouched map[int64]bool  // groups whose block bitmap owns a differing range
 
 	journal *journal
 	jsb     []byte
@@ -230,7 +233,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 		blockBM: map[int64][]byte{}, inodeBM: map[int64][]byte{},
 		tracked: map[uint32]*inodeInfo{}, dirsOf: map[int64][]uint32{}, dirDone: map[uint32]bool{},
 		names: map[uint32]dirent{}, nameCount: map[uint32]int{}, paths: map[uint32]string{},
-		touched: map[uint32]bool{}, bad: map[uint32]bool{}}
+		touched: map[uint32]bool{}, bmTouched: map[int64]bool{}, bad: map[uint32]bool{}}
 	raw := make([]byte, 1024)
 	if err := v.readAt(raw, 1024); err != nil {
 		return nil, fmt.Errorf("ext4: superblock: %w", err)

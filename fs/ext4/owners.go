@@ -52,6 +52,9 @@ func (v *Volume) scanGroup(g int64) {
 			copy(raw, b[i*isz:])
 			in := parseInode(ino, raw)
 			if in.Mode == 0 && in.Links == 0 {
+				if ino >= v.sb.FirstIno {
+					v.cleared = append(v.cleared, ino)
+				}
 				continue
 			}
 			if len(v.tracked) >= maxTracked {
@@ -310,6 +313,21 @@ func (v *Volume) findName(ino uint32) (dirent, bool) {
 	return out, found
 }
 
+// scanAllDirs reads every directory, so that link counts can be checked.
+func (v *Volume) scanAllDirs() {
+	for g := range v.groups {
+		if v.dirScan[g] {
+			continue
+		}
+		v.scanGroup(g)
+		for _, d := range v.dirsOf[g] {
+			v.scanDir(d)
+		}
+		v.dirScan[g] = true
+		v.dirsAll++
+	}
+}
+
 // dotdot returns the inode of ".." from a directory's first block.
 func dotdot(b []byte) (uint32, bool) {
 	rl := int(le.Uint16(b[4:]))
@@ -443,6 +461,7 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 			o.Structure, o.Record = ReservedGDT, 7
 		case mBlockBitmap:
 			o.Structure = fmt.Sprintf("block bitmap of group %d", m.group)
+			v.bmTouched[m.group] = true
 		case mInodeBitmap:
 			o.Structure = fmt.Sprintf("inode bitmap of group %d", m.group)
 		case mInodeTable:
@@ -471,8 +490,12 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 	} else {
 		limit = min(limit, int64(next)*bs)
 	}
+	r, rnext := v.findRev(blk)
+	if r == nil && rnext < v.sb.BlocksCount {
+		limit = min(limit, int64(rnext)*bs)
+	}
 	used, known := v.blockInUse(blk)
-	if known && !used {
+	if r == nil && known && !used {
 		// A free run: to the next in-use bit or metadata.
 		e := blk + 1
 		g := v.groupOf(blk)
@@ -490,7 +513,9 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 		o.Structure = fs.FreeSpace
 		return blockEnd(e), o
 	}
-	r := v.ownerRun(blk)
+	if r == nil {
+		r = v.ownerRun(blk)
+	}
 	if r == nil {
 		if !known {
 			o.Structure = "block (bitmap unreadable, no owner found)"
