@@ -56,7 +56,6 @@ const (
 	ExtentTree     = "extent tree block"
 	IndirectBlock  = "indirect block"
 	XattrBlock     = "extended attribute block"
-	UnusedInodes   = "inode table (unused inodes)"
 	AllocatedNoOwn = "allocated blocks (owner not searched: reverse-map bound reached)"
 )
 

@@ -566,10 +566,10 @@ func (v *Volume) inodeSlot(pos, limit int64, m *metaRun, o fs.Owner) (int64, fs.
 	isz := int64(v.sb.InodeSize)
 	base := int64(m.start) * v.bs
 	idx := (pos - base) / isz
-	o.Structure = UnusedInodes
+	o.Structure = fmt.Sprintf("%s of group %d (unused inodes)", InodeTable, m.group)
 	tabEnd := base + int64(v.sb.InodesPerGroup)*isz
 	if idx >= int64(v.sb.InodesPerGroup) {
-		o.Structure = InodeTable + " (after the last inode)"
+		o.Structure = fmt.Sprintf("%s of group %d (after the last inode)", InodeTable, m.group)
 		return min(limit, int64(m.start+m.n)*v.bs), o
 	}
 	ino := uint32(m.group*int64(v.sb.InodesPerGroup) + idx + 1)
@@ -586,7 +586,7 @@ func (v *Volume) inodeSlot(pos, limit int64, m *metaRun, o fs.Owner) (int64, fs.
 		return false
 	}
 	if used(ino) {
-		o.Structure, o.Record = InodeTable, int64(ino)
+		o.Structure, o.Record = fmt.Sprintf("%s of group %d", InodeTable, m.group), int64(ino)
 		if v.tracked[ino] != nil {
 			v.touch(ino)
 			o.Path = v.pathOf(ino)
