@@ -16,7 +16,7 @@ func (v *Volume) checkSuper() {
 		v.problem("ext4-not-clean", fs.Warning, 1024+0x3A, "s_state %#x: not cleanly unmounted", sb.State)
 	}
 	if sb.State&2 != 0 {
-		v.problem("ext4-fs-errors", fs.Error, 1024+0x3A, "s_state %#x: the kernel recorded errors on this filesystem", sb.State)
+		v.problem("ext4-fs-errors", fs.Warning, 1024+0x3A, "s_state %#x: the kernel recorded errors on this filesystem", sb.State)
 	}
 	// The first backup superblock.
 	for g := int64(1); g < v.groups; g++ {
@@ -84,17 +84,17 @@ func (v *Volume) lateChecks() {
 	}
 	v.sortRev()
 	for _, d := range v.dups {
-		v.problem("ext4-dup-block", fs.Error, int64(d[0])*v.bs, "block %d is claimed by inode %d and inode %d", d[0], d[1], d[2])
+		v.late("ext4-dup-block", fs.Error, int64(d[0])*v.bs, "block %d is claimed by inode %d and inode %d", d[0], d[1], d[2])
 	}
 	for _, b := range v.lost {
-		v.problem("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
+		v.late("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
 	}
 	for i, ino := range v.cleared {
 		if i >= maxProblemsPerCode {
 			break
 		}
 		off, _ := v.inodeOff(ino)
-		v.problem("ext4-inode-cleared", fs.Error, off, "inode %d is marked in use in the inode bitmap but is empty (cleared)", ino)
+		v.late("ext4-inode-cleared", fs.Error, off, "inode %d is marked in use in the inode bitmap but is empty (cleared)", ino)
 	}
 	// A block bitmap that owns a differing range: its group's blocks
 	// against the inodes of its flex group (read now), and against all
@@ -151,7 +151,7 @@ func (v *Volume) lateChecks() {
 				b := make([]byte, v.sb.InodeSize)
 				if v.readAt(b, off) == nil {
 					if good, got, want := v.inodeCsumOK(ino, b); !good {
-						v.problem("ext4-inode-csum", fs.Error, off, "inode %d (%s): checksum %#08x, computed %#08x", ino, v.paths[ino], got, want)
+						v.late("ext4-inode-csum", fs.Error, off, "inode %d (%s): checksum %#08x, computed %#08x", ino, v.paths[ino], got, want)
 					}
 				}
 			}
@@ -160,10 +160,10 @@ func (v *Volume) lateChecks() {
 			v.scanDir(ino)
 			want := 2 + info.subdirs
 			if info.scannedDir && int(info.links) != want && !(v.sb.RoCompat&roDirNlink != 0 && info.links == 1 && want >= 65000) {
-				v.problem("ext4-dir-links", fs.Error, -1, "directory inode %d (%s) has %d links, its entries need %d", ino, v.paths[ino], info.links, want)
+				v.late("ext4-dir-links", fs.Error, -1, "directory inode %d (%s) has %d links, its entries need %d", ino, v.paths[ino], info.links, want)
 			}
 		} else if v.dirsAll == v.groups && ino >= v.sb.FirstIno && int(info.links) != v.nameCount[ino] && !(v.sb.LastOrphan != 0 && info.links == 0) {
-			v.problem("ext4-links", fs.Error, -1, "inode %d (%s) has %d links, %d directory entries name it", ino, v.paths[ino], info.links, v.nameCount[ino])
+			v.late("ext4-links", fs.Error, -1, "inode %d (%s) has %d links, %d directory entries name it", ino, v.paths[ino], info.links, v.nameCount[ino])
 		}
 	}
 	// Blocks of the touched inodes marked free in the block bitmap.
@@ -175,7 +175,7 @@ func (v *Volume) lateChecks() {
 		for k := uint64(0); k < r.n && checked < 1<<20; k++ {
 			checked++
 			if used, known := v.blockInUse(r.start + k); known && !used {
-				v.problem("ext4-block-bitmap", fs.Error, int64(r.start+k)*v.bs, "block %d of inode %d (%s) is marked free in the block bitmap", r.start+k, r.ino, v.paths[r.ino])
+				v.late("ext4-block-bitmap", fs.Error, int64(r.start+k)*v.bs, "block %d of inode %d (%s) is marked free in the block bitmap", r.start+k, r.ino, v.paths[r.ino])
 			}
 		}
 	}
@@ -194,7 +194,7 @@ func (v *Volume) checkGroup(g int64) {
 			nb := min(uint64(v.sb.BlocksPerGroup), v.sb.BlocksCount-v.groupStart(g))
 			free := uint32(nb) - popcount(bm, nb)
 			if free != gd.FreeBlocks {
-				v.problem("ext4-free-count", fs.Error, int64(gd.BlockBitmap)*v.bs, "group %d: descriptor counts %d free blocks, the block bitmap %d", g, gd.FreeBlocks, free)
+				v.late("ext4-free-count", fs.Error, int64(gd.BlockBitmap)*v.bs, "group %d: descriptor counts %d free blocks, the block bitmap %d", g, gd.FreeBlocks, free)
 			}
 			v.bitmapCsum(g, bm, int64(v.sb.BlocksPerGroup)/8, gd.BlockBitmapCsum, "block", gd.BlockBitmap)
 		}
@@ -203,7 +203,7 @@ func (v *Volume) checkGroup(g int64) {
 		if bm := v.bitmap(g, true); bm != nil {
 			free := v.sb.InodesPerGroup - popcount(bm, uint64(v.sb.InodesPerGroup))
 			if free != gd.FreeInodes {
-				v.problem("ext4-free-count", fs.Error, int64(gd.InodeBitmap)*v.bs, "group %d: descriptor counts %d free inodes, the inode bitmap %d", g, gd.FreeInodes, free)
+				v.late("ext4-free-count", fs.Error, int64(gd.InodeBitmap)*v.bs, "group %d: descriptor counts %d free inodes, the inode bitmap %d", g, gd.FreeInodes, free)
 			}
 			v.bitmapCsum(g, bm, int64(v.sb.InodesPerGroup)/8, gd.InodeBitmapCsum, "inode", gd.InodeBitmap)
 		}
@@ -219,7 +219,7 @@ func (v *Volume) bitmapCsum(g int64, bm []byte, n int64, want uint32, what strin
 		got &= 0xFFFF
 	}
 	if got != want {
-		v.problem("ext4-bitmap-csum", fs.Error, int64(at)*v.bs, "group %d: %s bitmap checksum %#08x, descriptor says %#08x", g, what, got, want)
+		v.late("ext4-bitmap-csum", fs.Error, int64(at)*v.bs, "group %d: %s bitmap checksum %#08x, descriptor says %#08x", g, what, got, want)
 	}
 }
 
@@ -242,7 +242,7 @@ func (v *Volume) checkUnclaimed(g int64) {
 		if r, _ := v.findRev(b); r != nil {
 			continue
 		}
-		v.problem("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
+		v.late("ext4-lost-block", fs.Error, int64(b)*v.bs, "block %d is marked in use but no inode claims it (every inode table read)", b)
 	}
 }
 

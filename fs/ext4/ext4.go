@@ -166,10 +166,12 @@ type Volume struct {
 	jlast   uint32 // last committed transaction seen in the log, 0 for none
 	jcommit int
 
-	problems []fs.Problem
-	pcount   map[string]int
-	ev       fs.Evidence
-	latest   int64
+	problems  []fs.Problem
+	lateList  []fs.Problem
+	lateCount map[string]int
+	pcount    map[string]int
+	ev        fs.Evidence
+	latest    int64
 }
 
 var _ fs.Volume = (*Volume)(nil)
@@ -513,35 +515,55 @@ func (v *Volume) blockInUse(b uint64) (used, known bool) {
 }
 
 // Problems returns what the consistency checks found: those of Open and
-// those of the inodes, directories and groups read since.
+// of the structures read since, then the checks of what Owners has
+// touched (groups, inodes, directories), run afresh on each call.
 func (v *Volume) Problems() []fs.Problem {
-	saved, savedCount := len(v.problems), map[string]int{}
-	for k, n := range v.pcount {
-		savedCount[k] = n
-	}
+	v.lateList, v.lateCount = nil, map[string]int{}
 	v.lateChecks()
-	out := append([]fs.Problem(nil), v.problems...)
+	out := append(append([]fs.Problem(nil), v.problems...), v.lateList...)
 	var codes []string
+	total := map[string]int{}
 	for c, n := range v.pcount {
+		total[c] += n
+	}
+	for c, n := range v.lateCount {
+		total[c] += n
+	}
+	for c, n := range total {
 		if n > maxProblemsPerCode {
 			codes = append(codes, c)
 		}
 	}
 	slices.Sort(codes)
+	listed := map[string]int{}
+	var capped []fs.Problem
+	for _, p := range out {
+		listed[p.Code]++
+		if listed[p.Code] <= maxProblemsPerCode {
+			capped = append(capped, p)
+		}
+	}
 	for _, c := range codes {
 		sev := fs.Warning
-		for _, p := range out {
+		for _, p := range capped {
 			if p.Code == c {
 				sev = p.Severity
 				break
 			}
 		}
-		out = append(out, fs.Problem{Code: c, Severity: sev, Off: -1,
-			Message: fmt.Sprintf("%d more problems of this kind not listed", v.pcount[c]-maxProblemsPerCode)})
+		capped = append(capped, fs.Problem{Code: c, Severity: sev, Off: -1,
+			Message: fmt.Sprintf("%d more problems of this kind not listed", total[c]-maxProblemsPerCode)})
 	}
-	// The late checks run again on the next call, over what is known then.
-	v.problems, v.pcount = v.problems[:saved], savedCount
-	return out
+	return capped
+}
+
+// late records a problem of the late checks.
+func (v *Volume) late(code, sev string, off int64, format string, args ...any) {
+	v.lateCount[code]++
+	if v.lateCount[code] > maxProblemsPerCode {
+		return
+	}
+	v.lateList = append(v.lateList, fs.Problem{Code: code, Severity: sev, Off: off, Message: fmt.Sprintf(format, args...)})
 }
 
 // Evidence returns what the filesystem records about its last writer.

@@ -304,3 +304,21 @@ func diverge(tb testing.TB, base string, bs int64) string {
 	}
 	return cp
 }
+
+// pokeByte flips one byte of img.
+func pokeByte(tb testing.TB, img string, off int64) {
+	tb.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		tb.Fatal(err)
+	}
+	b[0] ^= 0x5A
+	if _, err := f.WriteAt(b, off); err != nil {
+		tb.Fatal(err)
+	}
+}

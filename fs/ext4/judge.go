@@ -252,7 +252,11 @@ func (v *Volume) dirBlockBad(ino uint32, info *inodeInfo, logical uint64, b []by
 	}
 	if dxAt >= 0 {
 		limit, count := int(le.Uint16(b[dxAt:])), int(le.Uint16(b[dxAt+2:]))
-		if count > limit || dxAt+limit*8+8 > bs || count == 0 {
+		tail := 0
+		if csum {
+			tail = 8
+		}
+		if count > limit || dxAt+limit*8+tail > bs || count == 0 {
 			return fmt.Sprintf("htree node: count %d, limit %d do not fit the block", count, limit)
 		}
 		if !csum {

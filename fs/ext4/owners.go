@@ -209,6 +209,13 @@ func (v *Volume) scanDir(ino uint32) {
 			if err != nil {
 				return
 			}
+			if why := v.dirBlockBad(ino, info, r.logical+k, b); why != "" {
+				code := "ext4-dir-bad"
+				if strings.Contains(why, "checksum") {
+					code = "ext4-dir-csum"
+				}
+				v.problem(code, fs.Error, int64(r.start+k)*v.bs, "directory inode %d, block %d: %s", ino, r.start+k, why)
+			}
 			v.dirEntries(ino, info, r.start+k, b, func(child uint32, name string, ftype uint8) {
 				v.nameCount[child]++
 				if _, ok := v.names[child]; !ok && len(v.names) < maxNames {
@@ -241,8 +248,7 @@ func (v *Volume) dirEntries(dir uint32, info *inodeInfo, blk uint64, b []byte, f
 			nl |= int(b[o+7]) << 8
 		}
 		if rl < 8 || rl%4 != 0 || o+rl > len(b) || 8+nl > rl {
-			v.problem("ext4-dir-bad", fs.Error, int64(blk)*v.bs+int64(o), "directory %d block %d: entry at byte %d has rec_len %d, name_len %d", dir, blk, o, rl, nl)
-			return
+			return // reported by dirBlockBad
 		}
 		if child != 0 && nl > 0 {
 			name := string(b[o+8 : o+8+nl])
