@@ -100,27 +100,48 @@ func (v *Volume) sortRev() {
 		return
 	}
 	v.revSorted = true
-	sort.SliceStable(v.rev, func(i, j int) bool { return v.rev[i].start < v.rev[j].start })
-	// Two claims on one block: report, keep the first.
-	out := v.rev[:0]
-	var end uint64
-	for _, r := range v.rev {
-		if len(out) > 0 && r.start < end {
-			p := out[len(out)-1]
-			if p.ino != r.ino || p.start != r.start || p.n != r.n {
-				v.dups = append(v.dups, [3]uint64{r.start, uint64(p.ino), uint64(r.ino)})
+	less := func(i, j int) bool { return v.rev[i].start < v.rev[j].start }
+	// Two claims on one block: report; a tree, directory or attribute
+	// block wins over file data (a damaged extent can run over it), else
+	// the first claim stays.
+	for pass := 0; pass < 4; pass++ {
+		sort.SliceStable(v.rev, less)
+		out := v.rev[:0:0]
+		split := false
+		for _, r := range v.rev {
+			if l := len(out); l > 0 && r.start < out[l-1].start+out[l-1].n {
+				p := out[l-1]
+				pend := p.start + p.n
+				if pass == 0 && (p.ino != r.ino || p.start != r.start || p.n != r.n) && len(v.dups) < maxProblemsPerCode+1 {
+					v.dups = append(v.dups, [3]uint64{r.start, uint64(p.ino), uint64(r.ino)})
+				}
+				if p.kind == rData && r.kind != rData && p.start < r.start {
+					out[l-1].n = r.start - p.start
+					out = append(out, r)
+					if pend > r.start+r.n {
+						rest := p
+						rest.logical += r.start + r.n - p.start
+						rest.n = pend - (r.start + r.n)
+						rest.start = r.start + r.n
+						out = append(out, rest)
+						split = true
+					}
+					continue
+				}
+				if r.start+r.n <= pend {
+					continue
+				}
+				r.logical += pend - r.start
+				r.n -= pend - r.start
+				r.start = pend
 			}
-			if r.start+r.n <= end {
-				continue
-			}
-			r.logical += end - r.start
-			r.n -= end - r.start
-			r.start = end
+			out = append(out, r)
 		}
-		out = append(out, r)
-		end = r.start + r.n
+		v.rev = out
+		if !split {
+			break
+		}
 	}
-	v.rev = out
 }
 
 // findRev returns the reverse-map run holding block b, or nil and the
