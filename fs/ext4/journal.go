@@ -100,6 +100,10 @@ func (v *Volume) readJournal() {
 	v.jsb = jsb[:1024]
 	v.jseq, v.jstart = be.Uint32(jsb[0x18:]), be.Uint32(jsb[0x1C:])
 	j.maxlen = uint64(be.Uint32(jsb[0x10:]))
+	if j.maxlen > nblocks {
+		v.problem("ext4-journal-bad", fs.Error, int64(b0)*v.bs+0x10, "journal s_maxlen %d is more than the %d blocks its inode maps", j.maxlen, nblocks)
+		j.maxlen = nblocks
+	}
 	if be.Uint32(jsb[0x20:]) != 0 {
 		v.problem("ext4-journal-errno", fs.Error, int64(b0)*v.bs+0x20, "the journal records error %d", int32(be.Uint32(jsb[0x20:])))
 	}
