@@ -567,6 +567,10 @@ func (v *Volume) late(code, sev string, off int64, format string, args ...any) {
 }
 
 // Evidence returns what the filesystem records about its last writer.
+// Latest is the latest of the superblock's write and mount times and the
+// change times (ctime, which only the kernel sets) of the inodes that own
+// the ranges Owners was asked about; LogLSN is the jbd2 journal's next
+// transaction ID.
 func (v *Volume) Evidence() fs.Evidence {
 	e := v.ev
 	e.Notes = append([]string(nil), v.ev.Notes...)

@@ -62,7 +62,7 @@ func (v *Volume) scanGroup(g int64) {
 				return
 			}
 			info := &inodeInfo{mode: in.Mode, links: in.Links, flags: in.Flags, gen: in.Generation, group: g, dtime: in.Dtime, size: in.Size,
-				latest: int64(max(in.Ctime, in.Mtime, in.Crtime))}
+				latest: int64(in.Ctime)}
 			v.tracked[ino] = info
 			if info.isDir() {
 				v.dirsOf[g] = append(v.dirsOf[g], ino)
