@@ -168,6 +168,7 @@ func (v *Volume) lateChecks() {
 	}
 	// Blocks of the touched inodes marked free in the block bitmap.
 	checked := 0
+	v.sortRev()
 	for _, r := range v.rev {
 		if !v.touched[r.ino] && !extra[r.ino] {
 			continue

@@ -142,7 +142,8 @@ type Volume struct {
 	scanned   []bool
 	nscanned  int64
 	rev       []revRun
-	revSorted bool
+	pending   []revRun // runs added since the last sort
+	tbuf      []byte   // inode table buffer
 	revFull   bool
 	tracked   map[uint32]*inodeInfo
 	dirsOf    map[int64][]uint32

@@ -25,7 +25,6 @@ type Inode struct {
 	Block                      [60]byte
 	Generation                 uint32
 	FileACL                    uint64
-	raw                        []byte
 }
 
 // IsDir reports whether the inode is a directory.
@@ -69,7 +68,6 @@ func parseInode(ino uint32, b []byte) *Inode {
 		Flags:      le.Uint32(b[0x20:]),
 		Generation: le.Uint32(b[0x64:]),
 		FileACL:    uint64(le.Uint32(b[0x68:])) | uint64(le.Uint16(b[0x76:]))<<32,
-		raw:        b,
 	}
 	copy(in.Block[:], b[0x28:0x64])
 	if len(b) >= 0x94 && le.Uint16(b[0x80:]) >= 0x14 {

@@ -2,6 +2,7 @@ package ext4
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,7 +32,10 @@ func (v *Volume) scanGroup(g int64) {
 	}
 	isz := int64(v.sb.InodeSize)
 	chunk := max(maxTableRead/isz, 1)
-	buf := make([]byte, min(n, chunk)*isz)
+	if need := min(n, chunk) * isz; int64(len(v.tbuf)) < need {
+		v.tbuf = make([]byte, need)
+	}
+	buf := v.tbuf
 	for base := int64(0); base < n; base += chunk {
 		k := min(chunk, n-base)
 		b := buf[:k*isz]
@@ -48,9 +52,7 @@ func (v *Volume) scanGroup(g int64) {
 			if ino == v.sb.JournalInum && v.sb.Compat&compatHasJournal != 0 {
 				continue
 			}
-			raw := make([]byte, isz)
-			copy(raw, b[i*isz:])
-			in := parseInode(ino, raw)
+			in := parseInode(ino, b[i*isz:(i+1)*isz])
 			if in.Mode == 0 && in.Links == 0 {
 				if ino >= v.sb.FirstIno {
 					v.cleared = append(v.cleared, ino)
@@ -87,28 +89,48 @@ func (v *Volume) scanGroup(g int64) {
 }
 
 func (v *Volume) addRun(r revRun) {
-	if len(v.rev) >= maxRuns {
+	if len(v.rev)+len(v.pending) >= maxRuns {
 		v.revFull = true
 		return
 	}
-	v.rev = append(v.rev, r)
-	v.revSorted = false
+	v.pending = append(v.pending, r)
 }
 
 func (v *Volume) sortRev() {
-	if v.revSorted {
+	if len(v.pending) == 0 {
 		return
 	}
-	v.revSorted = true
-	less := func(i, j int) bool { return v.rev[i].start < v.rev[j].start }
+	less := func(a, b revRun) int {
+		switch {
+		case a.start < b.start:
+			return -1
+		case a.start > b.start:
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(v.pending, less)
+	// Merge the sorted new runs into the sorted map.
+	merged := make([]revRun, 0, len(v.rev)+len(v.pending))
+	i, j := 0, 0
+	for i < len(v.rev) || j < len(v.pending) {
+		if j == len(v.pending) || i < len(v.rev) && v.rev[i].start <= v.pending[j].start {
+			merged = append(merged, v.rev[i])
+			i++
+		} else {
+			merged = append(merged, v.pending[j])
+			j++
+		}
+	}
+	v.pending = v.pending[:0]
 	// Two claims on one block: report; a tree, directory or attribute
 	// block wins over file data (a damaged extent can run over it), else
 	// the first claim stays.
 	for pass := 0; pass < 4; pass++ {
-		sort.SliceStable(v.rev, less)
-		out := v.rev[:0:0]
+		out := merged[:0]
 		split := false
-		for _, r := range v.rev {
+		var rest []revRun
+		for _, r := range merged {
 			if l := len(out); l > 0 && r.start < out[l-1].start+out[l-1].n {
 				p := out[l-1]
 				pend := p.start + p.n
@@ -119,11 +141,11 @@ func (v *Volume) sortRev() {
 					out[l-1].n = r.start - p.start
 					out = append(out, r)
 					if pend > r.start+r.n {
-						rest := p
-						rest.logical += r.start + r.n - p.start
-						rest.n = pend - (r.start + r.n)
-						rest.start = r.start + r.n
-						out = append(out, rest)
+						x := p
+						x.logical += r.start + r.n - p.start
+						x.n = pend - (r.start + r.n)
+						x.start = r.start + r.n
+						rest = append(rest, x)
 						split = true
 					}
 					continue
@@ -137,11 +159,13 @@ func (v *Volume) sortRev() {
 			}
 			out = append(out, r)
 		}
-		v.rev = out
+		merged = append(out, rest...)
 		if !split {
 			break
 		}
+		slices.SortStableFunc(merged, less)
 	}
+	v.rev = merged
 }
 
 // findRev returns the reverse-map run holding block b, or nil and the
@@ -196,19 +220,26 @@ func (v *Volume) ownerRun(b uint64) *revRun {
 	if v.nscanned == v.groups || v.revFull {
 		return nil
 	}
-	var found *revRun
+	hit := false
 	v.proximity(v.groupOf(b), func(g int64) bool {
 		if v.scanned[g] {
 			return true
 		}
+		from := len(v.pending)
 		v.scanGroup(g)
-		if r, _ := v.findRev(b); r != nil {
-			found = r
-			return false
+		for _, r := range v.pending[from:] {
+			if r.start <= b && b < r.start+r.n {
+				hit = true
+				return false
+			}
 		}
 		return !v.revFull
 	})
-	return found
+	if !hit {
+		return nil
+	}
+	r, _ := v.findRev(b)
+	return r
 }
 
 // scanDir reads directory ino's entries once into the name map.
