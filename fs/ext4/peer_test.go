@@ -163,7 +163,7 @@ func (t *tally) explain(why string) {
 // mkdir, inode fields, data blocks overwritten in place) and compares the
 // owner of every differing block, in both copies, with debugfs
 // icheck/ncheck/testb plus dumpe2fs's layout, and with Sleuth Kit ifind -d
-// and ffind on up to 25 blocks of each copy.
+// and ffind on up to 15 blocks of each copy.
 func TestOwnersPeers(t *testing.T) {
 	var dbg, tsk tally
 	for _, name := range fxNames {
@@ -201,7 +201,7 @@ func TestOwnersPeers(t *testing.T) {
 				default:
 					dbg.unexplained = append(dbg.unexplained, fmt.Sprintf("%s: ours %q (%+v), debugfs/dumpe2fs %q", where, ours, o, peer))
 				}
-				if i < 25 {
+				if i < 15 {
 					tskCompare(t, &tsk, img, where, b, o, ours)
 				}
 			}
