@@ -120,7 +120,7 @@ func (v *Volume) lateChecks() {
 			extra[v.rev[i].ino] = true
 		}
 	}
-	if v.nscanned == v.groups && !v.revFull {
+	if v.ncomplete == v.groups && !v.revFull {
 		for _, g := range bmGroups {
 			v.checkUnclaimed(g)
 		}
@@ -162,7 +162,7 @@ func (v *Volume) lateChecks() {
 			if info.scannedDir && int(info.links) != want && !(v.sb.RoCompat&roDirNlink != 0 && info.links == 1 && want >= 65000) {
 				v.late("ext4-dir-links", fs.Error, -1, "directory inode %d (%s) has %d links, its entries need %d", ino, v.paths[ino], info.links, want)
 			}
-		} else if v.dirsAll == v.groups && ino >= v.sb.FirstIno && int(info.links) != v.nameCount[ino] && !(v.sb.LastOrphan != 0 && info.links == 0) {
+		} else if v.dirsAll == v.groups && v.ncomplete == v.groups && !v.dirsPartial && ino >= v.sb.FirstIno && int(info.links) != v.nameCount[ino] && !(v.sb.LastOrphan != 0 && info.links == 0) {
 			v.late("ext4-links", fs.Error, -1, "inode %d (%s) has %d links, %d directory entries name it", ino, v.paths[ino], info.links, v.nameCount[ino])
 		}
 	}

@@ -50,6 +50,9 @@ func TestCleanAsE2fsck(t *testing.T) {
 				t.Fatalf("%s: e2fsck -fn %s: %d\n%s", name, img, code, out)
 			}
 			v := openFile(t, img)
+			if want := strings.SplitN(name, "-", 2)[0]; v.Type() != want {
+				t.Errorf("%s: type %s, want %s", name, v.Type(), want)
+			}
 			ownBlocks(v, blocks)
 			if e := errorsOf(v.Problems()); len(e) > 0 {
 				t.Errorf("%s %s (differing blocks): e2fsck is clean, mirrorchk says %+v", name, img, e)

@@ -139,26 +139,29 @@ type Volume struct {
 	blockBM map[int64][]byte // nil entry: unreadable or uninitialised
 	inodeBM map[int64][]byte
 
-	scanned   []bool
-	nscanned  int64
-	rev       []revRun
-	pending   []revRun // runs added since the last sort
-	tbuf      []byte   // inode table buffer
-	revFull   bool
-	tracked   map[uint32]*inodeInfo
-	dirsOf    map[int64][]uint32
-	dirDone   map[uint32]bool
-	dirsAll   int64 // groups whose directories have all been read
-	dirScan   []bool
-	names     map[uint32]dirent
-	nameCount map[uint32]int
-	paths     map[uint32]string
-	touched   map[uint32]bool
-	bad       map[uint32]bool // inodes whose block map is damaged
-	dups      [][3]uint64     // block, first and second claimant
-	lost      []uint64        // in-use blocks no inode claims
-	cleared   []uint32        // inodes marked in use whose inode is empty
-	bmTouched map[int64]bool  // groups whose block bitmap owns a differing range
+	scanned     []bool
+	complete    []bool // groups whose in-use inodes were all read
+	ncomplete   int64
+	nscanned    int64
+	rev         []revRun
+	pending     []revRun // runs added since the last sort
+	tbuf        []byte   // inode table buffer
+	revFull     bool
+	tracked     map[uint32]*inodeInfo
+	dirsOf      map[int64][]uint32
+	dirDone     map[uint32]bool
+	dirsAll     int64 // groups whose directories have all been read
+	dirScan     []bool
+	dirsPartial bool // some directory could not be read whole
+	names       map[uint32]dirent
+	nameCount   map[uint32]int
+	paths       map[uint32]string
+	touched     map[uint32]bool
+	bad         map[uint32]bool // inodes whose block map is damaged
+	dups        [][3]uint64     // block, first and second claimant
+	lost        []uint64        // in-use blocks no inode claims
+	cleared     []uint32        // inodes marked in use whose inode is empty
+	bmTouched   map[int64]bool  // groups whose block bitmap owns a differing range
 
 	journal *journal
 	jsb     []byte
@@ -286,6 +289,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 		v.typ = "ext2"
 	}
 	v.scanned = make([]bool, v.groups)
+	v.complete = make([]bool, v.groups)
 	v.dirScan = make([]bool, v.groups)
 
 	if sb.RoCompat&roMetaCsum != 0 {

@@ -11,19 +11,29 @@ import (
 
 // scanGroup reads the in-use inodes of group g once: their block maps go
 // into the reverse map, directories are remembered with their blocks.
+// scanGroup reads the in-use inodes of group g once: their block maps go
+// into the reverse map, directories are remembered with their blocks.
 func (v *Volume) scanGroup(g int64) {
 	if g < 0 || g >= v.groups || v.scanned[g] {
 		return
 	}
 	v.scanned[g] = true
 	v.nscanned++
+	if v.scanGroupInodes(g) {
+		v.complete[g] = true
+		v.ncomplete++
+	}
+}
+
+func (v *Volume) scanGroupInodes(g int64) bool {
 	if !v.gdOK[g] || v.revFull {
-		return
+		return false
 	}
 	gd := v.gds[g]
 	bm := v.bitmap(g, true)
 	if bm == nil {
-		return
+		// No inode in use when the table is uninitialised.
+		return gd.Flags&bgInodeUninit != 0 && v.sb.has(0, 0, roGdtCsum|roMetaCsum)
 	}
 	ipg := int64(v.sb.InodesPerGroup)
 	n := ipg
@@ -41,7 +51,7 @@ func (v *Volume) scanGroup(g int64) {
 		b := buf[:k*isz]
 		if err := v.readAt(b, int64(gd.InodeTable)*v.bs+base*isz); err != nil {
 			v.problem("ext4-itable-unreadable", fs.Error, int64(gd.InodeTable)*v.bs+base*isz, "inode table of group %d: %v", g, err)
-			return
+			return false
 		}
 		for i := range k {
 			idx := base + i
@@ -61,7 +71,7 @@ func (v *Volume) scanGroup(g int64) {
 			}
 			if len(v.tracked) >= maxTracked {
 				v.revFull = true
-				return
+				return false
 			}
 			info := &inodeInfo{mode: in.Mode, links: in.Links, flags: in.Flags, gen: in.Generation, group: g, dtime: in.Dtime, size: in.Size,
 				latest: int64(in.Ctime)}
@@ -86,6 +96,7 @@ func (v *Volume) scanGroup(g int64) {
 			v.reportMap(ino, why, off)
 		}
 	}
+	return true
 }
 
 func (v *Volume) addRun(r revRun) {
@@ -259,6 +270,7 @@ func (v *Volume) scanDir(ino uint32) {
 		for k := range r.n {
 			b, err := v.block(r.start + k)
 			if err != nil {
+				v.dirsPartial = true
 				return
 			}
 			if why := v.dirBlockBad(ino, info, r.logical+k, b); why != "" {
@@ -319,7 +331,7 @@ func (v *Volume) checkEntry(dir, child uint32, name string, off int64) {
 		return
 	}
 	g := v.inodeGroup(child)
-	if !v.scanned[g] {
+	if !v.complete[g] {
 		return
 	}
 	if v.tracked[child] == nil && child != v.sb.JournalInum {
@@ -581,6 +593,9 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 			o.Structure = AllocatedNoOwn
 		} else {
 			o.Structure = fs.LostClusters
+		}
+		if o.Structure == fs.LostClusters && v.ncomplete < v.groups {
+			o.Structure = "allocated blocks (owner not found: some inode tables unreadable)"
 		}
 		if o.Structure == fs.LostClusters && len(v.lost) < maxProblemsPerCode+1 {
 			v.lost = append(v.lost, blk)
