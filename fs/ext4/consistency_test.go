@@ -147,3 +147,19 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(l, "\n")
 }
+
+// TestOrphanList: an inode on the orphan list (s_last_orphan) is a
+// warning, as e2fsck -fn, which leaves orphans to the next mount or a
+// repairing run, calls the filesystem clean.
+func TestOrphanList(t *testing.T) {
+	img := copyImage(t, fixturePath(t, "ext4"), "o.img")
+	debugfsW(t, img, 0, "set_super_value last_orphan 20")
+	if out, code := run(t, "e2fsck", "e2fsprogs", "-fn", img); code != 0 {
+		t.Fatalf("e2fsck -fn: %d %s", code, out)
+	}
+	v := openFile(t, img)
+	ps := v.Problems()
+	if !hasCode(ps, "ext4-orphans") || len(errorsOf(ps)) > 0 {
+		t.Errorf("problems %+v", ps)
+	}
+}
