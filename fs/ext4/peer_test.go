@@ -286,3 +286,120 @@ func tskCompare(t *testing.T, tl *tally, img, where string, b uint64, o fs.Owner
 		tl.unexplained = append(tl.unexplained, fmt.Sprintf("%s: ifind said %q", where, out))
 	}
 }
+
+// freeBlocks parses dumpe2fs's "Free blocks:" lists.
+func freeBlocks(tb testing.TB, img string) map[uint64]bool {
+	tb.Helper()
+	out, code := run(tb, "dumpe2fs", "e2fsprogs", img)
+	if code != 0 {
+		tb.Fatalf("dumpe2fs: %d", code)
+	}
+	free := map[uint64]bool{}
+	re := regexp.MustCompile(`(\d+)(?:-(\d+))?`)
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "Free blocks: ") {
+			continue
+		}
+		for _, x := range re.FindAllStringSubmatch(strings.TrimPrefix(l, "Free blocks: "), -1) {
+			a, _ := strconv.ParseUint(x[1], 10, 64)
+			b := a
+			if x[2] != "" {
+				b, _ = strconv.ParseUint(x[2], 10, 64)
+			}
+			for i := a; i <= b; i++ {
+				free[i] = true
+			}
+		}
+	}
+	return free
+}
+
+// TestOwnersWholePeers names the owner of every block of each fixture
+// (every in-use block, and free ones up to 1,000 past the last in-use
+// block) and compares with debugfs icheck/ncheck, dumpe2fs's layout and
+// its free block lists: data, directories (htree), extent tree and
+// indirect blocks (single, double), long symlinks, the journal, the
+// resize inode and every metadata structure.
+func TestOwnersWholePeers(t *testing.T) {
+	for _, name := range fxNames {
+		img := fixturePath(t, name)
+		v := openFile(t, img)
+		meta := metaClasses(t, img)
+		free := freeBlocks(t, img)
+		var last uint64
+		for b := uint64(0); b < v.sb.BlocksCount; b++ {
+			if !free[b] {
+				last = b
+			}
+		}
+		var blocks []uint64
+		for b := uint64(0); b <= min(last+1000, v.sb.BlocksCount-1); b++ {
+			blocks = append(blocks, b)
+		}
+		// icheck in commands of 400 blocks (debugfs reads lines of at most
+		// about 4 KiB).
+		var cmds []string
+		for i := 0; i < len(blocks); i += 400 {
+			var s []string
+			for _, b := range blocks[i:min(i+400, len(blocks))] {
+				if !free[b] && meta[b] == "" {
+					s = append(s, strconv.FormatUint(b, 10))
+				}
+			}
+			if len(s) > 0 {
+				cmds = append(cmds, "icheck "+strings.Join(s, " "))
+			}
+		}
+		out := debugfsR(t, img, cmds...)
+		owner := map[uint64]string{}
+		inos := map[string]bool{}
+		for _, x := range regexp.MustCompile(`(?m)^(\d+)\t(\d+)$`).FindAllStringSubmatch(out, -1) {
+			b, _ := strconv.ParseUint(x[1], 10, 64)
+			owner[b] = "inode:" + x[2]
+			inos[x[2]] = true
+		}
+		var list []string
+		for i := range inos {
+			list = append(list, i)
+		}
+		names := map[int64][]string{}
+		out = debugfsR(t, img, "ncheck "+strings.Join(list, " "))
+		for _, x := range regexp.MustCompile(`(?m)^(\d+)\t(.*)$`).FindAllStringSubmatch(out, -1) {
+			i, _ := strconv.ParseInt(x[1], 10, 64)
+			names[i] = append(names[i], regexp.MustCompile(`/+`).ReplaceAllString(x[2], "/"))
+		}
+		agree, bad := 0, 0
+		kinds := map[string]int{}
+		for _, b := range blocks {
+			o := ownerOfBlock(v, b)
+			ours := ourClass(o, v.sb.InodesPerGroup)
+			peer := meta[b]
+			switch {
+			case peer != "":
+			case free[b]:
+				peer = "free"
+			default:
+				peer = owner[b]
+			}
+			if peer == ours && (!strings.HasPrefix(peer, "inode:") || o.Record < int64(v.sb.FirstIno) || contains(names[o.Record], o.Path)) {
+				agree++
+				kinds[o.Structure]++
+				continue
+			}
+			if b == 0 && ours == BootBlock && peer == "" {
+				continue // 1 KiB blocks: the boot block, named by no peer
+			}
+			bad++
+			if bad <= 10 {
+				t.Errorf("%s block %d: ours %q %q, peers %q %q", name, b, ours, o.Path, peer, names[o.Record])
+			}
+		}
+		for _, k := range []string{fs.FileData, fs.Directory, fs.FreeSpace} {
+			if kinds[k] == 0 {
+				t.Errorf("%s: no %s block compared", name, k)
+			}
+		}
+		t.Logf("%s: %d blocks, %d agree, %d disagree; structures %v", name, len(blocks), agree, bad, kinds)
+	}
+}
