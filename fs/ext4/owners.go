@@ -210,13 +210,22 @@ func (v *Volume) proximity(g int64, f func(int64) bool) {
 			if d > 0 && fg == home-d && home-d == home+d {
 				continue
 			}
-			for x := fg * flex; x < min((fg+1)*flex, v.groups); x++ {
+			lo, hi := fg*flex, min((fg+1)*flex, v.groups)
+			if d == 0 {
+				// The home flex group from g outwards.
+				for k := int64(0); k < flex; k++ {
+					for _, x := range []int64{g + k, g - k - 1} {
+						if x >= lo && x < hi && !f(x) {
+							return
+						}
+					}
+				}
+				break
+			}
+			for x := lo; x < hi; x++ {
 				if !f(x) {
 					return
 				}
-			}
-			if d == 0 {
-				break
 			}
 		}
 	}
