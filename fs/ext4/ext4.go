@@ -34,8 +34,8 @@ const (
 	maxProblemsPerCode = 20
 	maxGroups          = 1 << 20  // descriptors read (a 128 TiB filesystem with 4 KiB blocks)
 	maxRuns            = 1 << 21  // block runs kept in the reverse map
-	maxTracked         = 1 << 22  // in-use inodes remembered from the inode tables read
-	maxNames           = 1 << 22  // directory entries remembered
+	maxTracked         = 1 << 21  // in-use inodes remembered from the inode tables read
+	maxNames           = 1 << 21  // directory entries remembered
 	maxMapBlocks       = 1 << 20  // extent and indirect blocks read for one inode
 	maxDirBlocks       = 1 << 16  // blocks read of one directory
 	maxPathDepth       = 4096     // components of one path
