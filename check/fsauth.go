@@ -28,7 +28,9 @@ type fsVerdict struct {
 // criterion is one kind of filesystem evidence of the later writer,
 // strongest first.
 type criterion struct {
-	name  string
+	name string
+	// label, when set, names the criterion after the members' evidence.
+	label func(ev []*fs.Evidence) string
 	value func(e fs.Evidence) (int64, bool) // false: not recorded
 	show  func(v int64) string
 	// implausible says why a member's value cannot be evidence (damage
@@ -37,9 +39,9 @@ type criterion struct {
 }
 
 var criteria = []criterion{
-	{"NTFS $LogFile current LSN", func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
+	{"NTFS $LogFile current LSN", logLabel, func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) }, nil},
-	{"highest NTFS record LSN", func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
+	{"highest NTFS record LSN", nil, func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) },
 		func(e fs.Evidence, _ time.Time) string {
 			// No record is written after the log's current LSN.
@@ -50,7 +52,7 @@ var criteria = []criterion{
 		}},
 	// A filesystem without any dated entry counts as older than any date:
 	// the other member holds entries it lacks.
-	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) {
+	{"latest timestamp in the directory entries", nil, func(e fs.Evidence) (int64, bool) {
 		if e.Latest.IsZero() {
 			return math.MinInt64, true
 		}
@@ -67,7 +69,7 @@ var criteria = []criterion{
 		}
 		return ""
 	}},
-	{"dirty flag (set while mounted for writing)", func(e fs.Evidence) (int64, bool) {
+	{"dirty flag (set while mounted for writing)", nil, func(e fs.Evidence) (int64, bool) {
 		if e.Dirty == nil {
 			return 0, false
 		}
@@ -76,6 +78,24 @@ var criteria = []criterion{
 		}
 		return 0, true
 	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }, nil},
+}
+
+// logLabel names the log position criterion after the members'
+// filesystems: NTFS $LogFile current LSN, or the LogName they share, or a
+// general wording when they differ.
+func logLabel(ev []*fs.Evidence) string {
+	label := ""
+	for i, e := range ev {
+		n := "NTFS $LogFile current LSN"
+		if e != nil && e.LogName != "" {
+			n = e.LogName
+		}
+		if i > 0 && n != label {
+			return "filesystem log current position"
+		}
+		label = n
+	}
+	return label
 }
 
 // evidence returns each member's evidence from its first filesystem, nil
@@ -128,6 +148,9 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	for _, c := range criteria {
 		if !rankable {
 			break
+		}
+		if c.label != nil {
+			c.name = c.label(ev)
 		}
 		if c.implausible != nil {
 			var bad []string

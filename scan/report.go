@@ -247,10 +247,18 @@ func evidenceText(e fs.Evidence) []string {
 		out = append(out, map[bool]string{true: "dirty flag set", false: "dirty flag clear"}[*e.Dirty])
 	}
 	if e.LogLSN > 0 {
-		out = append(out, fmt.Sprintf("$LogFile current LSN %d", e.LogLSN))
+		if e.LogName != "" {
+			out = append(out, fmt.Sprintf("%s %d", e.LogName, e.LogLSN))
+		} else {
+			out = append(out, fmt.Sprintf("$LogFile current LSN %d", e.LogLSN))
+		}
 	}
 	if e.LogClean != nil {
-		out = append(out, map[bool]string{true: "$LogFile restart area: clean shutdown", false: "$LogFile restart area: not clean"}[*e.LogClean])
+		if e.LogName != "" {
+			out = append(out, map[bool]string{true: "log empty (clean)", false: "log holds transactions not yet in place"}[*e.LogClean])
+		} else {
+			out = append(out, map[bool]string{true: "$LogFile restart area: clean shutdown", false: "$LogFile restart area: not clean"}[*e.LogClean])
+		}
 	}
 	if e.MaxRecordLSN > 0 {
 		out = append(out, fmt.Sprintf("highest record LSN %d", e.MaxRecordLSN))
