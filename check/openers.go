@@ -6,6 +6,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/fs/fat"
 	"github.com/mirrorchk/mirrorchk/fs/ntfs"
+	"github.com/mirrorchk/mirrorchk/fs/xfs"
 )
 
 // DefaultOpeners are the filesystem readers Check tries when
@@ -16,6 +17,13 @@ var DefaultOpeners = []Opener{
 		v, err := ntfs.Open(r, size)
 		if err != nil {
 			return nil, err // not a typed nil inside the interface
+		}
+		return v, nil
+	}},
+	{Name: "xfs", Open: func(r io.ReaderAt, size int64) (fs.Volume, error) {
+		v, err := xfs.Open(r, size)
+		if err != nil {
+			return nil, err
 		}
 		return v, nil
 	}},

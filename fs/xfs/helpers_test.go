@@ -3,6 +3,7 @@ package xfs
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/fs"
@@ -93,4 +94,9 @@ func hasCode(ps []fs.Problem, code string) bool {
 		}
 	}
 	return false
+}
+
+func runTool(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }

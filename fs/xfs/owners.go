@@ -363,9 +363,13 @@ func (v *Volume) judgeHeader(j *judgement, b []byte, a uint32, sec, off int64) {
 	}
 }
 
-// judgeLog checks the record headers in [off, off+n) of the log: the LSN
-// a header carries must name its own block and cycle, and its UUID this
-// filesystem's.
+// judgeLog checks the log blocks in [off, off+n). Every 512-byte log
+// block carries the cycle it was written in (a record header in h_cycle,
+// every other block in its first word), so the copy of a block written in
+// the later cycle is the later one: its LSN here is cycle<<32 | block.
+// Record headers are also checked: the LSN they carry must name their own
+// block and cycle, and their UUID this filesystem's. Blocks of cycle 0
+// were never written by a mount (mkfs stamps the log with cycle 0).
 func (v *Volume) judgeLog(j *judgement, off, n int64) {
 	l := &v.log
 	if l.nbb == 0 {
@@ -381,11 +385,17 @@ func (v *Volume) judgeLog(j *judgement, off, n int64) {
 		}
 		for k := 0; k+512 <= len(b); k += 512 {
 			h := b[k:]
+			bb := (pos + int64(k) - l.off) / 512
 			if be.Uint32(h) != logMagic {
+				if c := be.Uint32(h); c > 0 && c <= l.headCycle {
+					j.lsn = max(j.lsn, uint64(c)<<32|uint64(bb))
+				}
 				continue
 			}
-			bb := (pos + int64(k) - l.off) / 512
 			lsn := be.Uint64(h[16:])
+			if lsn>>32 == 0 {
+				continue
+			}
 			what := fmt.Sprintf("log record header at block %d (LSN %s)", bb, lsnString(lsn))
 			switch {
 			case uint32(lsn) != uint32(bb) || be.Uint32(h[4:]) != uint32(lsn>>32):

@@ -1,0 +1,221 @@
+package xfs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mirrorchk/mirrorchk/fs"
+	"github.com/mirrorchk/mirrorchk/internal/xfsfixture"
+)
+
+// fullCheck opens an image and maps all of it (so the inode walk runs),
+// then returns its problems.
+func fullCheck(t *testing.T, img string) []fs.Problem {
+	t.Helper()
+	v := openImg(t, img)
+	checkCover(t, v.Owners(0, v.Size()), 0, v.Size())
+	return v.Problems()
+}
+
+// TestCleanAgreesWithRepair: every image xfs_repair -n calls clean gets
+// no error from the checks.
+func TestCleanAgreesWithRepair(t *testing.T) {
+	s := fixture(t)
+	for _, img := range []string{s.V5, s.V5B, s.V4, s.V4B} {
+		rc, out := xfsfixture.Repair(img)
+		if rc != 0 {
+			t.Fatalf("%s: xfs_repair -n exit %d (fixture not clean):\n%s", img, rc, out)
+		}
+		if errs := errorsOf(fullCheck(t, img)); len(errs) > 0 {
+			t.Errorf("%s: xfs_repair -n finds nothing, we find %+v", img, errs)
+		}
+	}
+}
+
+// TestSeededCorruptions: a field damaged with xfs_db -x is found by
+// xfs_repair -n and by the checks, under the expected code.
+func TestSeededCorruptions(t *testing.T) {
+	s := fixture(t)
+	dataIno, err := xfsfixture.Inode(s.V5, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataIno4, err := xfsfixture.Inode(s.V4, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, base string
+		cmds       []string
+		code       string
+	}{
+		{"v5-agf-freeblks", s.V5, []string{"agf 1", "write -d freeblks 1234"}, "xfs-agf-freeblks"},
+		{"v5-agi-count", s.V5, []string{"agi 2", "write count 4096"}, "xfs-agi-count"},
+		{"v5-nlink", s.V5, []string{fmt.Sprintf("inode %d", dataIno), "write core.nlinkv2 7"}, "xfs-nlink"},
+		{"v5-agf-crc", s.V5, []string{"agf 3", "write -c longest 17"}, "xfs-agf-bad"},
+		{"v5-inode-crc", s.V5, []string{fmt.Sprintf("inode %d", dataIno), "write -c core.gid 77"}, "xfs-inode-bad"},
+		{"v5-sb-crc", s.V5, []string{"sb 0", "write -c imax_pct 30"}, "xfs-sb-crc"},
+		{"v5-bnobt-crc", s.V5, []string{"agf 0", "addr bnoroot", "write -c numrecs 1"}, "xfs-btree-bad"},
+		{"v4-agf-freeblks", s.V4, []string{"agf 0", "write freeblks 77"}, "xfs-agf-freeblks"},
+		{"v4-nlink", s.V4, []string{fmt.Sprintf("inode %d", dataIno4), "write core.nlinkv2 3"}, "xfs-nlink"},
+		{"v4-agi-freecount", s.V4, []string{"agi 1", "write freecount 9"}, "xfs-agi-count"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "x.img")
+			if err := xfsfixture.Copy(c.base, img); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := xfsfixture.DB(img, true, c.cmds...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			rc, out := xfsfixture.Repair(img)
+			if rc == 0 {
+				t.Fatalf("xfs_repair -n does not find %v:\n%s", c.cmds, out)
+			}
+			ps := fullCheck(t, img)
+			if !hasCode(ps, c.code) {
+				t.Errorf("xfs_repair -n finds it (exit %d), we do not (want %s): %+v\nxfs_repair:\n%s", rc, c.code, ps, lastLines(out, 15))
+			}
+			if len(errorsOf(ps)) == 0 {
+				t.Errorf("no error-level problem: %+v", ps)
+			}
+		})
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// TestJudgeDiverged: the members of the mounted v5 pair verify on every
+// differing block, and wherever both copies carry an LSN the newer member's
+// is higher.
+func TestJudgeDiverged(t *testing.T) {
+	s := fixture(t)
+	if !s.Mounted {
+		t.Skip("v5 pair not diverged: ", s.MountWhy)
+	}
+	a, b := openImg(t, s.V5), openImg(t, s.V5B)
+	var higher, withLSN int
+	for _, blk := range diffBlocks(t, s.V5, s.V5B, 4096) {
+		ja, jb := a.Judge(blk*4096, 4096), b.Judge(blk*4096, 4096)
+		if ja.Intact < 0 || jb.Intact < 0 {
+			t.Errorf("block %d: a copy fails its checks: old %+v, new %+v", blk, ja, jb)
+		}
+		if ja.LSN > 0 && jb.LSN > 0 {
+			withLSN++
+			if ja.LSN > jb.LSN {
+				t.Errorf("block %d: the older member's copy carries the higher LSN (%s > %s): %s / %s", blk, lsnString(ja.LSN), lsnString(jb.LSN), ja.Reason, jb.Reason)
+			}
+			if jb.LSN > ja.LSN {
+				higher++
+			}
+		}
+		if jb.LSN == 0 && ja.LSN > 0 {
+			t.Errorf("block %d: only the older copy carries an LSN: %+v / %+v", blk, ja, jb)
+		}
+	}
+	if higher == 0 {
+		t.Errorf("no differing block where the newer member's LSN is higher (%d with LSNs)", withLSN)
+	}
+	ea, eb := a.Evidence(), b.Evidence()
+	if !(eb.LogLSN > ea.LogLSN) || eb.MaxRecordLSN <= ea.MaxRecordLSN || eb.MaxRecordLSN > eb.LogLSN || ea.MaxRecordLSN > ea.LogLSN {
+		t.Errorf("evidence: old log %s max %s, new log %s max %s", lsnString(ea.LogLSN), lsnString(ea.MaxRecordLSN), lsnString(eb.LogLSN), lsnString(eb.MaxRecordLSN))
+	}
+	if ea.Dirty == nil || *ea.Dirty || eb.Dirty == nil || *eb.Dirty {
+		t.Errorf("cleanly unmounted images read as dirty: %+v %+v", ea, eb)
+	}
+}
+
+// TestJudgeTornAndForeign: a flipped byte in an inode fails its CRC; an
+// inode B+tree block copied from another filesystem made by mkfs.xfs
+// fails as foreign; the untouched copy verifies.
+func TestJudgeTornAndForeign(t *testing.T) {
+	s := fixture(t)
+	dir := t.TempDir()
+	orig := openImg(t, s.V5)
+	ino, err := xfsfixture.Inode(s.V5, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ioff, err := orig.inoOff(ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := orig.Judge(ioff, 512); j.Intact != 1 { // mkfs writes LSN 0
+		t.Fatalf("intact inode: %+v", j)
+	}
+	torn := filepath.Join(dir, "torn.img")
+	if err := xfsfixture.Copy(s.V5, torn); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, torn, ioff+200, []byte{0x55})
+	if j := openImg(t, torn).Judge(ioff, 512); j.Intact != -1 || !strings.Contains(j.Reason, "CRC") {
+		t.Errorf("torn inode: %+v", j)
+	}
+	// A foreign filesystem of the same geometry: its AG 0 inobt root lies
+	// where ours does.
+	other := filepath.Join(dir, "other.img")
+	if err := os.WriteFile(other, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(other, 300<<20)
+	if out, err := runTool("mkfs.xfs", "-q", "-f", other); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	root := int64(orig.ags[0].inoRoot) * orig.bs
+	if ov := openImg(t, other); int64(ov.ags[0].inoRoot)*ov.bs != root {
+		t.Fatalf("the other filesystem's inobt root is elsewhere")
+	}
+	blk := make([]byte, orig.bs)
+	f, _ := os.Open(other)
+	f.ReadAt(blk, root)
+	f.Close()
+	foreign := filepath.Join(dir, "foreign.img")
+	if err := xfsfixture.Copy(s.V5, foreign); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, foreign, root, blk)
+	if j := orig.Judge(root, orig.bs); j.Intact != 1 {
+		t.Errorf("intact inobt root: %+v", j)
+	}
+	if j := openImg(t, foreign).Judge(root, orig.bs); j.Intact != -1 || !strings.Contains(j.Reason, "UUID") {
+		t.Errorf("foreign inobt root: %+v", j)
+	}
+}
+
+func patch(t *testing.T, img string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestV4SaysWeaker: a v4 filesystem is recognised, its owners mapped, and
+// its evidence says it is weaker.
+func TestV4SaysWeaker(t *testing.T) {
+	s := fixture(t)
+	v := openImg(t, s.V4)
+	e := v.Evidence()
+	if e.MaxRecordLSN != 0 || !strings.Contains(strings.Join(e.Notes, " "), "XFS v4") {
+		t.Errorf("v4 evidence: %+v", e)
+	}
+	if !hasCode(v.Problems(), "xfs-v4") {
+		t.Errorf("no xfs-v4 note among %+v", v.Problems())
+	}
+	if j := v.Judge(0, 4096); j.Intact != 1 || !strings.Contains(j.Reason, "v4") {
+		t.Errorf("v4 judgement: %+v", j)
+	}
+}
