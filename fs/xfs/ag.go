@@ -561,6 +561,9 @@ func (m *agMap) chunkOf(agino uint32) *span {
 // difference a problem.
 func (v *Volume) checkCounts() {
 	var icount, ifree, fd uint64
+	if len(v.ags) < int(v.sb.AGCount) {
+		return
+	}
 	for _, ag := range v.ags {
 		if ag == nil || !ag.agfOK || !ag.agiOK {
 			return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/fs"
@@ -13,11 +14,20 @@ import (
 // fx is the fixture set TestMain builds with the real tools; fxErr says
 // why it could not be built (then every test fails, naming it).
 var (
-	fx    *xfsfixture.Set
-	fxErr error
+	fx         *xfsfixture.Set
+	fxErr      error
+	fuzzWorker bool
 )
 
 func TestMain(m *testing.M) {
+	for _, a := range os.Args[1:] {
+		// Fuzz workers get their inputs from the coordinator, which built
+		// the seeds: they need no fixture of their own.
+		if strings.HasPrefix(a, "-test.fuzzworker") {
+			fuzzWorker = true
+			os.Exit(m.Run())
+		}
+	}
 	dir, err := os.MkdirTemp("", "xfs-fixture-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -377,7 +377,7 @@ func (v *Volume) judgeLog(j *judgement, off, n int64) {
 	}
 	start := max(off-(off-l.off)%512, l.off)
 	end := min(off+n, l.off+l.nbb*512)
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, 64<<10)
 	for pos := start; pos < end; pos += int64(len(buf)) {
 		b := buf[:min(int64(len(buf)), (end-pos+511)/512*512)]
 		if v.readAt(b, pos) != nil {

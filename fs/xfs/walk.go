@@ -50,6 +50,26 @@ type walkState struct {
 	dirs     []dirInfo
 	entries  int
 	complete bool // every inode and directory read without damage or cap
+	// budget bounds the directory and extent B+tree blocks the walk
+	// reads: no more than the image holds, however the trees point.
+	budget int64
+}
+
+// spend takes one block read from the walk's budget.
+func (v *Volume) spend(w *walkState) bool {
+	if w == nil {
+		return true
+	}
+	if w.budget <= 0 {
+		if w.budget == 0 {
+			v.problem("xfs-too-large", fs.Error, -1, "the directories and extent B+trees point to more blocks than the image holds (loops or cross-links): the walk stops")
+			w.budget--
+		}
+		w.complete = false
+		return false
+	}
+	w.budget--
+	return true
 }
 
 const (
@@ -203,6 +223,9 @@ func (v *Volume) forkExtents(ino uint64, fork []byte, format uint8, n uint64, wh
 				return fmt.Sprintf("%s: B+tree block %d reached twice (loop)", what, fsb)
 			}
 			seen[fsb] = true
+			if !v.spend(v.walk) {
+				return what + ": read budget spent"
+			}
 			blk(fsb)
 			if err := v.readAt(b, off); err != nil {
 				return fmt.Sprintf("%s: B+tree block %d: %v", what, fsb, err)
@@ -276,7 +299,8 @@ func (v *Volume) ensureWalk() *walkState {
 	if v.walk != nil {
 		return v.walk
 	}
-	w := &walkState{inodes: map[uint64]inodeInfo{}, parent: map[uint64]dent{}, refs: map[uint64]uint32{}, complete: true}
+	w := &walkState{inodes: map[uint64]inodeInfo{}, parent: map[uint64]dent{}, refs: map[uint64]uint32{}, complete: true,
+		budget: v.imgSize/v.bs + 1024}
 	v.walk = w
 	v.mapAll()
 	isz := int64(v.sb.InodeSize)
@@ -459,13 +483,13 @@ func (v *Volume) walkDirs(w *walkState) {
 					continue
 				}
 				off, err := v.fsbOff(e.fsb + k)
-				if err != nil {
-					continue
+				if err != nil || !v.spend(w) {
+					break
 				}
 				if err := v.readAt(buf, off); err != nil {
 					v.problem("xfs-dir-bad", fs.Error, off, "directory inode %d block %d: %v", d.ino, e.off+k, err)
 					w.complete = false
-					continue
+					break
 				}
 				if why := v.parseDataBlock(buf, d.ino, off, ft, func(child uint64, name []byte) { add(d.ino, child, name) }); why != "" {
 					v.problem("xfs-dir-bad", fs.Error, off, "directory inode %d block %d: %s", d.ino, e.off+k, why)

@@ -37,7 +37,7 @@ const (
 	maxProblemsPerCode = 20
 	maxBtreeLevels     = 9
 	maxClaims          = 4 << 20 // file extents kept from the inode walk
-	maxSpansPerAG      = 4 << 20 // free extents and chunks kept per AG
+	maxSpansPerAG      = 1 << 20 // free extents and chunks kept per AG
 	maxDirEntries      = 8 << 20 // directory entries kept for paths
 	maxPathDepth       = 4096
 )
@@ -249,15 +249,17 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	if need := int64(sb.DBlocks) * v.bs; need > size {
 		v.problem("xfs-truncated", fs.Error, -1, "the superblock counts %d bytes, the volume holds %d", need, size)
 	}
-	nag := int(sb.AGCount)
+	// Only the AGs that start inside the image are read; the count from
+	// disk bounds nothing by itself.
+	agBytes := int64(sb.AGBlocks) * v.bs
+	nag := int(min(int64(sb.AGCount), (size+agBytes-1)/agBytes))
 	v.maps = make([]*agMap, nag)
 	v.ags = make([]*agInfo, nag)
 	for a := range nag {
-		if v.agOff(uint32(a), 0) >= size {
-			v.problem("xfs-ag-missing", fs.Error, v.agOff(uint32(a), 0), "AG %d and after lie past the end of the volume", a)
-			break
-		}
 		v.ags[a] = v.readAGHeaders(uint32(a))
+	}
+	if nag < int(sb.AGCount) {
+		v.problem("xfs-ag-missing", fs.Error, v.agOff(uint32(nag), 0), "AGs %d to %d lie past the end of the volume", nag, sb.AGCount-1)
 	}
 	v.readLog()
 	v.checkCounts()
