@@ -24,7 +24,7 @@ func fullCheck(t *testing.T, img string) []fs.Problem {
 // no error from the checks.
 func TestCleanAgreesWithRepair(t *testing.T) {
 	s := fixture(t)
-	for _, img := range []string{s.V5, s.V5B, s.V4, s.V4B} {
+	for _, img := range []string{s.V5, s.V5B, s.V4, s.V4B, s.V5R} {
 		rc, out := xfsfixture.Repair(img)
 		if rc != 0 {
 			t.Fatalf("%s: xfs_repair -n exit %d (fixture not clean):\n%s", img, rc, out)
@@ -217,5 +217,79 @@ func TestV4SaysWeaker(t *testing.T) {
 	}
 	if j := v.Judge(0, 4096); j.Intact != 1 || !strings.Contains(j.Reason, "v4") {
 		t.Errorf("v4 judgement: %+v", j)
+	}
+}
+
+// TestDirtyLog: a filesystem shut down after a log flush has no unmount
+// record; xfs_repair -n refuses it for its log, and we call it dirty
+// (a warning, with the log head's LSN still the evidence).
+func TestDirtyLog(t *testing.T) {
+	s := fixture(t)
+	if !s.Mounted {
+		t.Skip("no dirty-log image: ", s.MountWhy)
+	}
+	rc, out := xfsfixture.Repair(s.V5D)
+	if rc == 0 || !strings.Contains(out, "log") {
+		t.Fatalf("xfs_repair -n does not see the dirty log (exit %d):\n%s", rc, lastLines(out, 10))
+	}
+	v := openImg(t, s.V5D)
+	e := v.Evidence()
+	if e.Dirty == nil || !*e.Dirty || e.LogClean == nil || *e.LogClean {
+		t.Errorf("dirty log read as clean: %+v", e)
+	}
+	if !hasCode(v.Problems(), "xfs-log-dirty") {
+		t.Errorf("no xfs-log-dirty among %+v", v.Problems())
+	}
+	if prev := openImg(t, s.V5B).Evidence(); e.LogLSN <= prev.LogLSN {
+		t.Errorf("log LSN %s not past the clean member's %s", lsnString(e.LogLSN), lsnString(prev.LogLSN))
+	}
+}
+
+// TestRmapbt: with the reverse-mapping B+tree (mkfs.xfs -m rmapbt=1) its
+// blocks are mapped and the checks stay quiet.
+func TestRmapbt(t *testing.T) {
+	s := fixture(t)
+	v := openImg(t, s.V5R)
+	if v.sb.RoCompat&roRmapbt == 0 {
+		t.Fatal("mkfs.xfs -m rmapbt=1 made no rmapbt")
+	}
+	found := false
+	for _, e := range v.Owners(0, v.Size()) {
+		if e.Owner.Structure == "reverse-mapping B+tree" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no reverse-mapping B+tree block mapped")
+	}
+}
+
+// TestLazy: ranges in free space and AG structures are mapped from their
+// AG's B+trees alone; only a range owned by a file starts the inode walk.
+func TestLazy(t *testing.T) {
+	s := fixture(t)
+	v := openImg(t, s.V5)
+	for a := uint32(0); a < v.sb.AGCount; a++ {
+		for _, e := range v.Owners(v.agOff(a, 0), 8*v.bs) {
+			if e.Owner.Structure == fs.FileData {
+				t.Fatalf("AG %d starts with file data", a)
+			}
+		}
+	}
+	last := v.Size() - 5*v.bs
+	if ex := v.Owners(last, v.bs); ex[0].Owner.Structure != fs.FreeSpace {
+		t.Fatalf("the end is %+v, not free", ex)
+	}
+	if v.walk != nil {
+		t.Fatal("the inode walk ran for AG headers and free space")
+	}
+	fsb, err := xfsfixture.FirstBlock(s.V5, "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := v.fsbOff(fsb)
+	ex := v.Owners(off, v.bs)
+	if ex[0].Owner.Path != "/big" || v.walk == nil {
+		t.Fatalf("file block: %+v", ex)
 	}
 }

@@ -128,7 +128,7 @@ func allBlocks(v *Volume) []int64 {
 // images with xfs_db blockget/blockuse.
 func TestOwnersMatchXfsDB(t *testing.T) {
 	s := fixture(t)
-	for _, img := range []string{s.V5, s.V4, s.V5B, s.V4B} {
+	for _, img := range []string{s.V5, s.V4, s.V5B, s.V4B, s.V5R} {
 		t.Run(img[len(s.Dir)+1:], func(t *testing.T) {
 			v := openImg(t, img)
 			agree, bad, why := compareOwners(t, img, allBlocks(v))

@@ -312,6 +312,9 @@ func (v *Volume) ensureWalk() *walkState {
 		}
 		for _, c := range m.chunks {
 			off := v.agOff(uint32(a), c.start)
+			if !v.spend(w) {
+				break
+			}
 			n := min(int64(len(buf)), int64(v.agLen(uint32(a))-c.start)*v.bs)
 			chunk := buf[:max(n, 0)]
 			if err := v.readAt(chunk, off); err != nil {

@@ -24,6 +24,8 @@ type Set struct {
 	V5B string // copy of V5, mounted again and changed: the newer member
 	V4  string // mkfs -m crc=0 -p proto
 	V4B string // copy of V4 changed by xfs_db -x writes and dd into file data
+	V5R string // mkfs -m rmapbt=1 -p proto (reverse-mapping B+tree)
+	V5D string // copy of V5B, mounted, written and shut down: the log is dirty (only when Mounted)
 	// Mounted is false when the kernel or the user could not loop-mount;
 	// then V5 and V5B hold only the protofile contents and do not differ.
 	Mounted  bool
@@ -58,7 +60,8 @@ func Build(dir string) (*Set, error) {
 		return nil, err
 	}
 	s := &Set{Dir: dir, V5: filepath.Join(dir, "v5.img"), V5B: filepath.Join(dir, "v5b.img"),
-		V4: filepath.Join(dir, "v4.img"), V4B: filepath.Join(dir, "v4b.img")}
+		V4: filepath.Join(dir, "v4.img"), V4B: filepath.Join(dir, "v4b.img"),
+		V5R: filepath.Join(dir, "v5r.img"), V5D: filepath.Join(dir, "v5d.img")}
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return nil, err
@@ -114,6 +117,9 @@ func Build(dir string) (*Set, error) {
 	if err := mk(s.V4, "-m", "crc=0"); err != nil {
 		return nil, err
 	}
+	if err := mk(s.V5R, "-m", "rmapbt=1"); err != nil {
+		return nil, err
+	}
 	// v5: one mount adds a fragmented file (B+tree extent map) to the base,
 	// a second on a copy changes it.
 	mnt := filepath.Join(dir, "mnt")
@@ -160,6 +166,21 @@ func Build(dir string) (*Set, error) {
 			}
 			fh.WriteAt(pattern(4096, 5), 8192)
 			return fh.Close()
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if s.Mounted {
+		if err := copySparse(s.V5B, s.V5D); err != nil {
+			return nil, err
+		}
+		if err := mountDo(s.V5D, mnt, func() error {
+			if err := os.WriteFile(filepath.Join(mnt, "unlogged"), pattern(10000, 6), 0o644); err != nil {
+				return err
+			}
+			// Flush the log, then stop: no unmount record is written.
+			_, err := run("xfs_io", "-x", "-c", "shutdown -f", mnt)
+			return err
 		}); err != nil {
 			return nil, err
 		}
