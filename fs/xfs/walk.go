@@ -481,10 +481,12 @@ func (v *Volume) walkDirs(w *walkState) {
 			continue
 		}
 		for _, e := range d.exts {
-			for k := uint64(0); k+per <= uint64(e.n); k += per {
-				if (e.off+k)%per != 0 {
-					continue
-				}
+			if e.off%per != 0 || uint64(e.n)%per != 0 {
+				// A directory block split over extents is not read: the
+				// entries in it are missing, so link counts are not judged.
+				w.complete = false
+			}
+			for k := (per - e.off%per) % per; k+per <= uint64(e.n); k += per {
 				off, err := v.fsbOff(e.fsb + k)
 				if err != nil || !v.spend(w) {
 					break
