@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Set is a built fixture set.
@@ -131,8 +132,25 @@ func Build(dir string) (*Set, error) {
 		for i := range 120 {
 			cmds = append(cmds, "-c", fmt.Sprintf("pwrite -q -S 0x%02x %d 4096", i+1, i*8192))
 		}
-		_, err := run("xfs_io", append(append([]string{"-f"}, cmds...), filepath.Join(mnt, "frag"))...)
-		return err
+		if _, err := run("xfs_io", append(append([]string{"-f"}, cmds...), filepath.Join(mnt, "frag"))...); err != nil {
+			return err
+		}
+		// Extended attributes: many small ones (an attribute leaf block)
+		// and one large value (remote value blocks); a symlink whose
+		// target does not fit the inode (a remote symlink block).
+		ax := filepath.Join(mnt, "xattrs")
+		if err := os.WriteFile(ax, []byte("attrs\n"), 0o644); err != nil {
+			return err
+		}
+		for i := range 60 {
+			if err := syscall.Setxattr(ax, fmt.Sprintf("user.attribute_number_%03d", i), pattern(40, byte(i)), 0); err != nil {
+				return fmt.Errorf("setxattr: %w", err)
+			}
+		}
+		if err := syscall.Setxattr(ax, "user.big", pattern(9000, 7), 0); err != nil {
+			return fmt.Errorf("setxattr: %w", err)
+		}
+		return os.Symlink(strings.Repeat("long/target/", 80), filepath.Join(mnt, "longlink"))
 	}); err != nil {
 		s.MountWhy = "loop mount refused: " + err.Error()
 	} else {
