@@ -293,3 +293,53 @@ func TestLazy(t *testing.T) {
 		t.Fatalf("file block: %+v", ex)
 	}
 }
+
+// TestRemoteAttrNoLSN: remote attribute value blocks are written outside
+// the log with LSN -1 (NULLCOMMITLSN); they verify but carry no order.
+func TestRemoteAttrNoLSN(t *testing.T) {
+	s := fixture(t)
+	if !s.Mounted {
+		t.Skip("no attributes: ", s.MountWhy)
+	}
+	v := openImg(t, s.V5)
+	var n int
+	for _, e := range v.Owners(0, v.Size()) {
+		if e.Owner.Structure != "attribute fork" {
+			continue
+		}
+		n++
+		j := v.Judge(e.Off, e.Len)
+		if j.Intact != 1 || j.LSN == nullLSN || j.LSN > v.log.lastLSN {
+			t.Errorf("attribute blocks at %d: %+v", e.Off, j)
+		}
+	}
+	if n == 0 {
+		t.Error("no attribute fork blocks")
+	}
+	if e := v.Evidence(); e.MaxRecordLSN > e.LogLSN {
+		t.Errorf("max record LSN %s past the log's %s", lsnString(e.MaxRecordLSN), lsnString(e.LogLSN))
+	}
+}
+
+// TestLSNAheadOfLog: an inode stamped (by xfs_db, CRC recomputed) with an
+// LSN past the log head verifies by CRC but cannot have been written
+// after the log's last record: its copy fails.
+func TestLSNAheadOfLog(t *testing.T) {
+	s := fixture(t)
+	img := filepath.Join(t.TempDir(), "x.img")
+	if err := xfsfixture.Copy(s.V5, img); err != nil {
+		t.Fatal(err)
+	}
+	ino, err := xfsfixture.Inode(img, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := xfsfixture.DB(img, true, fmt.Sprintf("inode %d", ino), "write v3.lsn 0x7000000001"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	v := openImg(t, img)
+	off, _ := v.inoOff(ino)
+	if j := v.Judge(off, 512); j.Intact != -1 || !strings.Contains(j.Reason, "ahead of the log head") {
+		t.Errorf("inode with LSN 0x70:1: %+v", j)
+	}
+}

@@ -197,6 +197,7 @@ func (v *Volume) metaName(ino uint64) string {
 
 // judgement accumulates the checks of one Judge call.
 type judgement struct {
+	head    uint64 // the log's last record LSN; no structure may carry a later one
 	intact  int
 	lsn     uint64
 	fails   []string
@@ -206,6 +207,15 @@ type judgement struct {
 }
 
 func (j *judgement) ok(what string, lsn uint64) {
+	if lsn == nullLSN {
+		lsn = 0 // unlogged (remote attribute values): no order
+	}
+	if j.head > 0 && lsn > j.head {
+		// Nothing is written back after the log's last record: a block
+		// claiming so is damaged (the kernel refuses it at recovery).
+		j.fail(fmt.Sprintf("%s: LSN %s lies ahead of the log head %s", what, lsnString(lsn), lsnString(j.head)))
+		return
+	}
 	if j.intact == 0 {
 		j.intact = 1
 	}
@@ -257,6 +267,9 @@ func (j *judgement) result(v4 bool) fs.Judgement {
 // v4 only magic numbers are checked and no LSN exists but the log's.
 func (v *Volume) Judge(off, n int64) fs.Judgement {
 	var j judgement
+	if v.log.found && v.v5 {
+		j.head = v.log.lastLSN
+	}
 	ss := int64(v.sb.SectSize)
 	isz := int64(v.sb.InodeSize)
 	v.segments(off, n, func(s seg) {

@@ -346,8 +346,12 @@ func (v *Volume) Evidence() fs.Evidence {
 
 func lsnString(l uint64) string { return fmt.Sprintf("%d:%d", l>>32, uint32(l)) }
 
+// nullLSN (NULLCOMMITLSN) is stamped in blocks written outside the log,
+// such as remote attribute values: it orders nothing.
+const nullLSN = ^uint64(0)
+
 func (v *Volume) seeLSN(l uint64) {
-	if v.v5 {
+	if v.v5 && l != nullLSN {
 		v.maxLSN = max(v.maxLSN, l)
 	}
 }
