@@ -86,7 +86,9 @@ func (v *Volume) segments(off, n int64, f func(seg)) {
 // inode chunk slots (Record = inode number, Path = its path), file data,
 // directory, extent B+tree and attribute blocks of a path, the log, free
 // space, allocated blocks nothing was found to own (fs.LostClusters), and
-// fs.BeyondVolume.
+// fs.BeyondVolume. An in-use inode is "inode chunk slot N" (N its slot in
+// its 64-inode chunk) with its path; free slots are "inode chunk, free
+// slot" with the inode number in Record.
 func (v *Volume) Owners(off, n int64) []fs.Extent {
 	var out []fs.Extent
 	add := func(off, n int64, o fs.Owner) {
@@ -151,9 +153,11 @@ func (v *Volume) Owners(off, n int64) []fs.Extent {
 				case slot >= 64:
 					o.Structure = "inode chunk"
 				case sp.hole&(1<<(slot/4)) != 0:
-					o.Structure = fmt.Sprintf("inode chunk slot %d (sparse hole)", slot)
+					// Unnumbered, so that a report lists the free slots
+					// once; Record holds the inode number.
+					o.Structure = "inode chunk, sparse hole"
 				case sp.free&(1<<slot) != 0:
-					o.Structure = fmt.Sprintf("inode chunk slot %d (free inode)", slot)
+					o.Structure = "inode chunk, free slot"
 				default:
 					o.Structure = fmt.Sprintf("inode chunk slot %d", slot)
 					o.Path = v.path(ino)
