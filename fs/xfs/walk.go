@@ -402,6 +402,11 @@ func (v *Volume) walkInode(w *walkState, b []byte, ino uint64, off int64) {
 		kind = kSymlink
 	}
 	format := b[5]
+	if be.Uint16(b[90:])&1 != 0 && kind == kData {
+		// XFS_DIFLAG_REALTIME: the data fork maps the realtime device,
+		// not this one.
+		format = fmtDev
+	}
 	switch {
 	case mode&sIFMT == sIFDIR && format == fmtLocal:
 		size := be.Uint64(b[56:])
