@@ -24,7 +24,7 @@ func fullCheck(t *testing.T, img string) []fs.Problem {
 // no error from the checks.
 func TestCleanAgreesWithRepair(t *testing.T) {
 	s := fixture(t)
-	for _, img := range []string{s.V5, s.V5B, s.V4, s.V4B, s.V5R} {
+	for _, img := range []string{s.V5, s.V5B, s.V4, s.V4B, s.V5R, s.V5G} {
 		rc, out := xfsfixture.Repair(img)
 		if rc != 0 {
 			t.Fatalf("%s: xfs_repair -n exit %d (fixture not clean):\n%s", img, rc, out)

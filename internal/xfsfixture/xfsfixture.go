@@ -26,6 +26,7 @@ type Set struct {
 	V4  string // mkfs -m crc=0 -p proto
 	V4B string // copy of V4 changed by xfs_db -x writes and dd into file data
 	V5R string // mkfs -m rmapbt=1 -p proto (reverse-mapping B+tree)
+	V5G string // mkfs with other geometry: 4 KiB sectors, 16 KiB directory blocks, 1 KiB inodes
 	V5D string // copy of V5B, mounted, written and shut down: the log is dirty (only when Mounted)
 	// Mounted is false when the kernel or the user could not loop-mount;
 	// then V5 and V5B hold only the protofile contents and do not differ.
@@ -62,7 +63,7 @@ func Build(dir string) (*Set, error) {
 	}
 	s := &Set{Dir: dir, V5: filepath.Join(dir, "v5.img"), V5B: filepath.Join(dir, "v5b.img"),
 		V4: filepath.Join(dir, "v4.img"), V4B: filepath.Join(dir, "v4b.img"),
-		V5R: filepath.Join(dir, "v5r.img"), V5D: filepath.Join(dir, "v5d.img")}
+		V5R: filepath.Join(dir, "v5r.img"), V5G: filepath.Join(dir, "v5g.img"), V5D: filepath.Join(dir, "v5d.img")}
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return nil, err
@@ -119,6 +120,9 @@ func Build(dir string) (*Set, error) {
 		return nil, err
 	}
 	if err := mk(s.V5R, "-m", "rmapbt=1"); err != nil {
+		return nil, err
+	}
+	if err := mk(s.V5G, "-s", "size=4096", "-n", "size=16384", "-i", "size=1024"); err != nil {
 		return nil, err
 	}
 	// v5: one mount adds a fragmented file (B+tree extent map) to the base,
