@@ -72,14 +72,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixDir = dir
-	setupErr = setup(dir)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
+var setupOnce sync.Once
+
+// need builds the fixtures on first use (not in TestMain, so that fuzz
+// workers, which need none, start at once).
 func need(t testing.TB) {
 	t.Helper()
+	setupOnce.Do(func() { setupErr = setup(fixDir) })
 	if setupErr != nil {
 		t.Fatalf("fixtures: %v", setupErr)
 	}
