@@ -103,12 +103,13 @@ const (
 	cacheBytes = 16 << 20 // decoded chunks kept per Disk
 	aheadBytes = 8 << 20  // read-ahead of a sequential reader
 	maxWindows = 64       // table windows kept (64 × 64 KiB)
+	maxSlots   = 2048     // decoded chunks kept, whatever their size
 )
 
 func (d *Disk) initCache() {
 	d.cache = make(map[int64]*slot)
 	d.windows = make(map[winKey]*list.Element)
-	d.cap = int(max(1, cacheBytes/d.chunkSize))
+	d.cap = int(min(max(1, cacheBytes/d.chunkSize), maxSlots))
 	d.ahead = min(int64(d.cap)/4, aheadBytes/d.chunkSize)
 	d.sem = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	d.lastEnd.Store(-1)
