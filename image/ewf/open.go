@@ -27,6 +27,8 @@ const (
 	maxChunkSize = 16 << 20
 	// maxMeta bounds the inflated size of a header or header2 section.
 	maxMeta = 1 << 20
+	// maxError2 bounds the entries of an error2 section (8 MiB of them).
+	maxError2 = 1 << 20
 )
 
 // segment is one file of the set.
@@ -509,6 +511,10 @@ func (w *walker) error2Section(seg *segment, dataOff, dataLen int64) error {
 	if n > (dataLen-error2HdrSize-4)/8 {
 		return &FormatError{File: seg.name, Off: dataOff, Field: "error2 number of entries",
 			Msg: fmt.Sprintf("%d entries of 8 bytes and a checksum do not fit in the %d bytes of the section", n, dataLen)}
+	}
+	if n > maxError2 {
+		return &FormatError{File: seg.name, Off: dataOff, Field: "error2 number of entries",
+			Msg: fmt.Sprintf("%d entries: more than this reader accepts (%d)", n, maxError2)}
 	}
 	w.errors2++
 	if w.errors2 > 1 {
