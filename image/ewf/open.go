@@ -63,6 +63,9 @@ type walker struct {
 	header2    *Header
 	headerSec  *Header
 	hashMD5    []byte // from the hash section
+	hashSeen   bool
+	digestSeen bool
+	hashSeg    int    // segment number of the last hash or digest section
 	digestMD5  []byte // from the digest section
 	digestSHA1 []byte
 	sectors    *sectorsSec // latest sectors section of the current segment, not yet used by a table
@@ -287,7 +290,11 @@ func (w *walker) section(seg *segment, typ string, off, end int64) error {
 			d.warn(fmt.Sprintf("%s: hash section at %#x fails its Adler-32 (%#08x, computed %#08x): its MD5 is not used", seg.name, off, want, sum))
 			return nil
 		}
-		w.hashMD5 = nonZero(b[:16])
+		md5 := nonZero(b[:16])
+		if w.hashSeen && !bytes.Equal(md5, w.hashMD5) {
+			d.warn(fmt.Sprintf("%s: hash section at %#x holds MD5 %x, an earlier one %x; the last one is used", seg.name, off, md5, w.hashMD5))
+		}
+		w.hashMD5, w.hashSeen, w.hashSeg = md5, true, seg.num
 	case "digest":
 		if dataLen < digestSize {
 			return &FormatError{File: seg.name, Off: off, Field: "digest section", Msg: fmt.Sprintf("%d data bytes, want %d", dataLen, digestSize)}
@@ -300,8 +307,11 @@ func (w *walker) section(seg *segment, typ string, off, end int64) error {
 			d.warn(fmt.Sprintf("%s: digest section at %#x fails its Adler-32 (%#08x, computed %#08x): its MD5 and SHA-1 are not used", seg.name, off, want, sum))
 			return nil
 		}
-		w.digestMD5 = nonZero(b[:16])
-		w.digestSHA1 = nonZero(b[16:36])
+		md5, sha1 := nonZero(b[:16]), nonZero(b[16:36])
+		if w.digestSeen && (!bytes.Equal(md5, w.digestMD5) || !bytes.Equal(sha1, w.digestSHA1)) {
+			d.warn(fmt.Sprintf("%s: digest section at %#x differs from an earlier one; the last one is used", seg.name, off))
+		}
+		w.digestMD5, w.digestSHA1, w.digestSeen, w.hashSeg = md5, sha1, true, seg.num
 	case "incomplete":
 		return &FormatError{File: seg.name, Off: off, Field: "incomplete section", Msg: "the acquiring program marked this segment set incomplete"}
 	case "ltree", "ltypes", "map":
@@ -567,6 +577,9 @@ func (w *walker) finish() error {
 		d.warn(fmt.Sprintf("%s: the hash section's MD5 %x differs from the digest section's %x; the digest's is used", last.name, w.hashMD5, w.digestMD5))
 	}
 	d.sha1 = w.digestSHA1
+	if (w.hashSeen || w.digestSeen) && w.hashSeg != last.num {
+		d.warn(fmt.Sprintf("the stored media hashes come from segment %d, not from the last segment (%s) where writers put them", w.hashSeg, last.name))
+	}
 
 	switch {
 	case w.header2 != nil:
