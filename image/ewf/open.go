@@ -68,7 +68,7 @@ type walker struct {
 	hashSeg    int    // segment number of the last hash or digest section
 	digestMD5  []byte // from the digest section
 	digestSHA1 []byte
-	sectors    *sectorsSec // latest sectors section of the current segment, not yet used by a table
+	sectors    *sectorsSec // latest sectors section of the current segment
 	lastTable  *table      // for table2
 	done       bool
 	errors2    int
@@ -430,11 +430,12 @@ func (w *walker) tableSection(seg *segment, off, end int64) error {
 			Msg: fmt.Sprintf("%d entries after %d chunks exceed the %d chunks of the volume section", t.n, w.nextChunk, w.vol.chunks)}
 	}
 	if s := w.sectors; s != nil {
-		// EnCase 2 and later: the chunks are in the sectors section
-		// before the table; the last chunk runs to its end.
+		// EnCase 2 and later: the chunks are in the latest sectors
+		// section; the last chunk runs at most to its end. EnCase 6.8+
+		// may follow a sectors section of more than 2 GiB with several
+		// tables, each with its own base offset (not seen here).
 		t.lo, t.hi = s.start+descSize, s.end
 		t.footer = true
-		w.sectors = nil
 	} else {
 		// EWF, SMART and EnCase 1: the chunks follow the entries inside
 		// the table section. Whether a 4-byte checksum of the entries
