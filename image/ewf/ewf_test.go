@@ -387,6 +387,17 @@ func TestVariants(t *testing.T) {
 			if want := export(t, first); got != want {
 				t.Errorf("sha256 of media %s, ewfexport's %s", got, want)
 			}
+			// Memory stays bounded whatever the image size.
+			d.cmu.Lock()
+			if len(d.cache) > d.cap || int64(len(d.cache))*d.chunkSize > cacheBytes {
+				t.Errorf("%d chunks cached after a full read, bound %d", len(d.cache), d.cap)
+			}
+			d.cmu.Unlock()
+			d.tmu.Lock()
+			if d.wlru.Len() > maxWindows {
+				t.Errorf("%d table windows cached, bound %d", d.wlru.Len(), maxWindows)
+			}
+			d.tmu.Unlock()
 			if got != rawSum {
 				t.Errorf("sha256 of media %s, raw's %s", got, rawSum)
 			}
