@@ -47,6 +47,7 @@ type Disk struct {
 	lru     list.List // of *slot, most recent first
 	cap     int       // slots kept
 	ahead   int64     // chunks inflated ahead of a sequential reader
+	batch   int       // chunks per read-ahead goroutine
 	sem     chan struct{}
 	lastEnd atomic.Int64
 
@@ -92,24 +93,28 @@ type window struct {
 }
 
 type slot struct {
-	c     int64
-	ready chan struct{}
-	data  []byte
-	err   error
-	elem  *list.Element
+	claimed atomic.Bool // a goroutine fills it
+	c       int64
+	ready   chan struct{}
+	data    []byte
+	err     error
+	elem    *list.Element
 }
 
 const (
-	cacheBytes = 16 << 20 // decoded chunks kept per Disk
-	aheadBytes = 8 << 20  // read-ahead of a sequential reader
-	maxWindows = 64       // table windows kept (64 × 64 KiB)
+	cacheBytes = 16 << 20  // decoded chunks kept per Disk
+	aheadBytes = 8 << 20   // read-ahead of a sequential reader
+	batchBytes = 256 << 10 // chunks per read-ahead goroutine
+	maxWindows = 64        // table windows kept (64 × 64 KiB)
+	maxSlots   = 2048      // decoded chunks kept, whatever their size
 )
 
 func (d *Disk) initCache() {
 	d.cache = make(map[int64]*slot)
 	d.windows = make(map[winKey]*list.Element)
-	d.cap = int(max(1, cacheBytes/d.chunkSize))
+	d.cap = int(min(max(1, cacheBytes/d.chunkSize), maxSlots))
 	d.ahead = min(int64(d.cap)/4, aheadBytes/d.chunkSize)
+	d.batch = int(max(1, batchBytes/d.chunkSize))
 	d.sem = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	d.lastEnd.Store(-1)
 }
@@ -212,21 +217,38 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	}
 	sched := first + 1
 	n := 0
+	var batch []*slot
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		b := batch
+		batch = nil
+		go func() {
+			d.sem <- struct{}{}
+			for _, s := range b {
+				d.claimFill(s)
+			}
+			<-d.sem
+		}()
+	}
 	for c := first; c <= last; c++ {
+		// Keep the chunks up to c+ahead requested, in batches for
+		// goroutines that inflate them in parallel.
 		sched = max(sched, c+1)
 		for hi := min(limit, c+d.ahead); sched <= hi; sched++ {
 			if s, created := d.slotFor(sched); created {
-				go func() {
-					d.sem <- struct{}{}
-					d.fill(s)
-					<-d.sem
-				}()
+				batch = append(batch, s)
+				if len(batch) >= d.batch {
+					flush()
+				}
 			}
 		}
-		s, created := d.slotFor(c)
-		if created {
-			d.fill(s)
-		}
+		flush()
+		// Inflate chunk c here unless a goroutine already does; then
+		// wait for it.
+		s, _ := d.slotFor(c)
+		d.claimFill(s)
 		<-s.ready
 		if s.err != nil {
 			return n, s.err
@@ -263,6 +285,13 @@ func (d *Disk) slotFor(c int64) (*slot, bool) {
 		e = prev
 	}
 	return s, true
+}
+
+// claimFill fills s unless another goroutine has claimed it.
+func (d *Disk) claimFill(s *slot) {
+	if s.claimed.CompareAndSwap(false, true) {
+		d.fill(s)
+	}
 }
 
 func (d *Disk) fill(s *slot) {

@@ -27,6 +27,8 @@ const (
 	maxChunkSize = 16 << 20
 	// maxMeta bounds the inflated size of a header or header2 section.
 	maxMeta = 1 << 20
+	// maxError2 bounds the entries of an error2 section (8 MiB of them).
+	maxError2 = 1 << 20
 )
 
 // segment is one file of the set.
@@ -61,9 +63,12 @@ type walker struct {
 	header2    *Header
 	headerSec  *Header
 	hashMD5    []byte // from the hash section
+	hashSeen   bool
+	digestSeen bool
+	hashSeg    int    // segment number of the last hash or digest section
 	digestMD5  []byte // from the digest section
 	digestSHA1 []byte
-	sectors    *sectorsSec // latest sectors section of the current segment, not yet used by a table
+	sectors    *sectorsSec // latest sectors section of the current segment
 	lastTable  *table      // for table2
 	done       bool
 	errors2    int
@@ -285,7 +290,11 @@ func (w *walker) section(seg *segment, typ string, off, end int64) error {
 			d.warn(fmt.Sprintf("%s: hash section at %#x fails its Adler-32 (%#08x, computed %#08x): its MD5 is not used", seg.name, off, want, sum))
 			return nil
 		}
-		w.hashMD5 = nonZero(b[:16])
+		md5 := nonZero(b[:16])
+		if w.hashSeen && !bytes.Equal(md5, w.hashMD5) {
+			d.warn(fmt.Sprintf("%s: hash section at %#x holds MD5 %x, an earlier one %x; the last one is used", seg.name, off, md5, w.hashMD5))
+		}
+		w.hashMD5, w.hashSeen, w.hashSeg = md5, true, seg.num
 	case "digest":
 		if dataLen < digestSize {
 			return &FormatError{File: seg.name, Off: off, Field: "digest section", Msg: fmt.Sprintf("%d data bytes, want %d", dataLen, digestSize)}
@@ -298,8 +307,11 @@ func (w *walker) section(seg *segment, typ string, off, end int64) error {
 			d.warn(fmt.Sprintf("%s: digest section at %#x fails its Adler-32 (%#08x, computed %#08x): its MD5 and SHA-1 are not used", seg.name, off, want, sum))
 			return nil
 		}
-		w.digestMD5 = nonZero(b[:16])
-		w.digestSHA1 = nonZero(b[16:36])
+		md5, sha1 := nonZero(b[:16]), nonZero(b[16:36])
+		if w.digestSeen && (!bytes.Equal(md5, w.digestMD5) || !bytes.Equal(sha1, w.digestSHA1)) {
+			d.warn(fmt.Sprintf("%s: digest section at %#x differs from an earlier one; the last one is used", seg.name, off))
+		}
+		w.digestMD5, w.digestSHA1, w.digestSeen, w.hashSeg = md5, sha1, true, seg.num
 	case "incomplete":
 		return &FormatError{File: seg.name, Off: off, Field: "incomplete section", Msg: "the acquiring program marked this segment set incomplete"}
 	case "ltree", "ltypes", "map":
@@ -418,11 +430,12 @@ func (w *walker) tableSection(seg *segment, off, end int64) error {
 			Msg: fmt.Sprintf("%d entries after %d chunks exceed the %d chunks of the volume section", t.n, w.nextChunk, w.vol.chunks)}
 	}
 	if s := w.sectors; s != nil {
-		// EnCase 2 and later: the chunks are in the sectors section
-		// before the table; the last chunk runs to its end.
+		// EnCase 2 and later: the chunks are in the latest sectors
+		// section; the last chunk runs at most to its end. EnCase 6.8+
+		// may follow a sectors section of more than 2 GiB with several
+		// tables, each with its own base offset (not seen here).
 		t.lo, t.hi = s.start+descSize, s.end
 		t.footer = true
-		w.sectors = nil
 	} else {
 		// EWF, SMART and EnCase 1: the chunks follow the entries inside
 		// the table section. Whether a 4-byte checksum of the entries
@@ -510,6 +523,10 @@ func (w *walker) error2Section(seg *segment, dataOff, dataLen int64) error {
 		return &FormatError{File: seg.name, Off: dataOff, Field: "error2 number of entries",
 			Msg: fmt.Sprintf("%d entries of 8 bytes and a checksum do not fit in the %d bytes of the section", n, dataLen)}
 	}
+	if n > maxError2 {
+		return &FormatError{File: seg.name, Off: dataOff, Field: "error2 number of entries",
+			Msg: fmt.Sprintf("%d entries: more than this reader accepts (%d)", n, maxError2)}
+	}
 	w.errors2++
 	if w.errors2 > 1 {
 		d.warn(fmt.Sprintf("%s: more than one error2 section; the ranges of all are reported", seg.name))
@@ -561,6 +578,9 @@ func (w *walker) finish() error {
 		d.warn(fmt.Sprintf("%s: the hash section's MD5 %x differs from the digest section's %x; the digest's is used", last.name, w.hashMD5, w.digestMD5))
 	}
 	d.sha1 = w.digestSHA1
+	if (w.hashSeen || w.digestSeen) && w.hashSeg != last.num {
+		d.warn(fmt.Sprintf("the stored media hashes come from segment %d, not from the last segment (%s) where writers put them", w.hashSeg, last.name))
+	}
 
 	switch {
 	case w.header2 != nil:
