@@ -300,17 +300,29 @@ func (d *Disk) readFooter() error {
 			d.dataEnd = d.fileSize - (footerSize - 1)
 		}
 	}
+	var damage string
 	if end == nil {
+		damage = fmt.Sprintf("%q is not \"conectix\"", b[:8])
+	} else if f, _ := parseFooter(end); checksum(end, 64) != f.Checksum {
+		damage = fmt.Sprintf("checksum stored %#08x, computed %#08x", f.Checksum, checksum(end, 64))
+	}
+	if damage != "" {
+		// A dynamic or differencing disk has a copy at byte 0: use it, and
+		// let the BAT checks find any block the file no longer holds.
 		head := make([]byte, footerSize)
 		if d.fileSize >= footerSize && d.readAt(head, 0, "footer copy") == nil && footerOK(head) {
-			return d.errf(d.fileSize-footerSize, "footer", "no footer at the end of the file, but a valid footer copy at byte 0: the file is truncated or its end overwritten")
+			if f, _ := parseFooter(head); f.DiskType == typeDynamic || f.DiskType == typeDiff {
+				d.warn(fmt.Sprintf("no valid footer at the end of the file (%s): the file is truncated or its end damaged; the footer copy at byte 0 is used", damage))
+				d.footer, d.rawFoot, d.dataEnd = f, head, d.fileSize
+				return nil
+			}
 		}
-		return d.errf(d.fileSize-footerSize, "footer cookie", "%q is not \"conectix\": not a VHD", b[:8])
+		if end == nil {
+			return d.errf(d.fileSize-footerSize, "footer cookie", "%s: not a VHD", damage)
+		}
+		return d.errf(d.dataEnd+64, "footer checksum", "%s", strings.TrimPrefix(damage, "checksum "))
 	}
 	f, _ := parseFooter(end)
-	if sum := checksum(end, 64); sum != f.Checksum {
-		return d.errf(d.dataEnd+64, "footer checksum", "stored %#08x, computed %#08x", f.Checksum, sum)
-	}
 	d.footer = f
 	d.rawFoot = end[:d.fileSize-d.dataEnd]
 	return nil

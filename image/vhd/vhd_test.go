@@ -420,7 +420,7 @@ func TestDamaged(t *testing.T) {
 		field string
 		off   int64
 	}{
-		{"truncated", good, func(b []byte) []byte { return b[:len(b)/2] }, "footer", int64(len(good)/2 - 512)},
+		{"truncated", good, func(b []byte) []byte { return b[:len(b)/2] }, "BAT entry *", 0},
 		{"truncated before footer kept", good, func(b []byte) []byte {
 			// Drop the last block but keep the footer: its BAT entry points past the data.
 			return append(b[:len(b)-512-1<<20:len(b)-512-1<<20], b[len(b)-512:]...)
@@ -443,7 +443,7 @@ func TestDamaged(t *testing.T) {
 			return b
 		}, "footer current size", int64(end + 48)},
 		{"block size not a power of two", good, func(b []byte) []byte { be.PutUint32(b[hoff+32:], 3<<20); fixSums(b); return b }, "dynamic header block size", int64(hoff + 32)},
-		{"footer checksum", good, func(b []byte) []byte { b[end+40]++; return b }, "footer checksum", int64(end + 64)},
+		{"footer checksum, both copies", good, func(b []byte) []byte { b[end+40]++; b[40]++; return b }, "footer checksum", int64(end + 64)},
 		{"header checksum", good, func(b []byte) []byte { b[hoff+30]++; return b }, "dynamic header checksum", int64(hoff + 36)},
 		{"header offset outside", good, func(b []byte) []byte { be.PutUint64(b[end+16:], 1<<50); fixSums(b); return b }, "footer data offset", int64(end + 16)},
 		{"disk type", good, func(b []byte) []byte { be.PutUint32(b[end+60:], 7); fixSums(b); return b }, "footer disk type", int64(end + 60)},
@@ -452,6 +452,22 @@ func TestDamaged(t *testing.T) {
 		}, "footer current size", int64(len(fixed)/2 + 48)},
 		{"not a VHD", good, func(b []byte) []byte { return make([]byte, 4096) }, "footer cookie", 4096 - 512},
 	}
+	t.Run("footer at the end damaged", func(t *testing.T) {
+		// The copy at byte 0 is used, with a warning, and reads as before.
+		b := append([]byte(nil), good...)
+		b[end+40]++
+		d, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhd", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "footer copy at byte 0 is used") {
+			t.Errorf("Warnings() = %q", w)
+		}
+		g, _ := Open(bytes.NewReader(good), int64(len(good)), "good.vhd", nil)
+		if diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+			t.Error("reads differently from the undamaged file")
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.mess(append([]byte(nil), tt.src...))
@@ -459,6 +475,12 @@ func TestDamaged(t *testing.T) {
 			var fe *FormatError
 			if !errors.As(err, &fe) {
 				t.Fatalf("Open = %v; want a FormatError", err)
+			}
+			if prefix, ok := strings.CutSuffix(tt.field, "*"); ok {
+				if fe.File != "bad.vhd" || !strings.HasPrefix(fe.Field, prefix) {
+					t.Errorf("FormatError{%q, %#x, %q}; want {bad.vhd, %q...}", fe.File, fe.Off, fe.Field, prefix)
+				}
+				return
 			}
 			if fe.File != "bad.vhd" || fe.Field != tt.field || fe.Off != tt.off {
 				t.Errorf("FormatError{%q, %#x, %q}; want {bad.vhd, %#x, %q}: %v", fe.File, fe.Off, fe.Field, tt.off, tt.field, err)
