@@ -103,13 +103,20 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
+	readConcurrently(t, d, want)
+}
+
+// readConcurrently reads d from 4 goroutines at once, at different offsets
+// and sizes, and compares with want.
+func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < d.Size(); off += int64(len(buf)) {
+			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
 				n, err := d.ReadAt(buf, off)
 				if err != nil && err != io.EOF {
 					t.Error(err)
@@ -299,6 +306,11 @@ func TestDifferencing(t *testing.T) {
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s (parent's raw conversion written by qemu-io)", got, want)
 	}
+	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Extent: allocated where the child holds sectors or the parent has
 	// data; the parent's map comes from qemu-img.
 	pm := peerMap(t, parent, "vpc")

@@ -139,13 +139,20 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
+	readConcurrently(t, d, want)
+}
+
+// readConcurrently reads d from 4 goroutines at once, at different offsets
+// and sizes, and compares with want.
+func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < d.Size(); off += int64(len(buf)) {
+			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
 				n, err := d.ReadAt(buf, off)
 				if err != nil && err != io.EOF {
 					t.Error(err)
@@ -227,6 +234,15 @@ func TestDirtyLog(t *testing.T) {
 	}
 	if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
 		t.Errorf("sha256 %s; qemu after replaying the log on a copy %s", got, want)
+	}
+	// A log GUID that no entry in the log carries: still reported.
+	b2 := append([]byte(nil), b...)
+	copy(b2[ho+48:ho+64], "no such log GUID")
+	fixCRC(b2[ho : ho+headerSize])
+	if d, err := Open(bytes.NewReader(b2), int64(len(b2)), "dirty2.vhdx", nil); err != nil {
+		t.Error(err)
+	} else if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "no valid log entry") {
+		t.Errorf("Warnings() = %q; want one saying no valid entry was found", w)
 	}
 	// The clean file has no warning.
 	f2, size2 := openFile(t, clean)
@@ -339,13 +355,13 @@ func makeDifferencing(t *testing.T, b []byte, link GUID, rel, abs string, writte
 // diffFixture builds parent p.vhdx (qemu-img convert of the FAT image) and
 // child c.vhdx in dir, and the expected raw content (the parent's raw
 // conversion written at the same places with qemu-io).
-func diffFixture(t *testing.T, dir string) (parent, child, want string) {
+func diffFixture(t *testing.T, dir string) (parent, child, want string, written [][2]int64) {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
 	parent = filepath.Join(dir, "p.vhdx")
 	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, "fat"), parent)
 	child = filepath.Join(dir, "c.vhdx")
-	written := [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
+	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
 	run(t, "qemu-img", "create", "-q", "-f", "vhdx", child+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw")
 	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", parent, exp)
@@ -370,7 +386,7 @@ func diffFixture(t *testing.T, dir string) (parent, child, want string) {
 	if err := os.WriteFile(child, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return parent, child, fileSHA(t, exp)
+	return parent, child, fileSHA(t, exp), written
 }
 
 // pyvhdiSHA reads child (with its parent) through libvhdi, an independent
@@ -392,7 +408,7 @@ print(h.hexdigest())
 
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(fixDir, "diff")
-	parent, child, want := diffFixture(t, dir)
+	parent, child, want, written := diffFixture(t, dir)
 	if got := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
@@ -410,6 +426,11 @@ func TestDifferencing(t *testing.T) {
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
+	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Unallocated only where both child and parent are.
 	p, _ := d.Parent()
 	for off := int64(0); off < d.Size(); {
@@ -422,6 +443,17 @@ func TestDifferencing(t *testing.T) {
 			t.Errorf("Extent(%d) unallocated where the parent is allocated", off)
 		}
 		off += n
+	}
+	// The sectors written into the child are allocated.
+	for _, w := range written {
+		for off := w[0]; off < w[0]+w[1]; {
+			a, n, err := d.Extent(off)
+			if err != nil || !a {
+				t.Errorf("Extent(%d) = %v, %d, %v inside the written range [%d, +%d)", off, a, n, err, w[0], w[1])
+				break
+			}
+			off += n
+		}
 	}
 	t.Run("missing parent", func(t *testing.T) {
 		other := t.TempDir()
