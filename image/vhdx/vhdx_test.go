@@ -636,3 +636,68 @@ func TestLazyBAT(t *testing.T) {
 		t.Error("no unallocated run")
 	}
 }
+
+// TestChain reads a grandchild: a differencing disk whose parent is the
+// differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
+func TestChain(t *testing.T) {
+	dir := filepath.Join(fixDir, "chain")
+	parent, child, _, _ := diffFixture(t, dir)
+	grand := filepath.Join(dir, "g.vhdx")
+	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
+	run(t, "qemu-img", "create", "-q", "-f", "vhdx", grand+".tmp", "32M")
+	exp := filepath.Join(dir, "want.raw") // the child's content, from diffFixture
+	for _, w := range written {
+		c := fmt.Sprintf("write -P 0xcd %d %d", w[0], w[1])
+		run(t, "qemu-io", "-f", "vhdx", "-c", c, grand+".tmp")
+		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+	}
+	want := fileSHA(t, exp)
+	b, err := os.ReadFile(grand + ".tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := os.ReadFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link GUID
+	copy(link[:], cb[currentHeader(cb)+32:])
+	b = makeDifferencing(t, b, link, `.\c.vhdx`, `C:\nowhere\c.vhdx`, written)
+	if err := os.WriteFile(grand, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import hashlib, sys, pyvhdi
+p = pyvhdi.file(); p.open(sys.argv[3])
+c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
+g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
+h = hashlib.sha256(); size = g.get_media_size(); off = 0
+while off < size:
+    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
+    h.update(b); off += len(b)
+print(h.hexdigest())
+`
+	if got := strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
+	}
+	f, size := openFile(t, grand)
+	d, err := Open(f, size, grand, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
+	}
+	c, _ := d.Parent()
+	if c == nil {
+		t.Fatal("no parent")
+	}
+	if p, name := c.Parent(); p == nil || name != "./p.vhdx" {
+		t.Errorf("grandparent %v %q", p, name)
+	}
+	for _, w := range written {
+		if a, _, err := d.Extent(w[0]); err != nil || !a {
+			t.Errorf("Extent(%d) = %v, %v inside a written range", w[0], a, err)
+		}
+	}
+}
