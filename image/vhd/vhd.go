@@ -188,6 +188,7 @@ type Disk struct {
 	name     string
 	footer   Footer
 	rawFoot  []byte // the footer as read (511 or 512 bytes)
+	footOff  int64  // its offset: dataEnd, or 0 when the copy is used
 	size     int64  // virtual size
 	dataEnd  int64  // fixed: end of the data area in the file
 
@@ -230,7 +231,7 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen [][16
 	switch d.footer.DiskType {
 	case typeFixed:
 		if d.footer.CurrentSize > uint64(d.dataEnd) {
-			return nil, d.errf(d.dataEnd+48, "footer current size", "%d bytes but the file holds only %d bytes of data (truncated?)", d.footer.CurrentSize, d.dataEnd)
+			return nil, d.errf(d.footOff+48, "footer current size", "%d bytes but the file holds only %d bytes of data (truncated?)", d.footer.CurrentSize, d.dataEnd)
 		}
 		d.size = int64(d.footer.CurrentSize)
 		if d.size < d.dataEnd {
@@ -241,11 +242,16 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen [][16
 			return nil, err
 		}
 	default:
-		return nil, d.errf(d.dataEnd+60, "footer disk type", "%d is not 2 (fixed), 3 (dynamic) or 4 (differencing)", d.footer.DiskType)
+		return nil, d.errf(d.footOff+60, "footer disk type", "%d is not 2 (fixed), 3 (dynamic) or 4 (differencing)", d.footer.DiskType)
 	}
-	if chs := int64(d.footer.Cylinders) * int64(d.footer.Heads) * int64(d.footer.SectorsPT) * sectorSize; chs != d.size && !(d.footer.Cylinders == 65535 && d.footer.Heads == 16 && d.footer.SectorsPT == 255) {
-		d.warn(fmt.Sprintf("footer geometry %d/%d/%d gives %d bytes, current size is %d bytes; the current size is used (Virtual PC and qemu may use the geometry)",
-			d.footer.Cylinders, d.footer.Heads, d.footer.SectorsPT, chs, d.size))
+	// Virtual PC and qemu ("vpc ", "qemu") size a disk by its geometry;
+	// where that differs from the current size, which is used here, say so.
+	if c := d.footer.CreatorApp; c == "vpc " || c == "qemu" {
+		chs := int64(d.footer.Cylinders) * int64(d.footer.Heads) * int64(d.footer.SectorsPT) * sectorSize
+		if chs != d.size && !(d.footer.Cylinders == 65535 && d.footer.Heads == 16 && d.footer.SectorsPT == 255) {
+			d.warn(fmt.Sprintf("footer geometry %d/%d/%d gives %d bytes, the current size is %d bytes: the current size is used (Virtual PC and qemu-img use the geometry for creator %q)",
+				d.footer.Cylinders, d.footer.Heads, d.footer.SectorsPT, chs, d.size, c))
+		}
 	}
 	return d, nil
 }
@@ -313,7 +319,7 @@ func (d *Disk) readFooter() error {
 		if d.fileSize >= footerSize && d.readAt(head, 0, "footer copy") == nil && footerOK(head) {
 			if f, _ := parseFooter(head); f.DiskType == typeDynamic || f.DiskType == typeDiff {
 				d.warn(fmt.Sprintf("no valid footer at the end of the file (%s): the file is truncated or its end damaged; the footer copy at byte 0 is used", damage))
-				d.footer, d.rawFoot, d.dataEnd = f, head, d.fileSize
+				d.footer, d.rawFoot, d.dataEnd, d.footOff = f, head, d.fileSize, 0
 				return nil
 			}
 		}
@@ -323,7 +329,7 @@ func (d *Disk) readFooter() error {
 		return d.errf(d.dataEnd+64, "footer checksum", "%s", strings.TrimPrefix(damage, "checksum "))
 	}
 	f, _ := parseFooter(end)
-	d.footer = f
+	d.footer, d.footOff = f, d.dataEnd
 	d.rawFoot = end[:d.fileSize-d.dataEnd]
 	return nil
 }
@@ -344,7 +350,7 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 		}
 	}
 	if f.DataOffset > uint64(d.fileSize) || int64(f.DataOffset)+headerSize > d.dataEnd || f.DataOffset < footerSize {
-		return d.errf(d.dataEnd+16, "footer data offset", "dynamic header offset %#x is not inside the %d-byte file", f.DataOffset, d.fileSize)
+		return d.errf(d.footOff+16, "footer data offset", "dynamic header offset %#x is not inside the %d-byte file", f.DataOffset, d.fileSize)
 	}
 	hoff := int64(f.DataOffset)
 	h := make([]byte, headerSize)
@@ -370,13 +376,13 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 	d.blockSize = int64(bs)
 	d.bitmapSize = (d.blockSize/sectorSize/8 + sectorSize - 1) / sectorSize * sectorSize
 	if f.CurrentSize > uint64(entries)*uint64(bs) {
-		return d.errf(d.dataEnd+48, "footer current size", "%d bytes is more than the %d BAT entries of %d bytes cover", f.CurrentSize, entries, bs)
+		return d.errf(d.footOff+48, "footer current size", "%d bytes is more than the %d BAT entries of %d bytes cover", f.CurrentSize, entries, bs)
 	}
 	d.size = int64(f.CurrentSize)
 	// Only the entries that cover the disk matter; bound them by the file.
 	need := (d.size + d.blockSize - 1) / d.blockSize
 	if need*4 > maxBAT {
-		return d.errf(d.dataEnd+48, "footer current size", "%d bytes in blocks of %d bytes need a BAT of %d entries, more than this reader's bound of %d (a VHD holds at most 2040 GiB)", d.size, d.blockSize, need, maxBAT/4)
+		return d.errf(d.footOff+48, "footer current size", "%d bytes in blocks of %d bytes need a BAT of %d entries, more than this reader's bound of %d (a VHD holds at most 2040 GiB)", d.size, d.blockSize, need, maxBAT/4)
 	}
 	if batOff > uint64(d.fileSize) || need*4 > d.dataEnd-int64(batOff) {
 		return d.errf(hoff+16, "dynamic header BAT offset", "a BAT of %d entries at %#x does not fit in the %d-byte file", need, batOff, d.fileSize)
@@ -504,7 +510,7 @@ func (d *Disk) openParent(h []byte, hoff int64, open OpenFunc, seen [][16]byte) 
 			return d.errf(hoff+40, "dynamic header parent unique id", "the parent %s has unique id %s, the child expects %s: wrong or modified parent", n, uuidString(p.footer.UniqueID), uuidString(puid))
 		}
 		if p.size != d.size {
-			return d.errf(d.dataEnd+48, "footer current size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
+			return d.errf(d.footOff+48, "footer current size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
 		}
 		if ts := be.Uint32(h[56:]); ts != p.footer.Timestamp {
 			d.warn(fmt.Sprintf("parent %s footer time stamp %d differs from the child's parent time stamp %d (the ids match; the parent was read as it is)", n, p.footer.Timestamp, ts))

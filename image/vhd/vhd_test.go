@@ -593,3 +593,34 @@ print(h.hexdigest())
 		}
 	}
 }
+
+// TestGeometry: a footer whose current size disagrees with its geometry
+// (creator "qemu"): the current size is used and the difference reported,
+// where qemu-img reports the geometry's size.
+func TestGeometry(t *testing.T) {
+	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := len(b) - 512
+	cur := binary.BigEndian.Uint64(b[end+48:])
+	binary.BigEndian.PutUint64(b[end+48:], cur-1<<20)
+	fixSums(b)
+	path := filepath.Join(t.TempDir(), "geom.vhd")
+	os.WriteFile(path, b, 0o644)
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Size() != int64(cur-1<<20) {
+		t.Errorf("Size() = %d, want the current size %d", d.Size(), cur-1<<20)
+	}
+	if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "the current size is used") {
+		t.Errorf("Warnings() = %q", w)
+	}
+	if q := peerSize(t, path, "vpc"); q != int64(cur) {
+		t.Errorf("qemu-img info says %d; this test assumes qemu uses the geometry (%d)", q, cur)
+	}
+}
