@@ -344,6 +344,7 @@ func (d *Disk) checkLog() error {
 	n, maxSeq, firstOff := 0, uint64(0), int64(-1)
 	buf := make([]byte, headerSize)
 	scan := min(int64(h.LogLength), maxLogScan)
+	budget, stopped := 2*scan, false
 	for off := int64(0); off < scan; {
 		at := int64(h.LogOffset) + off
 		if err := d.readAt(buf, at, "log entry"); err != nil {
@@ -356,6 +357,12 @@ func (d *Disk) checkLog() error {
 		if string(buf[:4]) != "loge" || guid != h.LogGUID || length < headerSize || length%headerSize != 0 || length > scan-off {
 			off += headerSize
 			continue
+		}
+		// Bound the work: a hostile log can make every sector claim a long
+		// entry with a bad checksum.
+		if budget -= length; budget < 0 {
+			stopped = true
+			break
 		}
 		entry := make([]byte, length)
 		if err := d.readAt(entry, at, "log entry"); err != nil {
@@ -371,6 +378,9 @@ func (d *Disk) checkLog() error {
 		}
 		maxSeq = max(maxSeq, le.Uint64(buf[16:]))
 		off += length
+	}
+	if stopped || scan < int64(h.LogLength) {
+		d.warn(fmt.Sprintf("VHDX log scan stopped early (log of %d bytes at %#x): the count of log entries below may be short", h.LogLength, h.LogOffset))
 	}
 	if n == 0 {
 		d.warn(fmt.Sprintf("VHDX log is not empty: the current header (at %#x) names log %s, but no valid log entry with that GUID was found in the %d-byte log at %#x; the data are read as the BAT says", h.Offset, h.LogGUID, h.LogLength, h.LogOffset))

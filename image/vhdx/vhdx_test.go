@@ -244,6 +244,22 @@ func TestDirtyLog(t *testing.T) {
 	} else if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "no valid log entry") {
 		t.Errorf("Warnings() = %q; want one saying no valid entry was found", w)
 	}
+	// A hostile log: every sector claims an entry to the end of the log
+	// with a bad checksum. The scan is bounded and says it stopped.
+	b3 := append([]byte(nil), b...)
+	logLen := int(le.Uint32(b3[ho+68:]))
+	for s := 0; s < logLen; s += 4096 {
+		e := b3[logOff+s:]
+		copy(e[:4], "loge")
+		le.PutUint32(e[4:], 1)
+		le.PutUint32(e[8:], uint32(logLen-s))
+		copy(e[32:48], b3[ho+48:ho+64])
+	}
+	if d, err := Open(bytes.NewReader(b3), int64(len(b3)), "hostile.vhdx", nil); err != nil {
+		t.Error(err)
+	} else if w := d.Warnings(); len(w) != 2 || !strings.Contains(w[0], "scan stopped early") {
+		t.Errorf("Warnings() = %q; want the scan stopped and the log reported", w)
+	}
 	// The clean file has no warning.
 	f2, size2 := openFile(t, clean)
 	if d, err := Open(f2, size2, "clean.vhdx", nil); err != nil || len(d.Warnings()) != 0 {
