@@ -580,6 +580,9 @@ print(h.hexdigest())
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
+	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhd" || got[2] != "./p.vhd" {
+		t.Errorf("Files() = %q", got)
+	}
 	c, _ := d.Parent()
 	if c == nil {
 		t.Fatal("no parent")

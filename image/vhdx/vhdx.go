@@ -950,3 +950,13 @@ func (d *Disk) Extent(off int64) (allocated bool, n int64, err error) {
 	}
 	return false, n, nil
 }
+
+// Files returns the names of the files this disk reads: its own name as
+// given to Open, then each parent's as given to the OpenFunc, child first.
+func (d *Disk) Files() []string {
+	var names []string
+	for names = []string{d.name}; d.parent != nil; d = d.parent {
+		names = append(names, d.parentName)
+	}
+	return names
+}

@@ -704,6 +704,9 @@ print(h.hexdigest())
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
+	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhdx" || got[2] != "./p.vhdx" {
+		t.Errorf("Files() = %q", got)
+	}
 	c, _ := d.Parent()
 	if c == nil {
 		t.Fatal("no parent")
