@@ -627,3 +627,31 @@ func TestGeometry(t *testing.T) {
 		t.Errorf("qemu-img info says %d; this test assumes qemu uses the geometry (%d)", q, cur)
 	}
 }
+
+// TestFooter511 reads disks whose footer is 511 bytes long, as Virtual PC
+// wrote them before 2004 (derived from qemu-img files by dropping the last,
+// reserved, byte of the footer).
+func TestFooter511(t *testing.T) {
+	for _, v := range []string{"dynamic", "fixed"} {
+		src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-"+v+".vhd"), "subformat="+v)
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[len(b)-1] != 0 {
+			t.Fatal("the footer's last byte is not zero")
+		}
+		short := b[:len(b)-1]
+		if !Detect(short[:4096], short[len(short)-512:]) {
+			t.Errorf("%s: Detect = false", v)
+		}
+		d, err := Open(bytes.NewReader(short), int64(len(short)), "short.vhd", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		g, _ := Open(bytes.NewReader(b), int64(len(b)), "full.vhd", nil)
+		if d.Size() != g.Size() || diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+			t.Errorf("%s: reads differently from the 512-byte footer file", v)
+		}
+	}
+}

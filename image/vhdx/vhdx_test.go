@@ -542,8 +542,6 @@ func TestDamaged(t *testing.T) {
 			last, lastOff = i, e>>20
 		}
 	}
-	batE := func(i int64) []byte { return good[bat.off+8*i:] }
-	_ = batE
 	tests := []struct {
 		name  string
 		mess  func(b []byte) []byte
@@ -598,6 +596,54 @@ func TestDamaged(t *testing.T) {
 			}
 		})
 	}
+	t.Run("first region table bad", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		b[regionOff1+100]++
+		d, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "region table at 0x30000") {
+			t.Errorf("Warnings() = %q", w)
+		}
+	})
+	t.Run("unknown required region", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		for _, rt := range []int{regionOff1, regionOff2} {
+			n := le.Uint32(b[rt+8:])
+			e := b[rt+16+32*int(n):]
+			copy(e, "an unknown GUID!")
+			le.PutUint64(e[16:], 8<<20)
+			le.PutUint32(e[24:], 1<<20)
+			le.PutUint32(e[28:], 1) // required
+			le.PutUint32(b[rt+8:], n+1)
+			fixCRC(b[rt : rt+regionSize])
+		}
+		_, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "required") {
+			t.Errorf("Open = %v; want an UnsupportedError naming the required region", err)
+		}
+	})
+	t.Run("unknown required metadata item", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		n := int64(le.Uint16(b[meta.off+10:]))
+		e := b[meta.off+32+32*n:]
+		copy(e, "an unknown item!")
+		le.PutUint32(e[16:], 128<<10)
+		le.PutUint32(e[20:], 8)
+		le.PutUint32(e[24:], 4) // IsRequired
+		le.PutUint16(b[meta.off+10:], uint16(n+1))
+		_, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata item") {
+			t.Errorf("Open = %v; want an UnsupportedError naming the metadata item", err)
+		}
+		le.PutUint32(e[24:], 0) // not required: ignored
+		if _, err := Open(bytes.NewReader(b), int64(len(b)), "ok.vhdx", nil); err != nil {
+			t.Errorf("an unknown optional item: %v", err)
+		}
+	})
 	t.Run("one header bad", func(t *testing.T) {
 		b := append([]byte(nil), good...)
 		b[ho+100]++
