@@ -231,6 +231,7 @@ func uniqueID(t *testing.T, path string) ([16]byte, uint32) {
 // reader of differencing VHD and VHDX, and returns the sha256 and size.
 func pyvhdiSHA(t *testing.T, child, parent string) (string, int64) {
 	t.Helper()
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 c = pyvhdi.file(); c.open(sys.argv[1])
@@ -292,6 +293,12 @@ func TestDifferencing(t *testing.T) {
 	if got, size := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s (%d bytes), want %s", got, size, want)
 	}
+	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	defer func() {
+		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+			t.Error("reading changed the child or the parent")
+		}
+	}()
 	f, size := openFile(t, child)
 	d, err := Open(f, size, child, opener(t, dir))
 	if err != nil {
@@ -558,6 +565,7 @@ func TestChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// libvhdi: the grandchild with the child (itself with the parent) set.
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 p = pyvhdi.file(); p.open(sys.argv[3])

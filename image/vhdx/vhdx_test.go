@@ -409,6 +409,7 @@ func diffFixture(t *testing.T, dir string) (parent, child, want string, written 
 // reader of differencing VHDX, and returns the sha256.
 func pyvhdiSHA(t *testing.T, child, parent string) string {
 	t.Helper()
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 c = pyvhdi.file(); c.open(sys.argv[1])
@@ -428,6 +429,12 @@ func TestDifferencing(t *testing.T) {
 	if got := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
+	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	defer func() {
+		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+			t.Error("reading changed the child or the parent")
+		}
+	}()
 	f, size := openFile(t, child)
 	d, err := Open(f, size, child, opener(t, dir))
 	if err != nil {
@@ -728,6 +735,7 @@ func TestChain(t *testing.T) {
 	if err := os.WriteFile(grand, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 p = pyvhdi.file(); p.open(sys.argv[3])
