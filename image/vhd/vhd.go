@@ -85,6 +85,8 @@ const (
 	// maxBAT bounds the BAT held in memory: 4 Mi entries, a 2 TiB disk in
 	// 512 KiB blocks (the specification's limit is 2040 GiB).
 	maxBAT = 16 << 20
+	// maxUnusedWarnings bounds the warnings of checkUnused.
+	maxUnusedWarnings = 8
 	// maxBitmaps bounds the cached sector bitmaps of a differencing disk.
 	maxBitmapBytes = 4 << 20
 )
@@ -201,7 +203,9 @@ type Disk struct {
 	parentName string // as opened
 
 	mu      sync.Mutex
-	bitmaps map[uint32][]byte // differencing: sector bitmaps by block index
+	bitmaps map[uint32][]byte // sector bitmaps by block index
+
+	unusedWarned map[uint32]bool // blocks warned about by checkUnused
 
 	warnings []string
 }
@@ -399,8 +403,8 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 	if err := d.checkBAT(hoff); err != nil {
 		return err
 	}
+	d.bitmaps = make(map[uint32][]byte)
 	if f.DiskType == typeDiff {
-		d.bitmaps = make(map[uint32][]byte)
 		return d.openParent(h, hoff, open, seen)
 	}
 	return nil
@@ -517,9 +521,6 @@ func (d *Disk) openParent(h []byte, hoff int64, open OpenFunc, seen [][16]byte) 
 		}
 		d.parent = p
 		d.parentName = n
-		for _, w := range p.warnings {
-			d.warn("parent " + n + ": " + w)
-		}
 		return nil
 	}
 	return &UnsupportedError{File: d.name, Msg: fmt.Sprintf("differencing disk whose parent %q (id %s) is missing: tried %s; place the parent beside the child, or convert the chain with qemu-img convert -O raw where it is complete", pname, uuidString(puid), strings.Join(tried, ", ")), Err: fs.ErrNotExist}
@@ -557,8 +558,19 @@ func (d *Disk) Footer() Footer { return d.footer }
 func (d *Disk) Parent() (*Disk, string) { return d.parent, d.parentName }
 
 // Warnings returns findings that do not stop reading, such as a footer copy
-// that differs from the footer.
-func (d *Disk) Warnings() []string { return slices.Clone(d.warnings) }
+// that differs from the footer. Reading may add some (data in sectors a
+// dynamic disk's bitmap marks unused), so call it after reading.
+func (d *Disk) Warnings() []string {
+	d.mu.Lock()
+	w := slices.Clone(d.warnings)
+	d.mu.Unlock()
+	if d.parent != nil {
+		for _, pw := range d.parent.Warnings() {
+			w = append(w, "parent "+d.parentName+": "+pw)
+		}
+	}
+	return w
+}
 
 // Format names the variant: "VHD fixed", "VHD dynamic" or "VHD differencing".
 func (d *Disk) Format() string {
@@ -616,7 +628,10 @@ func (d *Disk) readPiece(p []byte, off int64) (int, error) {
 	}
 	data := int64(e)*sectorSize + d.bitmapSize
 	if d.parent == nil {
-		return len(p), d.readAt(p, data+in, fmt.Sprintf("block %d", bi))
+		if err := d.readAt(p, data+in, fmt.Sprintf("block %d", bi)); err != nil {
+			return 0, err
+		}
+		return len(p), d.checkUnused(p, uint32(bi), in)
 	}
 	bm, err := d.bitmap(uint32(bi))
 	if err != nil {
@@ -646,6 +661,52 @@ func (d *Disk) readAll(p []byte, off int64) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+// checkUnused looks, in a dynamic disk, for bytes read from sectors that
+// the block's sector bitmap marks as never written. They are returned as
+// stored, as qemu-img reads them (the bitmap of a dynamic disk is
+// informational there); libvhdi, following the specification, reads such
+// sectors as zeros. Where the two differ, a warning says so, once per block
+// and for at most maxUnusedWarnings blocks.
+func (d *Disk) checkUnused(p []byte, bi uint32, in int64) error {
+	bm, err := d.bitmap(bi)
+	if err != nil {
+		return err
+	}
+	first, last := in/sectorSize, (in+int64(len(p))-1)/sectorSize
+	for s := first; s <= last; s++ {
+		if s%8 == 0 && s+8 <= last+1 && bm[s/8] == 0xFF {
+			s += 7
+			continue
+		}
+		if bitSet(bm, s) {
+			continue
+		}
+		lo, hi := max(s*sectorSize, in)-in, min((s+1)*sectorSize, in+int64(len(p)))-in
+		if !allZero(p[lo:hi]) {
+			d.mu.Lock()
+			if d.unusedWarned == nil {
+				d.unusedWarned = make(map[uint32]bool)
+			}
+			if !d.unusedWarned[bi] && len(d.unusedWarned) < maxUnusedWarnings {
+				d.unusedWarned[bi] = true
+				d.warnings = append(d.warnings, fmt.Sprintf("block %d (disk bytes %#x-%#x): sector %d holds data but its sector bitmap bit is 0 (never written); read as stored, as qemu-img does; libvhdi and the VHD specification read such sectors as zeros", bi, int64(bi)*d.blockSize, int64(bi+1)*d.blockSize-1, int64(bi)*d.blockSize/sectorSize+s))
+			}
+			d.mu.Unlock()
+			return nil
+		}
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func bitSet(bm []byte, sector int64) bool { return bm[sector/8]&(0x80>>(sector%8)) != 0 }

@@ -663,3 +663,46 @@ func TestFooter511(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusedSectors: a dynamic disk whose block 0 sector bitmap is cleared
+// (derived from a qemu-img file; Virtual PC writes bits only for written
+// sectors) while the block holds data. The peers disagree: qemu-img reads
+// the data, libvhdi reads zeros. The reader returns the data, as qemu-img
+// does, and says so in a warning.
+func TestUnusedSectors(t *testing.T) {
+	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := binary.BigEndian
+	hoff := be.Uint64(b[16:])
+	e := be.Uint32(b[be.Uint64(b[hoff+16:]):])
+	clear(b[int64(e)*512 : int64(e)*512+512])
+	path := filepath.Join(t.TempDir(), "unused.vhd")
+	os.WriteFile(path, b, 0o644)
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := d.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings before reading: %q", w)
+	}
+	if got, want := diskSHA(t, d, d.Size()), peerRaw(t, path); got != want {
+		t.Errorf("sha256 %s, qemu-img %s", got, want)
+	}
+	w := d.Warnings()
+	if len(w) != 1 || !strings.HasPrefix(w[0], "block 0 ") || !strings.Contains(w[0], "libvhdi") {
+		t.Errorf("Warnings() = %q; want one naming block 0", w)
+	}
+	// The other peer reads zeros there: the disagreement the warning reports.
+	requirePyvhdi(t)
+	out := run(t, "/usr/bin/python3", "-c", `
+import sys, pyvhdi
+f = pyvhdi.file(); f.open(sys.argv[1])
+print(any(f.read_buffer_at_offset(512, 0)))`, path)
+	if strings.TrimSpace(string(out)) != "False" {
+		t.Errorf("libvhdi reads data in sector 0: %s (the warning's claim is wrong)", out)
+	}
+}
