@@ -248,6 +248,9 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen [][16
 	default:
 		return nil, d.errf(d.footOff+60, "footer disk type", "%d is not 2 (fixed), 3 (dynamic) or 4 (differencing)", d.footer.DiskType)
 	}
+	if d.footer.SavedState != 0 {
+		d.warn("footer saved state is set: the virtual machine was saved (suspended) while using this disk, so its file systems may not have been cleanly written")
+	}
 	// Virtual PC and qemu ("vpc ", "qemu") size a disk by its geometry;
 	// where that differs from the current size, which is used here, say so.
 	if c := d.footer.CreatorApp; c == "vpc " || c == "qemu" {

@@ -631,6 +631,11 @@ func TestGeometry(t *testing.T) {
 	if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "the current size is used") {
 		t.Errorf("Warnings() = %q", w)
 	}
+	b[end+84] = 1 // saved state
+	fixSums(b)
+	if d, err := Open(bytes.NewReader(b), int64(len(b)), "saved.vhd", nil); err != nil || len(d.Warnings()) != 2 || !strings.Contains(d.Warnings()[0], "saved state") {
+		t.Errorf("saved state: %v, %q", err, d.Warnings())
+	}
 	if q := peerSize(t, path, "vpc"); q != int64(cur) {
 		t.Errorf("qemu-img info says %d; this test assumes qemu uses the geometry (%d)", q, cur)
 	}
