@@ -256,12 +256,12 @@ print(h.hexdigest(), size)
 // diffFixture builds parent p.vhd (qemu-img convert of the FAT image) and
 // child c.vhd in dir, with writes, and the expected raw content (the parent's
 // raw conversion written at the same places with qemu-io).
-func diffFixture(t *testing.T, dir string) (parent, child, want string, written [][2]int64) {
+func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, written [][2]int64) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawFixture(t, "fat")
+	raw := rawFixture(t, fsType)
 	parent = convert(t, raw, filepath.Join(dir, "p.vhd"))
 	child = filepath.Join(dir, "c.vhd")
 	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
@@ -288,7 +288,7 @@ func diffFixture(t *testing.T, dir string) (parent, child, want string, written 
 
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(fixDir, "diff")
-	parent, child, want, written := diffFixture(t, dir)
+	parent, child, want, written := diffFixture(t, dir, "fat")
 	// The derived child is a valid differencing VHD for libvhdi too.
 	if got, size := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s (%d bytes), want %s", got, size, want)
@@ -544,7 +544,7 @@ func TestDetect(t *testing.T) {
 // differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
 func TestChain(t *testing.T) {
 	dir := filepath.Join(fixDir, "chain")
-	parent, child, _, _ := diffFixture(t, dir)
+	parent, child, _, _ := diffFixture(t, dir, "fat")
 	grand := filepath.Join(dir, "g.vhd")
 	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
 	run(t, "qemu-img", "create", "-q", "-f", "vpc", grand+".tmp", "32M")
@@ -709,5 +709,22 @@ f = pyvhdi.file(); f.open(sys.argv[1])
 print(any(f.read_buffer_at_offset(512, 0)))`, path)
 	if strings.TrimSpace(string(out)) != "False" {
 		t.Errorf("libvhdi reads data in sector 0: %s (the warning's claim is wrong)", out)
+	}
+}
+
+// TestDifferencingNTFS: the same derivation over the NTFS image.
+func TestDifferencingNTFS(t *testing.T) {
+	dir := filepath.Join(fixDir, "diff-ntfs")
+	parent, child, want, _ := diffFixture(t, dir, "ntfs")
+	if got, _ := pyvhdiSHA(t, child, parent); got != want {
+		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
+	}
+	f, size := openFile(t, child)
+	d, err := Open(f, size, child, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }

@@ -371,11 +371,11 @@ func makeDifferencing(t *testing.T, b []byte, link GUID, rel, abs string, writte
 // diffFixture builds parent p.vhdx (qemu-img convert of the FAT image) and
 // child c.vhdx in dir, and the expected raw content (the parent's raw
 // conversion written at the same places with qemu-io).
-func diffFixture(t *testing.T, dir string) (parent, child, want string, written [][2]int64) {
+func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, written [][2]int64) {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
 	parent = filepath.Join(dir, "p.vhdx")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, "fat"), parent)
+	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, fsType), parent)
 	child = filepath.Join(dir, "c.vhdx")
 	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
 	run(t, "qemu-img", "create", "-q", "-f", "vhdx", child+".tmp", "32M")
@@ -425,7 +425,7 @@ print(h.hexdigest())
 
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(fixDir, "diff")
-	parent, child, want, written := diffFixture(t, dir)
+	parent, child, want, written := diffFixture(t, dir, "fat")
 	if got := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
@@ -710,7 +710,7 @@ func TestLazyBAT(t *testing.T) {
 // differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
 func TestChain(t *testing.T) {
 	dir := filepath.Join(fixDir, "chain")
-	parent, child, _, _ := diffFixture(t, dir)
+	parent, child, _, _ := diffFixture(t, dir, "fat")
 	grand := filepath.Join(dir, "g.vhdx")
 	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
 	run(t, "qemu-img", "create", "-q", "-f", "vhdx", grand+".tmp", "32M")
@@ -830,5 +830,22 @@ func TestInterleave(t *testing.T) {
 	want := []int64{1 << 20, 4<<30 + 1<<20, 8<<30 + 3<<20}
 	if !slices.Equal(alloc, want) {
 		t.Errorf("allocated runs start at %d, want %d", alloc, want)
+	}
+}
+
+// TestDifferencingNTFS: the same derivation over the NTFS image.
+func TestDifferencingNTFS(t *testing.T) {
+	dir := filepath.Join(fixDir, "diff-ntfs")
+	parent, child, want, _ := diffFixture(t, dir, "ntfs")
+	if got := pyvhdiSHA(t, child, parent); got != want {
+		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
+	}
+	f, size := openFile(t, child)
+	d, err := Open(f, size, child, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }
