@@ -12,6 +12,19 @@ import (
 func BenchmarkRead(b *testing.B) {
 	raw := filepath.Join(fixDir, "bench.raw")
 	writeRandom(b, raw, 64<<20, 42)
+	b.Run("raw-baseline", func(b *testing.B) {
+		// The same reads from the raw file itself: the floor.
+		f, size := openFile(b, raw)
+		buf := make([]byte, 1<<20)
+		b.SetBytes(size)
+		for b.Loop() {
+			for off := int64(0); off < size; off += int64(len(buf)) {
+				if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 	for _, v := range []string{"dynamic", "fixed"} {
 		path := convert(b, raw, filepath.Join(fixDir, "bench-"+v+".vhd"), "subformat="+v)
 		b.Run(v, func(b *testing.B) {

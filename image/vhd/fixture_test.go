@@ -40,6 +40,15 @@ var tools = map[string]string{
 	"/usr/bin/python3": "python3-libvhdi (and python3)",
 }
 
+// requirePyvhdi fails the test unless libvhdi's Python binding, the
+// independent reader of differencing disks, is installed.
+func requirePyvhdi(tb testing.TB) {
+	tb.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import pyvhdi").Run(); err != nil {
+		tb.Fatalf("peer libvhdi (Python module pyvhdi) missing: apt-get install -y python3-libvhdi (%v)", err)
+	}
+}
+
 // run runs a peer tool and returns its standard output; a missing tool or
 // a failure is fatal.
 func run(tb testing.TB, name string, args ...string) []byte {

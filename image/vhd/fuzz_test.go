@@ -162,12 +162,3 @@ func FuzzVHD(f *testing.F) {
 		}
 	})
 }
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}

@@ -85,6 +85,8 @@ const (
 	// maxBAT bounds the BAT held in memory: 4 Mi entries, a 2 TiB disk in
 	// 512 KiB blocks (the specification's limit is 2040 GiB).
 	maxBAT = 16 << 20
+	// maxUnusedWarnings bounds the warnings of checkUnused.
+	maxUnusedWarnings = 8
 	// maxBitmaps bounds the cached sector bitmaps of a differencing disk.
 	maxBitmapBytes = 4 << 20
 )
@@ -188,6 +190,7 @@ type Disk struct {
 	name     string
 	footer   Footer
 	rawFoot  []byte // the footer as read (511 or 512 bytes)
+	footOff  int64  // its offset: dataEnd, or 0 when the copy is used
 	size     int64  // virtual size
 	dataEnd  int64  // fixed: end of the data area in the file
 
@@ -200,7 +203,9 @@ type Disk struct {
 	parentName string // as opened
 
 	mu      sync.Mutex
-	bitmaps map[uint32][]byte // differencing: sector bitmaps by block index
+	bitmaps map[uint32][]byte // sector bitmaps by block index
+
+	unusedWarned map[uint32]bool // blocks warned about by checkUnused
 
 	warnings []string
 }
@@ -230,7 +235,7 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen [][16
 	switch d.footer.DiskType {
 	case typeFixed:
 		if d.footer.CurrentSize > uint64(d.dataEnd) {
-			return nil, d.errf(d.dataEnd+48, "footer current size", "%d bytes but the file holds only %d bytes of data (truncated?)", d.footer.CurrentSize, d.dataEnd)
+			return nil, d.errf(d.footOff+48, "footer current size", "%d bytes but the file holds only %d bytes of data (truncated?)", d.footer.CurrentSize, d.dataEnd)
 		}
 		d.size = int64(d.footer.CurrentSize)
 		if d.size < d.dataEnd {
@@ -241,11 +246,19 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen [][16
 			return nil, err
 		}
 	default:
-		return nil, d.errf(d.dataEnd+60, "footer disk type", "%d is not 2 (fixed), 3 (dynamic) or 4 (differencing)", d.footer.DiskType)
+		return nil, d.errf(d.footOff+60, "footer disk type", "%d is not 2 (fixed), 3 (dynamic) or 4 (differencing)", d.footer.DiskType)
 	}
-	if chs := int64(d.footer.Cylinders) * int64(d.footer.Heads) * int64(d.footer.SectorsPT) * sectorSize; chs != d.size && !(d.footer.Cylinders == 65535 && d.footer.Heads == 16 && d.footer.SectorsPT == 255) {
-		d.warn(fmt.Sprintf("footer geometry %d/%d/%d gives %d bytes, current size is %d bytes; the current size is used (Virtual PC and qemu may use the geometry)",
-			d.footer.Cylinders, d.footer.Heads, d.footer.SectorsPT, chs, d.size))
+	if d.footer.SavedState != 0 {
+		d.warn("footer saved state is set: the virtual machine was saved (suspended) while using this disk, so its file systems may not have been cleanly written")
+	}
+	// Virtual PC and qemu ("vpc ", "qemu") size a disk by its geometry;
+	// where that differs from the current size, which is used here, say so.
+	if c := d.footer.CreatorApp; c == "vpc " || c == "qemu" {
+		chs := int64(d.footer.Cylinders) * int64(d.footer.Heads) * int64(d.footer.SectorsPT) * sectorSize
+		if chs != d.size && !(d.footer.Cylinders == 65535 && d.footer.Heads == 16 && d.footer.SectorsPT == 255) {
+			d.warn(fmt.Sprintf("footer geometry %d/%d/%d gives %d bytes, the current size is %d bytes: the current size is used (Virtual PC and qemu-img use the geometry for creator %q)",
+				d.footer.Cylinders, d.footer.Heads, d.footer.SectorsPT, chs, d.size, c))
+		}
 	}
 	return d, nil
 }
@@ -300,18 +313,30 @@ func (d *Disk) readFooter() error {
 			d.dataEnd = d.fileSize - (footerSize - 1)
 		}
 	}
+	var damage string
 	if end == nil {
+		damage = fmt.Sprintf("%q is not \"conectix\"", b[:8])
+	} else if f, _ := parseFooter(end); checksum(end, 64) != f.Checksum {
+		damage = fmt.Sprintf("checksum stored %#08x, computed %#08x", f.Checksum, checksum(end, 64))
+	}
+	if damage != "" {
+		// A dynamic or differencing disk has a copy at byte 0: use it, and
+		// let the BAT checks find any block the file no longer holds.
 		head := make([]byte, footerSize)
 		if d.fileSize >= footerSize && d.readAt(head, 0, "footer copy") == nil && footerOK(head) {
-			return d.errf(d.fileSize-footerSize, "footer", "no footer at the end of the file, but a valid footer copy at byte 0: the file is truncated or its end overwritten")
+			if f, _ := parseFooter(head); f.DiskType == typeDynamic || f.DiskType == typeDiff {
+				d.warn(fmt.Sprintf("no valid footer at the end of the file (%s): the file is truncated or its end damaged; the footer copy at byte 0 is used", damage))
+				d.footer, d.rawFoot, d.dataEnd, d.footOff = f, head, d.fileSize, 0
+				return nil
+			}
 		}
-		return d.errf(d.fileSize-footerSize, "footer cookie", "%q is not \"conectix\": not a VHD", b[:8])
+		if end == nil {
+			return d.errf(d.fileSize-footerSize, "footer cookie", "%s: not a VHD", damage)
+		}
+		return d.errf(d.dataEnd+64, "footer checksum", "%s", strings.TrimPrefix(damage, "checksum "))
 	}
 	f, _ := parseFooter(end)
-	if sum := checksum(end, 64); sum != f.Checksum {
-		return d.errf(d.dataEnd+64, "footer checksum", "stored %#08x, computed %#08x", f.Checksum, sum)
-	}
-	d.footer = f
+	d.footer, d.footOff = f, d.dataEnd
 	d.rawFoot = end[:d.fileSize-d.dataEnd]
 	return nil
 }
@@ -332,7 +357,7 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 		}
 	}
 	if f.DataOffset > uint64(d.fileSize) || int64(f.DataOffset)+headerSize > d.dataEnd || f.DataOffset < footerSize {
-		return d.errf(d.dataEnd+16, "footer data offset", "dynamic header offset %#x is not inside the %d-byte file", f.DataOffset, d.fileSize)
+		return d.errf(d.footOff+16, "footer data offset", "dynamic header offset %#x is not inside the %d-byte file", f.DataOffset, d.fileSize)
 	}
 	hoff := int64(f.DataOffset)
 	h := make([]byte, headerSize)
@@ -358,13 +383,13 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 	d.blockSize = int64(bs)
 	d.bitmapSize = (d.blockSize/sectorSize/8 + sectorSize - 1) / sectorSize * sectorSize
 	if f.CurrentSize > uint64(entries)*uint64(bs) {
-		return d.errf(d.dataEnd+48, "footer current size", "%d bytes is more than the %d BAT entries of %d bytes cover", f.CurrentSize, entries, bs)
+		return d.errf(d.footOff+48, "footer current size", "%d bytes is more than the %d BAT entries of %d bytes cover", f.CurrentSize, entries, bs)
 	}
 	d.size = int64(f.CurrentSize)
 	// Only the entries that cover the disk matter; bound them by the file.
 	need := (d.size + d.blockSize - 1) / d.blockSize
 	if need*4 > maxBAT {
-		return d.errf(d.dataEnd+48, "footer current size", "%d bytes in blocks of %d bytes need a BAT of %d entries, more than this reader's bound of %d (a VHD holds at most 2040 GiB)", d.size, d.blockSize, need, maxBAT/4)
+		return d.errf(d.footOff+48, "footer current size", "%d bytes in blocks of %d bytes need a BAT of %d entries, more than this reader's bound of %d (a VHD holds at most 2040 GiB)", d.size, d.blockSize, need, maxBAT/4)
 	}
 	if batOff > uint64(d.fileSize) || need*4 > d.dataEnd-int64(batOff) {
 		return d.errf(hoff+16, "dynamic header BAT offset", "a BAT of %d entries at %#x does not fit in the %d-byte file", need, batOff, d.fileSize)
@@ -381,8 +406,8 @@ func (d *Disk) readHeader(open OpenFunc, seen [][16]byte) error {
 	if err := d.checkBAT(hoff); err != nil {
 		return err
 	}
+	d.bitmaps = make(map[uint32][]byte)
 	if f.DiskType == typeDiff {
-		d.bitmaps = make(map[uint32][]byte)
 		return d.openParent(h, hoff, open, seen)
 	}
 	return nil
@@ -492,16 +517,13 @@ func (d *Disk) openParent(h []byte, hoff int64, open OpenFunc, seen [][16]byte) 
 			return d.errf(hoff+40, "dynamic header parent unique id", "the parent %s has unique id %s, the child expects %s: wrong or modified parent", n, uuidString(p.footer.UniqueID), uuidString(puid))
 		}
 		if p.size != d.size {
-			return d.errf(d.dataEnd+48, "footer current size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
+			return d.errf(d.footOff+48, "footer current size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
 		}
 		if ts := be.Uint32(h[56:]); ts != p.footer.Timestamp {
 			d.warn(fmt.Sprintf("parent %s footer time stamp %d differs from the child's parent time stamp %d (the ids match; the parent was read as it is)", n, p.footer.Timestamp, ts))
 		}
 		d.parent = p
 		d.parentName = n
-		for _, w := range p.warnings {
-			d.warn("parent " + n + ": " + w)
-		}
 		return nil
 	}
 	return &UnsupportedError{File: d.name, Msg: fmt.Sprintf("differencing disk whose parent %q (id %s) is missing: tried %s; place the parent beside the child, or convert the chain with qemu-img convert -O raw where it is complete", pname, uuidString(puid), strings.Join(tried, ", ")), Err: fs.ErrNotExist}
@@ -539,8 +561,19 @@ func (d *Disk) Footer() Footer { return d.footer }
 func (d *Disk) Parent() (*Disk, string) { return d.parent, d.parentName }
 
 // Warnings returns findings that do not stop reading, such as a footer copy
-// that differs from the footer.
-func (d *Disk) Warnings() []string { return slices.Clone(d.warnings) }
+// that differs from the footer. Reading may add some (data in sectors a
+// dynamic disk's bitmap marks unused), so call it after reading.
+func (d *Disk) Warnings() []string {
+	d.mu.Lock()
+	w := slices.Clone(d.warnings)
+	d.mu.Unlock()
+	if d.parent != nil {
+		for _, pw := range d.parent.Warnings() {
+			w = append(w, "parent "+d.parentName+": "+pw)
+		}
+	}
+	return w
+}
 
 // Format names the variant: "VHD fixed", "VHD dynamic" or "VHD differencing".
 func (d *Disk) Format() string {
@@ -598,7 +631,10 @@ func (d *Disk) readPiece(p []byte, off int64) (int, error) {
 	}
 	data := int64(e)*sectorSize + d.bitmapSize
 	if d.parent == nil {
-		return len(p), d.readAt(p, data+in, fmt.Sprintf("block %d", bi))
+		if err := d.readAt(p, data+in, fmt.Sprintf("block %d", bi)); err != nil {
+			return 0, err
+		}
+		return len(p), d.checkUnused(p, uint32(bi), in)
 	}
 	bm, err := d.bitmap(uint32(bi))
 	if err != nil {
@@ -628,6 +664,52 @@ func (d *Disk) readAll(p []byte, off int64) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+// checkUnused looks, in a dynamic disk, for bytes read from sectors that
+// the block's sector bitmap marks as never written. They are returned as
+// stored, as qemu-img reads them (the bitmap of a dynamic disk is
+// informational there); libvhdi, following the specification, reads such
+// sectors as zeros. Where the two differ, a warning says so, once per block
+// and for at most maxUnusedWarnings blocks.
+func (d *Disk) checkUnused(p []byte, bi uint32, in int64) error {
+	bm, err := d.bitmap(bi)
+	if err != nil {
+		return err
+	}
+	first, last := in/sectorSize, (in+int64(len(p))-1)/sectorSize
+	for s := first; s <= last; s++ {
+		if s%8 == 0 && s+8 <= last+1 && bm[s/8] == 0xFF {
+			s += 7
+			continue
+		}
+		if bitSet(bm, s) {
+			continue
+		}
+		lo, hi := max(s*sectorSize, in)-in, min((s+1)*sectorSize, in+int64(len(p)))-in
+		if !allZero(p[lo:hi]) {
+			d.mu.Lock()
+			if d.unusedWarned == nil {
+				d.unusedWarned = make(map[uint32]bool)
+			}
+			if !d.unusedWarned[bi] && len(d.unusedWarned) < maxUnusedWarnings {
+				d.unusedWarned[bi] = true
+				d.warnings = append(d.warnings, fmt.Sprintf("block %d (disk bytes %#x-%#x): sector %d holds data but its sector bitmap bit is 0 (never written); read as stored, as qemu-img does; libvhdi and the VHD specification read such sectors as zeros", bi, int64(bi)*d.blockSize, int64(bi+1)*d.blockSize-1, int64(bi)*d.blockSize/sectorSize+s))
+			}
+			d.mu.Unlock()
+			return nil
+		}
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func bitSet(bm []byte, sector int64) bool { return bm[sector/8]&(0x80>>(sector%8)) != 0 }
@@ -698,4 +780,14 @@ func (d *Disk) Extent(off int64) (allocated bool, n int64, err error) {
 	}
 	a, m, err := d.parent.Extent(off)
 	return a, min(m, n), err
+}
+
+// Files returns the names of the files this disk reads: its own name as
+// given to Open, then each parent's as given to the OpenFunc, child first.
+func (d *Disk) Files() []string {
+	var names []string
+	for names = []string{d.name}; d.parent != nil; d = d.parent {
+		names = append(names, d.parentName)
+	}
+	return names
 }

@@ -103,13 +103,20 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
+	readConcurrently(t, d, want)
+}
+
+// readConcurrently reads d from 4 goroutines at once, at different offsets
+// and sizes, and compares with want.
+func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < d.Size(); off += int64(len(buf)) {
+			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
 				n, err := d.ReadAt(buf, off)
 				if err != nil && err != io.EOF {
 					t.Error(err)
@@ -224,6 +231,7 @@ func uniqueID(t *testing.T, path string) ([16]byte, uint32) {
 // reader of differencing VHD and VHDX, and returns the sha256 and size.
 func pyvhdiSHA(t *testing.T, child, parent string) (string, int64) {
 	t.Helper()
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 c = pyvhdi.file(); c.open(sys.argv[1])
@@ -248,12 +256,12 @@ print(h.hexdigest(), size)
 // diffFixture builds parent p.vhd (qemu-img convert of the FAT image) and
 // child c.vhd in dir, with writes, and the expected raw content (the parent's
 // raw conversion written at the same places with qemu-io).
-func diffFixture(t *testing.T, dir string) (parent, child, want string, written [][2]int64) {
+func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, written [][2]int64) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawFixture(t, "fat")
+	raw := rawFixture(t, fsType)
 	parent = convert(t, raw, filepath.Join(dir, "p.vhd"))
 	child = filepath.Join(dir, "c.vhd")
 	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
@@ -280,11 +288,17 @@ func diffFixture(t *testing.T, dir string) (parent, child, want string, written 
 
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(fixDir, "diff")
-	parent, child, want, written := diffFixture(t, dir)
+	parent, child, want, written := diffFixture(t, dir, "fat")
 	// The derived child is a valid differencing VHD for libvhdi too.
 	if got, size := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s (%d bytes), want %s", got, size, want)
 	}
+	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	defer func() {
+		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+			t.Error("reading changed the child or the parent")
+		}
+	}()
 	f, size := openFile(t, child)
 	d, err := Open(f, size, child, opener(t, dir))
 	if err != nil {
@@ -299,6 +313,11 @@ func TestDifferencing(t *testing.T) {
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s (parent's raw conversion written by qemu-io)", got, want)
 	}
+	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Extent: allocated where the child holds sectors or the parent has
 	// data; the parent's map comes from qemu-img.
 	pm := peerMap(t, parent, "vpc")
@@ -420,7 +439,7 @@ func TestDamaged(t *testing.T) {
 		field string
 		off   int64
 	}{
-		{"truncated", good, func(b []byte) []byte { return b[:len(b)/2] }, "footer", int64(len(good)/2 - 512)},
+		{"truncated", good, func(b []byte) []byte { return b[:len(b)/2] }, "BAT entry *", 0},
 		{"truncated before footer kept", good, func(b []byte) []byte {
 			// Drop the last block but keep the footer: its BAT entry points past the data.
 			return append(b[:len(b)-512-1<<20:len(b)-512-1<<20], b[len(b)-512:]...)
@@ -443,7 +462,7 @@ func TestDamaged(t *testing.T) {
 			return b
 		}, "footer current size", int64(end + 48)},
 		{"block size not a power of two", good, func(b []byte) []byte { be.PutUint32(b[hoff+32:], 3<<20); fixSums(b); return b }, "dynamic header block size", int64(hoff + 32)},
-		{"footer checksum", good, func(b []byte) []byte { b[end+40]++; return b }, "footer checksum", int64(end + 64)},
+		{"footer checksum, both copies", good, func(b []byte) []byte { b[end+40]++; b[40]++; return b }, "footer checksum", int64(end + 64)},
 		{"header checksum", good, func(b []byte) []byte { b[hoff+30]++; return b }, "dynamic header checksum", int64(hoff + 36)},
 		{"header offset outside", good, func(b []byte) []byte { be.PutUint64(b[end+16:], 1<<50); fixSums(b); return b }, "footer data offset", int64(end + 16)},
 		{"disk type", good, func(b []byte) []byte { be.PutUint32(b[end+60:], 7); fixSums(b); return b }, "footer disk type", int64(end + 60)},
@@ -452,6 +471,22 @@ func TestDamaged(t *testing.T) {
 		}, "footer current size", int64(len(fixed)/2 + 48)},
 		{"not a VHD", good, func(b []byte) []byte { return make([]byte, 4096) }, "footer cookie", 4096 - 512},
 	}
+	t.Run("footer at the end damaged", func(t *testing.T) {
+		// The copy at byte 0 is used, with a warning, and reads as before.
+		b := append([]byte(nil), good...)
+		b[end+40]++
+		d, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhd", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "footer copy at byte 0 is used") {
+			t.Errorf("Warnings() = %q", w)
+		}
+		g, _ := Open(bytes.NewReader(good), int64(len(good)), "good.vhd", nil)
+		if diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+			t.Error("reads differently from the undamaged file")
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.mess(append([]byte(nil), tt.src...))
@@ -459,6 +494,12 @@ func TestDamaged(t *testing.T) {
 			var fe *FormatError
 			if !errors.As(err, &fe) {
 				t.Fatalf("Open = %v; want a FormatError", err)
+			}
+			if prefix, ok := strings.CutSuffix(tt.field, "*"); ok {
+				if fe.File != "bad.vhd" || !strings.HasPrefix(fe.Field, prefix) {
+					t.Errorf("FormatError{%q, %#x, %q}; want {bad.vhd, %q...}", fe.File, fe.Off, fe.Field, prefix)
+				}
+				return
 			}
 			if fe.File != "bad.vhd" || fe.Field != tt.field || fe.Off != tt.off {
 				t.Errorf("FormatError{%q, %#x, %q}; want {bad.vhd, %#x, %q}: %v", fe.File, fe.Off, fe.Field, tt.off, tt.field, err)
@@ -496,5 +537,194 @@ func TestDetect(t *testing.T) {
 	}
 	if Detect(nil, nil) {
 		t.Error("Detect accepts nothing")
+	}
+}
+
+// TestChain reads a grandchild: a differencing disk whose parent is the
+// differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
+func TestChain(t *testing.T) {
+	dir := filepath.Join(fixDir, "chain")
+	parent, child, _, _ := diffFixture(t, dir, "fat")
+	grand := filepath.Join(dir, "g.vhd")
+	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
+	run(t, "qemu-img", "create", "-q", "-f", "vpc", grand+".tmp", "32M")
+	exp := filepath.Join(dir, "want.raw") // the child's content, from diffFixture
+	for _, w := range written {
+		c := fmt.Sprintf("write -P 0xcd %d %d", w[0], w[1])
+		run(t, "qemu-io", "-f", "vpc", "-c", c, grand+".tmp")
+		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+	}
+	want := fileSHA(t, exp)
+	b, err := os.ReadFile(grand + ".tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cuid, cts := uniqueID(t, child)
+	b = makeDifferencing(b, cuid, cts, `.\c.vhd`, `C:\nowhere\c.vhd`, written)
+	if err := os.WriteFile(grand, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// libvhdi: the grandchild with the child (itself with the parent) set.
+	requirePyvhdi(t)
+	script := `
+import hashlib, sys, pyvhdi
+p = pyvhdi.file(); p.open(sys.argv[3])
+c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
+g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
+h = hashlib.sha256(); size = g.get_media_size(); off = 0
+while off < size:
+    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
+    h.update(b); off += len(b)
+print(h.hexdigest())
+`
+	if got := strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
+	}
+	f, size := openFile(t, grand)
+	d, err := Open(f, size, grand, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
+	}
+	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhd" || got[2] != "./p.vhd" {
+		t.Errorf("Files() = %q", got)
+	}
+	c, _ := d.Parent()
+	if c == nil {
+		t.Fatal("no parent")
+	}
+	if p, name := c.Parent(); p == nil || name != "./p.vhd" {
+		t.Errorf("grandparent %v %q", p, name)
+	}
+	for _, w := range written {
+		if a, _, err := d.Extent(w[0]); err != nil || !a {
+			t.Errorf("Extent(%d) = %v, %v inside a written range", w[0], a, err)
+		}
+	}
+}
+
+// TestGeometry: a footer whose current size disagrees with its geometry
+// (creator "qemu"): the current size is used and the difference reported,
+// where qemu-img reports the geometry's size.
+func TestGeometry(t *testing.T) {
+	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := len(b) - 512
+	cur := binary.BigEndian.Uint64(b[end+48:])
+	binary.BigEndian.PutUint64(b[end+48:], cur-1<<20)
+	fixSums(b)
+	path := filepath.Join(t.TempDir(), "geom.vhd")
+	os.WriteFile(path, b, 0o644)
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Size() != int64(cur-1<<20) {
+		t.Errorf("Size() = %d, want the current size %d", d.Size(), cur-1<<20)
+	}
+	if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "the current size is used") {
+		t.Errorf("Warnings() = %q", w)
+	}
+	b[end+84] = 1 // saved state
+	fixSums(b)
+	if d, err := Open(bytes.NewReader(b), int64(len(b)), "saved.vhd", nil); err != nil || len(d.Warnings()) != 2 || !strings.Contains(d.Warnings()[0], "saved state") {
+		t.Errorf("saved state: %v, %q", err, d.Warnings())
+	}
+	if q := peerSize(t, path, "vpc"); q != int64(cur) {
+		t.Errorf("qemu-img info says %d; this test assumes qemu uses the geometry (%d)", q, cur)
+	}
+}
+
+// TestFooter511 reads disks whose footer is 511 bytes long, as Virtual PC
+// wrote them before 2004 (derived from qemu-img files by dropping the last,
+// reserved, byte of the footer).
+func TestFooter511(t *testing.T) {
+	for _, v := range []string{"dynamic", "fixed"} {
+		src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-"+v+".vhd"), "subformat="+v)
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[len(b)-1] != 0 {
+			t.Fatal("the footer's last byte is not zero")
+		}
+		short := b[:len(b)-1]
+		if !Detect(short[:4096], short[len(short)-512:]) {
+			t.Errorf("%s: Detect = false", v)
+		}
+		d, err := Open(bytes.NewReader(short), int64(len(short)), "short.vhd", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		g, _ := Open(bytes.NewReader(b), int64(len(b)), "full.vhd", nil)
+		if d.Size() != g.Size() || diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+			t.Errorf("%s: reads differently from the 512-byte footer file", v)
+		}
+	}
+}
+
+// TestUnusedSectors: a dynamic disk whose block 0 sector bitmap is cleared
+// (derived from a qemu-img file; Virtual PC writes bits only for written
+// sectors) while the block holds data. The peers disagree: qemu-img reads
+// the data, libvhdi reads zeros. The reader returns the data, as qemu-img
+// does, and says so in a warning.
+func TestUnusedSectors(t *testing.T) {
+	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := binary.BigEndian
+	hoff := be.Uint64(b[16:])
+	e := be.Uint32(b[be.Uint64(b[hoff+16:]):])
+	clear(b[int64(e)*512 : int64(e)*512+512])
+	path := filepath.Join(t.TempDir(), "unused.vhd")
+	os.WriteFile(path, b, 0o644)
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := d.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings before reading: %q", w)
+	}
+	if got, want := diskSHA(t, d, d.Size()), peerRaw(t, path); got != want {
+		t.Errorf("sha256 %s, qemu-img %s", got, want)
+	}
+	w := d.Warnings()
+	if len(w) != 1 || !strings.HasPrefix(w[0], "block 0 ") || !strings.Contains(w[0], "libvhdi") {
+		t.Errorf("Warnings() = %q; want one naming block 0", w)
+	}
+	// The other peer reads zeros there: the disagreement the warning reports.
+	requirePyvhdi(t)
+	out := run(t, "/usr/bin/python3", "-c", `
+import sys, pyvhdi
+f = pyvhdi.file(); f.open(sys.argv[1])
+print(any(f.read_buffer_at_offset(512, 0)))`, path)
+	if strings.TrimSpace(string(out)) != "False" {
+		t.Errorf("libvhdi reads data in sector 0: %s (the warning's claim is wrong)", out)
+	}
+}
+
+// TestDifferencingNTFS: the same derivation over the NTFS image.
+func TestDifferencingNTFS(t *testing.T) {
+	dir := filepath.Join(fixDir, "diff-ntfs")
+	parent, child, want, _ := diffFixture(t, dir, "ntfs")
+	if got, _ := pyvhdiSHA(t, child, parent); got != want {
+		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
+	}
+	f, size := openFile(t, child)
+	d, err := Open(f, size, child, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }

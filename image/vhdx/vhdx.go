@@ -194,7 +194,9 @@ type Disk struct {
 	lss        int64 // logical sector size
 	pss        int64
 	size       int64
-	fixed      bool // LeaveBlockAllocated
+	sizeOff    int64 // file offsets of the virtual disk size and logical
+	lssOff     int64 // sector size items, for messages
+	fixed      bool  // LeaveBlockAllocated
 	hasParent  bool
 	diskID     GUID
 	chunkRatio int64
@@ -244,7 +246,7 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen []GUI
 	if err != nil {
 		return nil, err
 	}
-	locator, err := d.readMetadata(metaRegion)
+	locator, locOff, err := d.readMetadata(metaRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +255,7 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, seen []GUI
 	}
 	if d.hasParent {
 		d.bitmaps = make(map[int64][]byte)
-		if err := d.openParent(locator, open, append(seen, d.header.DataWriteGUID)); err != nil {
+		if err := d.openParent(locator, locOff, open, append(seen, d.header.DataWriteGUID)); err != nil {
 			return nil, err
 		}
 	}
@@ -342,6 +344,7 @@ func (d *Disk) checkLog() error {
 	n, maxSeq, firstOff := 0, uint64(0), int64(-1)
 	buf := make([]byte, headerSize)
 	scan := min(int64(h.LogLength), maxLogScan)
+	budget, stopped := 2*scan, false
 	for off := int64(0); off < scan; {
 		at := int64(h.LogOffset) + off
 		if err := d.readAt(buf, at, "log entry"); err != nil {
@@ -354,6 +357,12 @@ func (d *Disk) checkLog() error {
 		if string(buf[:4]) != "loge" || guid != h.LogGUID || length < headerSize || length%headerSize != 0 || length > scan-off {
 			off += headerSize
 			continue
+		}
+		// Bound the work: a hostile log can make every sector claim a long
+		// entry with a bad checksum.
+		if budget -= length; budget < 0 {
+			stopped = true
+			break
 		}
 		entry := make([]byte, length)
 		if err := d.readAt(entry, at, "log entry"); err != nil {
@@ -369,6 +378,9 @@ func (d *Disk) checkLog() error {
 		}
 		maxSeq = max(maxSeq, le.Uint64(buf[16:]))
 		off += length
+	}
+	if stopped || scan < int64(h.LogLength) {
+		d.warn(fmt.Sprintf("VHDX log scan stopped early (log of %d bytes at %#x): the count of log entries below may be short", h.LogLength, h.LogOffset))
 	}
 	if n == 0 {
 		d.warn(fmt.Sprintf("VHDX log is not empty: the current header (at %#x) names log %s, but no valid log entry with that GUID was found in the %d-byte log at %#x; the data are read as the BAT says", h.Offset, h.LogGUID, h.LogLength, h.LogOffset))
@@ -443,19 +455,19 @@ func (d *Disk) readRegions() (bat, meta region, err error) {
 func overlaps(a, an, b, bn int64) bool { return a < b+bn && b < a+an }
 
 // readMetadata reads the metadata table and its known items; it returns the
-// parent locator item (nil when absent).
-func (d *Disk) readMetadata(meta region) ([]byte, error) {
+// parent locator item of a differencing disk and its file offset.
+func (d *Disk) readMetadata(meta region) (loc []byte, locOff int64, err error) {
 	tbl := make([]byte, 64*kib)
 	if err := d.readAt(tbl, meta.off, "metadata table"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if string(tbl[:8]) != "metadata" {
-		return nil, d.errf(meta.off, "metadata table signature", "%q is not \"metadata\"", tbl[:8])
+		return nil, 0, d.errf(meta.off, "metadata table signature", "%q is not \"metadata\"", tbl[:8])
 	}
 	le := binary.LittleEndian
 	n := int64(le.Uint16(tbl[10:]))
 	if n > maxEntries {
-		return nil, d.errf(meta.off+10, "metadata table entry count", "%d is more than %d", n, maxEntries)
+		return nil, 0, d.errf(meta.off+10, "metadata table entry count", "%d is more than %d", n, maxEntries)
 	}
 	items := map[GUID][]byte{}
 	itemOff := map[GUID]int64{}
@@ -470,19 +482,19 @@ func (d *Disk) readMetadata(meta region) ([]byte, error) {
 		case guidFileParams, guidDiskSize, guidLogical, guidPhysical, guidDiskID, guidParentLoc:
 		default:
 			if flags&4 != 0 {
-				return nil, &UnsupportedError{File: d.name, Msg: fmt.Sprintf("metadata item %s (%s) is marked required and is not known to this reader; convert the image with qemu-img convert -O raw or Hyper-V", g, field)}
+				return nil, 0, &UnsupportedError{File: d.name, Msg: fmt.Sprintf("metadata item %s (%s) is marked required and is not known to this reader; convert the image with qemu-img convert -O raw or Hyper-V", g, field)}
 			}
 			continue
 		}
 		if _, dup := items[g]; dup {
-			return nil, d.errf(eoff, field, "metadata item %s appears twice", g)
+			return nil, 0, d.errf(eoff, field, "metadata item %s appears twice", g)
 		}
 		if length == 0 || length > maxItemSize || off < 64*kib || off > meta.length || length > meta.length-off {
-			return nil, d.errf(eoff+16, field, "item of %d bytes at %#x is not inside the %d-byte metadata region", length, off, meta.length)
+			return nil, 0, d.errf(eoff+16, field, "item of %d bytes at %#x is not inside the %d-byte metadata region", length, off, meta.length)
 		}
 		b := make([]byte, length)
 		if err := d.readAt(b, meta.off+off, field); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		items[g], itemOff[g] = b, meta.off+off
 	}
@@ -498,11 +510,11 @@ func (d *Disk) readMetadata(meta region) ([]byte, error) {
 	}
 	fp, err := need(guidFileParams, "file parameters", 8)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	bs := int64(le.Uint32(fp))
 	if bs < mib || bs > 256*mib || bs&(bs-1) != 0 {
-		return nil, d.errf(itemOff[guidFileParams], "metadata file parameters block size", "%d is not a power of two from 1 MiB to 256 MiB", bs)
+		return nil, 0, d.errf(itemOff[guidFileParams], "metadata file parameters block size", "%d is not a power of two from 1 MiB to 256 MiB", bs)
 	}
 	d.blockSize = bs
 	flags := le.Uint32(fp[4:])
@@ -510,11 +522,11 @@ func (d *Disk) readMetadata(meta region) ([]byte, error) {
 	d.hasParent = flags&2 != 0
 	ls, err := need(guidLogical, "logical sector size", 4)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	d.lss = int64(le.Uint32(ls))
 	if d.lss != 512 && d.lss != 4096 {
-		return nil, d.errf(itemOff[guidLogical], "metadata logical sector size", "%d is not 512 or 4096", d.lss)
+		return nil, 0, d.errf(itemOff[guidLogical], "metadata logical sector size", "%d is not 512 or 4096", d.lss)
 	}
 	if ps, ok := items[guidPhysical]; ok && len(ps) >= 4 {
 		d.pss = int64(le.Uint32(ps))
@@ -524,18 +536,19 @@ func (d *Disk) readMetadata(meta region) ([]byte, error) {
 	}
 	sz, err := need(guidDiskSize, "virtual disk size", 8)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	size := le.Uint64(sz)
 	if size == 0 || size > maxDiskSize || size%uint64(d.lss) != 0 {
-		return nil, d.errf(itemOff[guidDiskSize], "metadata virtual disk size", "%d bytes is not a multiple of the %d-byte sector from 1 sector to 64 TiB", size, d.lss)
+		return nil, 0, d.errf(itemOff[guidDiskSize], "metadata virtual disk size", "%d bytes is not a multiple of the %d-byte sector from 1 sector to 64 TiB", size, d.lss)
 	}
-	d.size = int64(size)
+	d.size, d.sizeOff, d.lssOff = int64(size), itemOff[guidDiskSize], itemOff[guidLogical]
 	d.chunkRatio = (1 << 23) * d.lss / d.blockSize
 	if d.hasParent {
-		return need(guidParentLoc, "parent locator", 20)
+		loc, err := need(guidParentLoc, "parent locator", 20)
+		return loc, itemOff[guidParentLoc], err
 	}
-	return nil, nil
+	return nil, 0, nil
 }
 
 // readBAT reads and checks the BAT: its size follows from the disk size
@@ -672,7 +685,7 @@ func (d *Disk) batIndex(p int64) int64  { return p + p/d.chunkRatio }
 func (d *Disk) sbIndex(p int64) int64   { return p/d.chunkRatio*(d.chunkRatio+1) + d.chunkRatio }
 
 // openParent opens the parent named by the parent locator item.
-func (d *Disk) openParent(loc []byte, open OpenFunc, seen []GUID) error {
+func (d *Disk) openParent(loc []byte, locOff int64, open OpenFunc, seen []GUID) error {
 	le := binary.LittleEndian
 	var typ GUID
 	copy(typ[:], loc[:16])
@@ -681,7 +694,7 @@ func (d *Disk) openParent(loc []byte, open OpenFunc, seen []GUID) error {
 	}
 	n := int(le.Uint16(loc[18:]))
 	if 20+12*n > len(loc) {
-		return d.errf(0, "metadata parent locator", "%d key/value entries do not fit in %d bytes", n, len(loc))
+		return d.errf(locOff, "metadata parent locator", "%d key/value entries do not fit in %d bytes", n, len(loc))
 	}
 	kv := map[string]string{}
 	for i := range n {
@@ -689,13 +702,13 @@ func (d *Disk) openParent(loc []byte, open OpenFunc, seen []GUID) error {
 		ko, vo := int(le.Uint32(e[0:])), int(le.Uint32(e[4:]))
 		kl, vl := int(le.Uint16(e[8:])), int(le.Uint16(e[10:]))
 		if ko > len(loc) || kl > len(loc)-ko || vo > len(loc) || vl > len(loc)-vo {
-			return d.errf(0, fmt.Sprintf("metadata parent locator entry %d", i), "key or value outside the %d-byte item", len(loc))
+			return d.errf(locOff+20+12*int64(i), fmt.Sprintf("metadata parent locator entry %d", i), "key or value outside the %d-byte item", len(loc))
 		}
 		kv[utf16String(loc[ko:ko+kl])] = utf16String(loc[vo : vo+vl])
 	}
 	link, ok := parseGUID(kv["parent_linkage"])
 	if !ok {
-		return d.errf(0, "metadata parent locator parent_linkage", "%q is not a GUID", kv["parent_linkage"])
+		return d.errf(locOff, "metadata parent locator parent_linkage", "%q is not a GUID", kv["parent_linkage"])
 	}
 	link2, _ := parseGUID(kv["parent_linkage2"])
 	var names []string
@@ -710,7 +723,7 @@ func (d *Disk) openParent(loc []byte, open OpenFunc, seen []GUID) error {
 		}
 	}
 	if len(names) == 0 {
-		return d.errf(0, "metadata parent locator", "a differencing disk names no parent path (linkage %s)", link)
+		return d.errf(locOff, "metadata parent locator", "a differencing disk names no parent path (linkage %s)", link)
 	}
 	if open == nil {
 		return &UnsupportedError{File: d.name, Msg: fmt.Sprintf("differencing disk whose parent %q cannot be opened here (no way to open other files); convert the chain with qemu-img convert -O raw or merge it in Hyper-V", names[0])}
@@ -730,13 +743,13 @@ func (d *Disk) openParent(loc []byte, open OpenFunc, seen []GUID) error {
 			return err
 		}
 		if p.header.DataWriteGUID != link && (link2 == (GUID{}) || p.header.DataWriteGUID != link2) {
-			return d.errf(0, "metadata parent locator parent_linkage", "the parent %s has data write GUID %s, the child expects %s: wrong or modified parent", n, p.header.DataWriteGUID, link)
+			return d.errf(locOff, "metadata parent locator parent_linkage", "the parent %s has data write GUID %s, the child expects %s: wrong or modified parent", n, p.header.DataWriteGUID, link)
 		}
 		if p.size != d.size {
-			return d.errf(0, "metadata virtual disk size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
+			return d.errf(d.sizeOff, "metadata virtual disk size", "%d bytes, but the parent %s has %d bytes", d.size, n, p.size)
 		}
 		if p.lss != d.lss {
-			return d.errf(0, "metadata logical sector size", "%d bytes, but the parent %s has %d", d.lss, n, p.lss)
+			return d.errf(d.lssOff, "metadata logical sector size", "%d bytes, but the parent %s has %d", d.lss, n, p.lss)
 		}
 		d.parent, d.parentName = p, n
 		for _, w := range p.warnings {
@@ -936,4 +949,14 @@ func (d *Disk) Extent(off int64) (allocated bool, n int64, err error) {
 		n += m
 	}
 	return false, n, nil
+}
+
+// Files returns the names of the files this disk reads: its own name as
+// given to Open, then each parent's as given to the OpenFunc, child first.
+func (d *Disk) Files() []string {
+	var names []string
+	for names = []string{d.name}; d.parent != nil; d = d.parent {
+		names = append(names, d.parentName)
+	}
+	return names
 }

@@ -139,13 +139,20 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
+	readConcurrently(t, d, want)
+}
+
+// readConcurrently reads d from 4 goroutines at once, at different offsets
+// and sizes, and compares with want.
+func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < d.Size(); off += int64(len(buf)) {
+			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
 				n, err := d.ReadAt(buf, off)
 				if err != nil && err != io.EOF {
 					t.Error(err)
@@ -227,6 +234,31 @@ func TestDirtyLog(t *testing.T) {
 	}
 	if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
 		t.Errorf("sha256 %s; qemu after replaying the log on a copy %s", got, want)
+	}
+	// A log GUID that no entry in the log carries: still reported.
+	b2 := append([]byte(nil), b...)
+	copy(b2[ho+48:ho+64], "no such log GUID")
+	fixCRC(b2[ho : ho+headerSize])
+	if d, err := Open(bytes.NewReader(b2), int64(len(b2)), "dirty2.vhdx", nil); err != nil {
+		t.Error(err)
+	} else if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "no valid log entry") {
+		t.Errorf("Warnings() = %q; want one saying no valid entry was found", w)
+	}
+	// A hostile log: every sector claims an entry to the end of the log
+	// with a bad checksum. The scan is bounded and says it stopped.
+	b3 := append([]byte(nil), b...)
+	logLen := int(le.Uint32(b3[ho+68:]))
+	for s := 0; s < logLen; s += 4096 {
+		e := b3[logOff+s:]
+		copy(e[:4], "loge")
+		le.PutUint32(e[4:], 1)
+		le.PutUint32(e[8:], uint32(logLen-s))
+		copy(e[32:48], b3[ho+48:ho+64])
+	}
+	if d, err := Open(bytes.NewReader(b3), int64(len(b3)), "hostile.vhdx", nil); err != nil {
+		t.Error(err)
+	} else if w := d.Warnings(); len(w) != 2 || !strings.Contains(w[0], "scan stopped early") {
+		t.Errorf("Warnings() = %q; want the scan stopped and the log reported", w)
 	}
 	// The clean file has no warning.
 	f2, size2 := openFile(t, clean)
@@ -339,13 +371,13 @@ func makeDifferencing(t *testing.T, b []byte, link GUID, rel, abs string, writte
 // diffFixture builds parent p.vhdx (qemu-img convert of the FAT image) and
 // child c.vhdx in dir, and the expected raw content (the parent's raw
 // conversion written at the same places with qemu-io).
-func diffFixture(t *testing.T, dir string) (parent, child, want string) {
+func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, written [][2]int64) {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
 	parent = filepath.Join(dir, "p.vhdx")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, "fat"), parent)
+	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, fsType), parent)
 	child = filepath.Join(dir, "c.vhdx")
-	written := [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
+	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
 	run(t, "qemu-img", "create", "-q", "-f", "vhdx", child+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw")
 	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", parent, exp)
@@ -370,13 +402,14 @@ func diffFixture(t *testing.T, dir string) (parent, child, want string) {
 	if err := os.WriteFile(child, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return parent, child, fileSHA(t, exp)
+	return parent, child, fileSHA(t, exp), written
 }
 
 // pyvhdiSHA reads child (with its parent) through libvhdi, an independent
 // reader of differencing VHDX, and returns the sha256.
 func pyvhdiSHA(t *testing.T, child, parent string) string {
 	t.Helper()
+	requirePyvhdi(t)
 	script := `
 import hashlib, sys, pyvhdi
 c = pyvhdi.file(); c.open(sys.argv[1])
@@ -392,10 +425,16 @@ print(h.hexdigest())
 
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(fixDir, "diff")
-	parent, child, want := diffFixture(t, dir)
+	parent, child, want, written := diffFixture(t, dir, "fat")
 	if got := pyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
+	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	defer func() {
+		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+			t.Error("reading changed the child or the parent")
+		}
+	}()
 	f, size := openFile(t, child)
 	d, err := Open(f, size, child, opener(t, dir))
 	if err != nil {
@@ -410,6 +449,11 @@ func TestDifferencing(t *testing.T) {
 	if got := diskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
+	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Unallocated only where both child and parent are.
 	p, _ := d.Parent()
 	for off := int64(0); off < d.Size(); {
@@ -422,6 +466,17 @@ func TestDifferencing(t *testing.T) {
 			t.Errorf("Extent(%d) unallocated where the parent is allocated", off)
 		}
 		off += n
+	}
+	// The sectors written into the child are allocated.
+	for _, w := range written {
+		for off := w[0]; off < w[0]+w[1]; {
+			a, n, err := d.Extent(off)
+			if err != nil || !a {
+				t.Errorf("Extent(%d) = %v, %d, %v inside the written range [%d, +%d)", off, a, n, err, w[0], w[1])
+				break
+			}
+			off += n
+		}
 	}
 	t.Run("missing parent", func(t *testing.T) {
 		other := t.TempDir()
@@ -494,8 +549,6 @@ func TestDamaged(t *testing.T) {
 			last, lastOff = i, e>>20
 		}
 	}
-	batE := func(i int64) []byte { return good[bat.off+8*i:] }
-	_ = batE
 	tests := []struct {
 		name  string
 		mess  func(b []byte) []byte
@@ -550,6 +603,54 @@ func TestDamaged(t *testing.T) {
 			}
 		})
 	}
+	t.Run("first region table bad", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		b[regionOff1+100]++
+		d, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "region table at 0x30000") {
+			t.Errorf("Warnings() = %q", w)
+		}
+	})
+	t.Run("unknown required region", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		for _, rt := range []int{regionOff1, regionOff2} {
+			n := le.Uint32(b[rt+8:])
+			e := b[rt+16+32*int(n):]
+			copy(e, "an unknown GUID!")
+			le.PutUint64(e[16:], 8<<20)
+			le.PutUint32(e[24:], 1<<20)
+			le.PutUint32(e[28:], 1) // required
+			le.PutUint32(b[rt+8:], n+1)
+			fixCRC(b[rt : rt+regionSize])
+		}
+		_, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "required") {
+			t.Errorf("Open = %v; want an UnsupportedError naming the required region", err)
+		}
+	})
+	t.Run("unknown required metadata item", func(t *testing.T) {
+		b := append([]byte(nil), good...)
+		n := int64(le.Uint16(b[meta.off+10:]))
+		e := b[meta.off+32+32*n:]
+		copy(e, "an unknown item!")
+		le.PutUint32(e[16:], 128<<10)
+		le.PutUint32(e[20:], 8)
+		le.PutUint32(e[24:], 4) // IsRequired
+		le.PutUint16(b[meta.off+10:], uint16(n+1))
+		_, err := Open(bytes.NewReader(b), int64(len(b)), "bad.vhdx", nil)
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata item") {
+			t.Errorf("Open = %v; want an UnsupportedError naming the metadata item", err)
+		}
+		le.PutUint32(e[24:], 0) // not required: ignored
+		if _, err := Open(bytes.NewReader(b), int64(len(b)), "ok.vhdx", nil); err != nil {
+			t.Errorf("an unknown optional item: %v", err)
+		}
+	})
 	t.Run("one header bad", func(t *testing.T) {
 		b := append([]byte(nil), good...)
 		b[ho+100]++
@@ -602,5 +703,149 @@ func TestLazyBAT(t *testing.T) {
 	}
 	if checkExtents(t, d, peer, size) == 0 {
 		t.Error("no unallocated run")
+	}
+}
+
+// TestChain reads a grandchild: a differencing disk whose parent is the
+// differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
+func TestChain(t *testing.T) {
+	dir := filepath.Join(fixDir, "chain")
+	parent, child, _, _ := diffFixture(t, dir, "fat")
+	grand := filepath.Join(dir, "g.vhdx")
+	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
+	run(t, "qemu-img", "create", "-q", "-f", "vhdx", grand+".tmp", "32M")
+	exp := filepath.Join(dir, "want.raw") // the child's content, from diffFixture
+	for _, w := range written {
+		c := fmt.Sprintf("write -P 0xcd %d %d", w[0], w[1])
+		run(t, "qemu-io", "-f", "vhdx", "-c", c, grand+".tmp")
+		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+	}
+	want := fileSHA(t, exp)
+	b, err := os.ReadFile(grand + ".tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := os.ReadFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link GUID
+	copy(link[:], cb[currentHeader(cb)+32:])
+	b = makeDifferencing(t, b, link, `.\c.vhdx`, `C:\nowhere\c.vhdx`, written)
+	if err := os.WriteFile(grand, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	requirePyvhdi(t)
+	script := `
+import hashlib, sys, pyvhdi
+p = pyvhdi.file(); p.open(sys.argv[3])
+c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
+g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
+h = hashlib.sha256(); size = g.get_media_size(); off = 0
+while off < size:
+    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
+    h.update(b); off += len(b)
+print(h.hexdigest())
+`
+	if got := strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
+	}
+	f, size := openFile(t, grand)
+	d, err := Open(f, size, grand, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
+	}
+	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhdx" || got[2] != "./p.vhdx" {
+		t.Errorf("Files() = %q", got)
+	}
+	c, _ := d.Parent()
+	if c == nil {
+		t.Fatal("no parent")
+	}
+	if p, name := c.Parent(); p == nil || name != "./p.vhdx" {
+		t.Errorf("grandparent %v %q", p, name)
+	}
+	for _, w := range written {
+		if a, _, err := d.Extent(w[0]); err != nil || !a {
+			t.Errorf("Extent(%d) = %v, %v inside a written range", w[0], a, err)
+		}
+	}
+}
+
+// TestInterleave: with 1 MiB blocks and 512-byte sectors a chunk is 4096
+// blocks (4 GiB), so beyond 4 GiB the BAT interleaves a sector bitmap entry
+// after every 4096 payload entries. qemu-io writes past it; the reader must
+// find the data where qemu put it, and nothing anywhere else.
+func TestInterleave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.vhdx")
+	run(t, "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", path, "9G")
+	writes := []struct {
+		off, n int64
+		pat    byte
+	}{{4<<30 + 1<<20 + 4096, 64 << 10, 0x11}, {8<<30 + 3<<20, 1 << 20, 0x22}, {1 << 20, 512, 0x33}}
+	for _, w := range writes {
+		run(t, "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("write -P %#x %d %d", w.pat, w.off, w.n), path)
+		run(t, "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("read -P %#x %d %d", w.pat, w.off, w.n), path)
+	}
+	f, size := openFile(t, path)
+	d, err := Open(f, size, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Size() != 9<<30 || d.chunkRatio != 4096 {
+		t.Fatalf("size %d, chunk ratio %d", d.Size(), d.chunkRatio)
+	}
+	for _, w := range writes {
+		buf := make([]byte, 3<<20)
+		start := w.off &^ (1<<20 - 1)
+		if _, err := d.ReadAt(buf, start); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range buf {
+			at := start + int64(i)
+			want := byte(0)
+			if at >= w.off && at < w.off+w.n {
+				want = w.pat
+			}
+			if c != want {
+				t.Fatalf("byte %d = %#x, want %#x", at, c, want)
+			}
+		}
+	}
+	// Exactly the written blocks are allocated.
+	var alloc []int64
+	for off := int64(0); off < d.Size(); {
+		a, n, err := d.Extent(off)
+		if err != nil || n <= 0 {
+			t.Fatalf("Extent(%d) = %v, %d, %v", off, a, n, err)
+		}
+		if a {
+			alloc = append(alloc, off)
+		}
+		off += n
+	}
+	want := []int64{1 << 20, 4<<30 + 1<<20, 8<<30 + 3<<20}
+	if !slices.Equal(alloc, want) {
+		t.Errorf("allocated runs start at %d, want %d", alloc, want)
+	}
+}
+
+// TestDifferencingNTFS: the same derivation over the NTFS image.
+func TestDifferencingNTFS(t *testing.T) {
+	dir := filepath.Join(fixDir, "diff-ntfs")
+	parent, child, want, _ := diffFixture(t, dir, "ntfs")
+	if got := pyvhdiSHA(t, child, parent); got != want {
+		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
+	}
+	f, size := openFile(t, child)
+	d, err := Open(f, size, child, opener(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diskSHA(t, d, d.Size()); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }
