@@ -2,11 +2,12 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // header is the 512-byte sparse extent header (or footer).
