@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 )
 
 // OpenFunc opens another file a container refers to (here a backing file).
@@ -217,7 +218,7 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		}
 		incompat = be.Uint64(h[72:])
 		hdrLen = int64(be.Uint32(h[100:]))
-		if hdrLen < 104 || hdrLen > d.cluster || hdrLen%8 != 0 && hdrLen != 104 {
+		if hdrLen < 104 || hdrLen > d.cluster || hdrLen%8 != 0 {
 			return d.errAt(100, "header_length", "%d is not a multiple of 8 between 104 and the cluster size %d", hdrLen, d.cluster)
 		}
 		if hdrLen > 104 && len(h) > 104 {
@@ -251,7 +252,7 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		d.warnings = append(d.warnings, "qcow2 corrupt bit is set: QEMU found an inconsistency in the metadata of this image")
 	}
 	if nsnap > 0 {
-		d.warnings = append(d.warnings, fmt.Sprintf("qcow2 has %d internal snapshot(s); the active layer is read", nsnap))
+		d.warnings = append(d.warnings, fmt.Sprintf("qcow2 has %d internal snapshot(s); the active layer is read%s", nsnap, d.snapshots(int64(be.Uint64(h[64:])), nsnap)))
 	}
 
 	entrySize := int64(8)
@@ -316,6 +317,43 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		}
 	}
 	return nil
+}
+
+// snapshots lists the first internal snapshots (id, name, date) for the
+// warning, or says why the table cannot be read. It never fails: the
+// active layer does not depend on the snapshot table.
+func (d *Disk) snapshots(off int64, n uint32) string {
+	const maxListed = 16
+	var b strings.Builder
+	for i := uint32(0); i < n && i < maxListed; i++ {
+		var h [40]byte
+		if off < 0 || off > d.fileSize-40 || d.readFile(h[:], off) != nil {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is past the end of the file)", off)
+		}
+		be := binary.BigEndian
+		idLen, nameLen := int64(be.Uint16(h[12:])), int64(be.Uint16(h[14:]))
+		extra := int64(be.Uint32(h[36:]))
+		date := time.Unix(int64(be.Uint32(h[16:])), 0).UTC().Format(time.RFC3339)
+		if extra > 1<<16 || off+40+extra+idLen+nameLen > d.fileSize {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is damaged)", off)
+		}
+		s := make([]byte, idLen+nameLen)
+		if d.readFile(s, off+40+extra) != nil {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is unreadable)", off)
+		}
+		if i == 0 {
+			b.WriteString(" (snapshots:")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " id %q name %q of %s", s[:idLen], s[idLen:], date)
+		off += (40 + extra + idLen + nameLen + 7) &^ 7
+	}
+	if n > maxListed {
+		fmt.Fprintf(&b, ", and %d more", n-maxListed)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // protocolName reports whether a backing name is a QEMU protocol or json:
