@@ -91,35 +91,52 @@ for n in "${names[@]}"; do
 done
 echo "sha256 of every file read by containerread = sha256 of raw.img"
 
-# best CMD...: prints the best wall time in seconds of $runs runs.
+# best CMD...: sets b_wall and b_cpu (user+system seconds, "-" without
+# /usr/bin/time) of the fastest of $runs runs.
+time_bin=${TIME-/usr/bin/time}
 best() {
-	local i t b="" TIMEFORMAT=%R
+	local i t u s b="" c="-" TIMEFORMAT=%R
 	for ((i = 0; i < runs; i++)); do
 		cat "$dir"/* >/dev/null 2>&1 || true
-		t=$({ time "$@" >/dev/null 2>"$dir/err.log"; } 2>&1) || {
-			echo "failed: $*" >&2
-			cat "$dir/err.log" >&2
-			exit 1
-		}
-		t=${t##*$'\n'}
+		if [[ -n $time_bin && -x $time_bin ]]; then
+			"$time_bin" -f "%e %U %S" -o "$dir/time.out" "$@" >/dev/null 2>"$dir/err.log" || {
+				echo "failed: $*" >&2
+				cat "$dir/err.log" >&2
+				exit 1
+			}
+			read -r t u s < <(tail -n 1 "$dir/time.out")
+		else
+			t=$({ time "$@" >/dev/null 2>"$dir/err.log"; } 2>&1) || {
+				echo "failed: $*" >&2
+				cat "$dir/err.log" >&2
+				exit 1
+			}
+			t=${t##*$'\n'} u="" s=""
+		fi
 		if [[ -z $b ]] || awk -v a="$t" -v b="$b" 'BEGIN { exit !(a < b) }'; then
 			b=$t
+			c=$([[ -n $u ]] && awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }' || echo -)
 		fi
 	done
-	echo "$b"
+	b_wall=$b b_cpu=$c
 }
 mbs() { awk -v s="$1" -v b="$size" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6; else print "inf" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 
 echo
-echo "$(nproc) cores; ${size_mib} MiB virtual disk; best of $runs runs after a warm-up read; MB/s of virtual disk"
-printf '%-18s %10s %10s %10s %10s %8s %10s %10s %8s\n' file "size MiB" "qemu conv" "ours -skip" "MB/s" speedup "qemu cmp" "ours -cmp" speedup
+echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${size_mib} MiB virtual disk; best of $runs runs"
+echo "after a warm-up read; wall seconds (CPU seconds, user+system); MB/s of virtual disk"
+printf '%-17s %5s %14s %14s %6s %7s %14s %14s %7s\n' file MiB "qemu convert" "ours -skip" "MB/s" speedup "qemu compare" "ours -cmp" speedup
 for n in "${names[@]}"; do
 	f=$dir/$n.$ext
-	qc=$(best qemu-img convert -n -f "$fmt" --target-image-opts "$f" "driver=null-co,size=$size")
-	oc=$(best "$dir/containerread" -skip "$f")
-	qm=$(best qemu-img compare -q -f raw -F "$fmt" "$raw" "$f")
-	om=$(best "$dir/containerread" -cmp "$raw" "$f")
-	printf '%-18s %10s %10s %10s %10s %8s %10s %10s %8s\n' "$n" $(($(du -m "$f" | cut -f1))) "$qc" "$oc" "$(mbs "$oc")" "$(ratio "$oc" "$qc")x" "$qm" "$om" "$(ratio "$om" "$qm")x"
+	best qemu-img convert -n -f "$fmt" --target-image-opts "$f" "driver=null-co,size=$size"
+	qc=$b_wall qcc=$b_cpu
+	best "$dir/containerread" -skip "$f"
+	oc=$b_wall occ=$b_cpu
+	best qemu-img compare -q -f raw -F "$fmt" "$raw" "$f"
+	qm=$b_wall qmc=$b_cpu
+	best "$dir/containerread" -cmp "$raw" "$f"
+	om=$b_wall omc=$b_cpu
+	printf '%-17s %5s %14s %14s %6s %7s %14s %14s %7s\n' "$n" "$(du -m "$f" | cut -f1)" "$qc ($qcc)" "$oc ($occ)" "$(mbs "$oc")" "$(ratio "$oc" "$qc")x" "$qm ($qmc)" "$om ($omc)" "$(ratio "$om" "$qm")x"
 done
-echo "(speedup = qemu-img time / our time; above 1: ours is faster)"
+echo "(speedup = qemu-img wall time / ours; above 1: ours is faster)"

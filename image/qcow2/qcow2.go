@@ -80,8 +80,8 @@ const (
 	maxBackingDepth = 16
 	maxBackingName  = 1023
 
-	l2CacheBytes      = 8 << 20
-	clusterCacheBytes = 4 << 20
+	l2CacheBytes      = 4 << 20
+	clusterCacheBytes = 2 << 20
 
 	// incompatible feature bits
 	incDirty        = 1 << 0
@@ -131,6 +131,8 @@ type Disk struct {
 	warnings    []string
 
 	mu       sync.Mutex
+	lastEnd  int64 // end of the last read with compressed clusters
+	ahead    batch // clusters being decompressed ahead of a sequential reader
 	l2cache  *lru[*l2table]
 	clusters *lru[[]byte] // decompressed clusters, keyed by host offset
 }
@@ -765,19 +767,22 @@ func (d *Disk) read(p []byte, off int64) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return d.runJobs(jobs)
+	if len(jobs) == 0 {
+		return nil
+	}
+	return d.runJobs(jobs, d.readAhead(off, int64(len(p))))
 }
 
 // runJobs decompresses the compressed clusters of one read, in parallel
 // on up to GOMAXPROCS goroutines.
-func (d *Disk) runJobs(jobs []job) error {
+func (d *Disk) runJobs(jobs []job, ahead batch) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers == 1 {
 		for _, j := range jobs {
-			if err := d.compressed(j.p, j.pc); err != nil {
+			if err := d.compressed(j.p, j.pc, ahead); err != nil {
 				return err
 			}
 		}
@@ -799,7 +804,7 @@ func (d *Disk) runJobs(jobs []job) error {
 				if i >= len(jobs) {
 					return
 				}
-				errs[i] = d.compressed(jobs[i].p, jobs[i].pc)
+				errs[i] = d.compressed(jobs[i].p, jobs[i].pc, ahead)
 			}
 		}()
 	}
@@ -815,18 +820,39 @@ func (d *Disk) runJobs(jobs []job) error {
 var cbufPool sync.Pool // *[]byte compressed input buffers
 
 // compressed fills p with the bytes of the compressed cluster pc from
-// pc.coff.
-func (d *Disk) compressed(p []byte, pc piece) error {
-	whole := pc.coff == 0 && int64(len(p)) == d.cluster
-	if !whole {
-		d.mu.Lock()
-		c, ok := d.clusters.get(pc.host)
-		d.mu.Unlock()
-		if ok {
-			copy(p, c[pc.coff:])
-			return nil
+// pc.coff, taking it from ahead when it was decompressed ahead.
+func (d *Disk) compressed(p []byte, pc piece, ahead batch) error {
+	if f := ahead[pc.host]; f != nil {
+		<-f.done
+		if f.err != nil {
+			return f.err
 		}
+		copy(p, f.buf[pc.coff:])
+		return nil
 	}
+	if pc.coff == 0 && int64(len(p)) == d.cluster {
+		return d.decode(p, pc)
+	}
+	d.mu.Lock()
+	c, ok := d.clusters.get(pc.host)
+	d.mu.Unlock()
+	if ok {
+		copy(p, c[pc.coff:])
+		return nil
+	}
+	out := make([]byte, d.cluster)
+	if err := d.decode(out, pc); err != nil {
+		return err
+	}
+	copy(p, out[pc.coff:])
+	d.mu.Lock()
+	d.clusters.put(pc.host, out)
+	d.mu.Unlock()
+	return nil
+}
+
+// decode decompresses the whole cluster pc into out (cluster bytes).
+func (d *Disk) decode(out []byte, pc piece) error {
 	bp, _ := cbufPool.Get().(*[]byte)
 	if bp == nil || int64(cap(*bp)) < pc.clen {
 		b := make([]byte, max(pc.clen, 128<<10))
@@ -837,22 +863,12 @@ func (d *Disk) compressed(p []byte, pc piece) error {
 	if err := d.readFile(in, pc.host); err != nil {
 		return err
 	}
-	out := p
-	if !whole {
-		out = make([]byte, d.cluster)
-	}
 	if err := d.decompress(out, in); err != nil {
 		alg := "deflate"
 		if d.zstd {
 			alg = "zstd"
 		}
 		return d.errAt(pc.host, "compressed cluster", "%s data (L2 entry at %#x) does not decompress to a %d-byte cluster: %v", alg, pc.eoff, d.cluster, err)
-	}
-	if !whole {
-		copy(p, out[pc.coff:])
-		d.mu.Lock()
-		d.clusters.put(pc.host, out)
-		d.mu.Unlock()
 	}
 	return nil
 }
