@@ -238,3 +238,30 @@ func TestUnsupported(t *testing.T) {
 		})
 	}
 }
+
+// TestDirtyCorrupt: the dirty and corrupt bits are warnings; the image is
+// still read, byte for byte as before.
+func TestDirtyCorrupt(t *testing.T) {
+	b, err := os.ReadFile(variants[1].path(t)) // v3
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0, err := Open(bytes.NewReader(b), int64(len(b)), "x.qcow2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readSHA(t, d0, d0.Size(), 1<<20)
+	c := bytes.Clone(b)
+	be.PutUint64(c[72:], incDirty|incCorrupt)
+	d, err := Open(bytes.NewReader(c), int64(len(c)), "x.qcow2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(d.Warnings(), "\n")
+	if !strings.Contains(w, "dirty bit is set") || !strings.Contains(w, "corrupt bit is set") {
+		t.Errorf("Warnings() = %q, want the dirty and corrupt bits", w)
+	}
+	if got := readSHA(t, d, d.Size(), 1<<20); got != want {
+		t.Errorf("sha256 %s, want %s", got, want)
+	}
+}

@@ -333,3 +333,22 @@ func openFile(tb testing.TB, p string) (*Disk, error) {
 	}
 	return Open(r, size, filepath.Base(p), osOpen(filepath.Dir(p)))
 }
+
+// hashDir returns one sha256 over the names and contents of the files in
+// dir (the image and the files it refers to), to prove reading changes
+// nothing.
+func hashDir(tb testing.TB, dir string) string {
+	tb.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := sha256.New()
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".qemu.raw") {
+			continue
+		}
+		fmt.Fprintf(h, "%s %s\n", e.Name(), sha256File(tb, filepath.Join(dir, e.Name())))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 )
 
 // OpenFunc opens another file a container refers to (here a backing file).
@@ -79,8 +80,8 @@ const (
 	maxBackingDepth = 16
 	maxBackingName  = 1023
 
-	l2CacheBytes      = 8 << 20
-	clusterCacheBytes = 4 << 20
+	l2CacheBytes      = 4 << 20
+	clusterCacheBytes = 2 << 20
 
 	// incompatible feature bits
 	incDirty        = 1 << 0
@@ -130,6 +131,8 @@ type Disk struct {
 	warnings    []string
 
 	mu       sync.Mutex
+	lastEnd  int64 // end of the last read with compressed clusters
+	ahead    batch // clusters being decompressed ahead of a sequential reader
 	l2cache  *lru[*l2table]
 	clusters *lru[[]byte] // decompressed clusters, keyed by host offset
 }
@@ -217,7 +220,7 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		}
 		incompat = be.Uint64(h[72:])
 		hdrLen = int64(be.Uint32(h[100:]))
-		if hdrLen < 104 || hdrLen > d.cluster || hdrLen%8 != 0 && hdrLen != 104 {
+		if hdrLen < 104 || hdrLen > d.cluster || hdrLen%8 != 0 {
 			return d.errAt(100, "header_length", "%d is not a multiple of 8 between 104 and the cluster size %d", hdrLen, d.cluster)
 		}
 		if hdrLen > 104 && len(h) > 104 {
@@ -251,7 +254,7 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		d.warnings = append(d.warnings, "qcow2 corrupt bit is set: QEMU found an inconsistency in the metadata of this image")
 	}
 	if nsnap > 0 {
-		d.warnings = append(d.warnings, fmt.Sprintf("qcow2 has %d internal snapshot(s); the active layer is read", nsnap))
+		d.warnings = append(d.warnings, fmt.Sprintf("qcow2 has %d internal snapshot(s); the active layer is read%s", nsnap, d.snapshots(int64(be.Uint64(h[64:])), nsnap)))
 	}
 
 	entrySize := int64(8)
@@ -316,6 +319,43 @@ func (d *Disk) readHeader(open OpenFunc, chain []string) error {
 		}
 	}
 	return nil
+}
+
+// snapshots lists the first internal snapshots (id, name, date) for the
+// warning, or says why the table cannot be read. It never fails: the
+// active layer does not depend on the snapshot table.
+func (d *Disk) snapshots(off int64, n uint32) string {
+	const maxListed = 16
+	var b strings.Builder
+	for i := uint32(0); i < n && i < maxListed; i++ {
+		var h [40]byte
+		if off < 0 || off > d.fileSize-40 || d.readFile(h[:], off) != nil {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is past the end of the file)", off)
+		}
+		be := binary.BigEndian
+		idLen, nameLen := int64(be.Uint16(h[12:])), int64(be.Uint16(h[14:]))
+		extra := int64(be.Uint32(h[36:]))
+		date := time.Unix(int64(be.Uint32(h[16:])), 0).UTC().Format(time.RFC3339)
+		if extra > 1<<16 || off+40+extra+idLen+nameLen > d.fileSize {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is damaged)", off)
+		}
+		s := make([]byte, idLen+nameLen)
+		if d.readFile(s, off+40+extra) != nil {
+			return fmt.Sprintf(" (the snapshot table entry at %#x is unreadable)", off)
+		}
+		if i == 0 {
+			b.WriteString(" (snapshots:")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " id %q name %q of %s", s[:idLen], s[idLen:], date)
+		off += (40 + extra + idLen + nameLen + 7) &^ 7
+	}
+	if n > maxListed {
+		fmt.Fprintf(&b, ", and %d more", n-maxListed)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // protocolName reports whether a backing name is a QEMU protocol or json:
@@ -727,19 +767,22 @@ func (d *Disk) read(p []byte, off int64) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return d.runJobs(jobs)
+	if len(jobs) == 0 {
+		return nil
+	}
+	return d.runJobs(jobs, d.readAhead(off, int64(len(p))))
 }
 
 // runJobs decompresses the compressed clusters of one read, in parallel
 // on up to GOMAXPROCS goroutines.
-func (d *Disk) runJobs(jobs []job) error {
+func (d *Disk) runJobs(jobs []job, ahead batch) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers == 1 {
 		for _, j := range jobs {
-			if err := d.compressed(j.p, j.pc); err != nil {
+			if err := d.compressed(j.p, j.pc, ahead); err != nil {
 				return err
 			}
 		}
@@ -761,7 +804,7 @@ func (d *Disk) runJobs(jobs []job) error {
 				if i >= len(jobs) {
 					return
 				}
-				errs[i] = d.compressed(jobs[i].p, jobs[i].pc)
+				errs[i] = d.compressed(jobs[i].p, jobs[i].pc, ahead)
 			}
 		}()
 	}
@@ -777,18 +820,39 @@ func (d *Disk) runJobs(jobs []job) error {
 var cbufPool sync.Pool // *[]byte compressed input buffers
 
 // compressed fills p with the bytes of the compressed cluster pc from
-// pc.coff.
-func (d *Disk) compressed(p []byte, pc piece) error {
-	whole := pc.coff == 0 && int64(len(p)) == d.cluster
-	if !whole {
-		d.mu.Lock()
-		c, ok := d.clusters.get(pc.host)
-		d.mu.Unlock()
-		if ok {
-			copy(p, c[pc.coff:])
-			return nil
+// pc.coff, taking it from ahead when it was decompressed ahead.
+func (d *Disk) compressed(p []byte, pc piece, ahead batch) error {
+	if f := ahead[pc.host]; f != nil {
+		<-f.done
+		if f.err != nil {
+			return f.err
 		}
+		copy(p, f.buf[pc.coff:])
+		return nil
 	}
+	if pc.coff == 0 && int64(len(p)) == d.cluster {
+		return d.decode(p, pc)
+	}
+	d.mu.Lock()
+	c, ok := d.clusters.get(pc.host)
+	d.mu.Unlock()
+	if ok {
+		copy(p, c[pc.coff:])
+		return nil
+	}
+	out := make([]byte, d.cluster)
+	if err := d.decode(out, pc); err != nil {
+		return err
+	}
+	copy(p, out[pc.coff:])
+	d.mu.Lock()
+	d.clusters.put(pc.host, out)
+	d.mu.Unlock()
+	return nil
+}
+
+// decode decompresses the whole cluster pc into out (cluster bytes).
+func (d *Disk) decode(out []byte, pc piece) error {
 	bp, _ := cbufPool.Get().(*[]byte)
 	if bp == nil || int64(cap(*bp)) < pc.clen {
 		b := make([]byte, max(pc.clen, 128<<10))
@@ -799,22 +863,12 @@ func (d *Disk) compressed(p []byte, pc piece) error {
 	if err := d.readFile(in, pc.host); err != nil {
 		return err
 	}
-	out := p
-	if !whole {
-		out = make([]byte, d.cluster)
-	}
 	if err := d.decompress(out, in); err != nil {
 		alg := "deflate"
 		if d.zstd {
 			alg = "zstd"
 		}
 		return d.errAt(pc.host, "compressed cluster", "%s data (L2 entry at %#x) does not decompress to a %d-byte cluster: %v", alg, pc.eoff, d.cluster, err)
-	}
-	if !whole {
-		copy(p, out[pc.coff:])
-		d.mu.Lock()
-		d.clusters.put(pc.host, out)
-		d.mu.Unlock()
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ type variant struct {
 	name   string
 	build  func(tb testing.TB, dir, raw string) string // returns the image path
 	format string                                      // Format() expected
-	warn   string                                      // a substring of Warnings(), or ""
+	warn   []string                                    // substrings of Warnings()
 }
 
 func convert(opts ...string) func(tb testing.TB, dir, raw string) string {
@@ -85,7 +85,7 @@ var variants = []variant{
 		run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 3145728 196608", "-c", "write -z 20971520 65536", p)
 		run(tb, dir, "qemu-img", "snapshot", "-c", "after", p)
 		return p
-	}, format: "qcow2 v3", warn: "2 internal snapshot(s); the active layer is read"},
+	}, format: "qcow2 v3", warn: []string{"2 internal snapshot(s); the active layer is read (snapshots: ", `id "1" name "before" of 20`, `id "2" name "after" of 20`}},
 }
 
 var variantDirs sync.Map // name -> image path
@@ -110,29 +110,35 @@ func TestAgainstQemu(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := v.path(t)
+			size, want, m := qemuVirtualSize(t, p, "qcow2"), qemuRawSHA(t, p, "qcow2"), qemuMap(t, p, "qcow2")
+			before := hashDir(t, filepath.Dir(p))
 			d, err := openFile(t, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := d.Size(), qemuVirtualSize(t, p, "qcow2"); got != want {
-				t.Fatalf("Size() = %d, qemu-img info says %d", got, want)
+			if got := d.Size(); got != size {
+				t.Fatalf("Size() = %d, qemu-img info says %d", got, size)
 			}
-			want := qemuRawSHA(t, p, "qcow2")
 			if got := readSHA(t, d, d.Size(), 1<<20); got != want {
 				t.Errorf("sha256 of 1 MiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
 			if got := readSHA(t, d, d.Size(), 3*4096+512); got != want {
 				t.Errorf("sha256 of 12.5 KiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			checkMap(t, d, qemuMap(t, p, "qcow2"), true)
+			checkMap(t, d, m, true)
+			if after := hashDir(t, filepath.Dir(p)); after != before {
+				t.Errorf("the image files changed while we read them: sha256 %s before, %s after", before, after)
+			}
 			if d.Format() != v.format {
 				t.Errorf("Format() = %q, want %q", d.Format(), v.format)
 			}
 			w := strings.Join(d.Warnings(), "\n")
-			if v.warn != "" && !strings.Contains(w, v.warn) {
-				t.Errorf("Warnings() = %q, want %q in it", w, v.warn)
+			for _, s := range v.warn {
+				if !strings.Contains(w, s) {
+					t.Errorf("Warnings() = %q, want %q in it", w, s)
+				}
 			}
-			if v.warn == "" && w != "" {
+			if len(v.warn) == 0 && w != "" {
 				t.Errorf("Warnings() = %q, want none", w)
 			}
 		})

@@ -2,11 +2,12 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // header is the 512-byte sparse extent header (or footer).
@@ -215,36 +216,49 @@ var (
 	bufPool  sync.Pool // *[]byte compressed input
 )
 
-// grainAt fills p with the bytes of compressed grain pc from pc.goff.
-func (s *sparse) grainAt(p []byte, pc piece) error {
-	whole := pc.goff == 0 && int64(len(p)) == s.grain
-	if !whole {
-		s.mu.Lock()
-		g, ok := s.grains.get(pc.host)
-		s.mu.Unlock()
-		if ok {
-			copy(p, g[pc.goff:])
-			return nil
+// grainAt fills p with the bytes of compressed grain pc from pc.goff,
+// taking it from ahead when it was decompressed ahead.
+func (s *sparse) grainAt(p []byte, pc piece, ahead batch) error {
+	if f := ahead[grainKey{s, pc.host}]; f != nil {
+		<-f.done
+		if f.err != nil {
+			return f.err
 		}
+		copy(p, f.buf[pc.goff:])
+		return nil
 	}
+	if pc.goff == 0 && int64(len(p)) == s.grain {
+		return s.decode(p, pc)
+	}
+	s.mu.Lock()
+	g, ok := s.grains.get(pc.host)
+	s.mu.Unlock()
+	if ok {
+		copy(p, g[pc.goff:])
+		return nil
+	}
+	out := make([]byte, s.grain)
+	if err := s.decode(out, pc); err != nil {
+		return err
+	}
+	copy(p, out[pc.goff:])
+	s.mu.Lock()
+	s.grains.put(pc.host, out)
+	s.mu.Unlock()
+	return nil
+}
+
+// decode decompresses the grain pc into out (grain bytes; past the
+// capacity, out is left as it is).
+func (s *sparse) decode(out []byte, pc piece) error {
 	in, release, err := s.compressedData(pc)
 	if err != nil {
 		return err
 	}
 	defer release()
-	out := p
-	if !whole {
-		out = make([]byte, s.grain)
-	}
 	need := min(s.grain, s.h.capacity*512-pc.gidx*s.grain)
 	if err := inflate(out[:need], in); err != nil {
 		return s.errAt(pc.host, "compressed grain", "zlib data (grain table entry at %#x) does not decompress to %d bytes: %v", pc.eoff, need, err)
-	}
-	if !whole {
-		copy(p, out[pc.goff:])
-		s.mu.Lock()
-		s.grains.put(pc.host, out)
-		s.mu.Unlock()
 	}
 	return nil
 }

@@ -149,6 +149,10 @@ type Disk struct {
 	parentName string
 	cid        string
 	warnings   []string
+
+	mu      sync.Mutex
+	lastEnd int64 // end of the last read with compressed grains
+	ahead   batch // grains being decompressed ahead of a sequential reader
 }
 
 // Open reads the VMDK held by r (size bytes, named name in messages): a
@@ -570,19 +574,22 @@ func (d *Disk) read(p []byte, off int64) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return runJobs(jobs)
+	if len(jobs) == 0 {
+		return nil
+	}
+	return runJobs(jobs, d.readAhead(off, int64(len(p))))
 }
 
 // runJobs decompresses the grains of one read, in parallel on up to
 // GOMAXPROCS goroutines.
-func runJobs(jobs []job) error {
+func runJobs(jobs []job, ahead batch) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers == 1 {
 		for _, j := range jobs {
-			if err := j.pc.x.sp.grainAt(j.p, j.pc); err != nil {
+			if err := j.pc.x.sp.grainAt(j.p, j.pc, ahead); err != nil {
 				return err
 			}
 		}
@@ -604,7 +611,7 @@ func runJobs(jobs []job) error {
 				if i >= len(jobs) {
 					return
 				}
-				errs[i] = jobs[i].pc.x.sp.grainAt(jobs[i].p, jobs[i].pc)
+				errs[i] = jobs[i].pc.x.sp.grainAt(jobs[i].p, jobs[i].pc, ahead)
 			}
 		}()
 	}

@@ -125,21 +125,25 @@ func TestAgainstQemu(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := v.path(t)
+			size, want, m := qemuVirtualSize(t, p, "vmdk"), qemuRawSHA(t, p, "vmdk"), qemuMap(t, p, "vmdk")
+			before := hashDir(t, filepath.Dir(p))
 			d, err := openFile(t, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := d.Size(), qemuVirtualSize(t, p, "vmdk"); got != want {
-				t.Fatalf("Size() = %d, qemu-img info says %d", got, want)
+			if got := d.Size(); got != size {
+				t.Fatalf("Size() = %d, qemu-img info says %d", got, size)
 			}
-			want := qemuRawSHA(t, p, "vmdk")
 			if got := readSHA(t, d, d.Size(), 1<<20); got != want {
 				t.Errorf("sha256 of 1 MiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
 			if got := readSHA(t, d, d.Size(), 3*4096+512); got != want {
 				t.Errorf("sha256 of 12.5 KiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			checkMap(t, d, qemuMap(t, p, "vmdk"), true)
+			checkMap(t, d, m, true)
+			if after := hashDir(t, filepath.Dir(p)); after != before {
+				t.Errorf("the image files changed while we read them: sha256 %s before, %s after", before, after)
+			}
 			if d.Format() != v.format {
 				t.Errorf("Format() = %q, want %q", d.Format(), v.format)
 			}
