@@ -262,6 +262,8 @@ func (v *Volume) readDir(i int) {
 		if attr&attrVolume != 0 {
 			if i != 0 {
 				bad(off, fs.Warning, "fat-bad-dir-entry", "volume label outside the root directory")
+			} else if v.rootLabelOff < 0 {
+				v.rootLabel, v.rootLabelOff = string(e[:11]), off
 			}
 			continue
 		}
