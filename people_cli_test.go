@@ -197,3 +197,41 @@ func TestCancelledScanReport(t *testing.T) {
 		t.Errorf("the text report does not say the run was cancelled:\n%s", stdout.String())
 	}
 }
+
+// TestScanFTSurvivorMark: the registry shows both members Healthy, but
+// only one member's MBR type carries ftdisk's 0xC0 mark (0x87 -> 0xC7):
+// that member went on alone and is current (basis set-metadata, the MBR
+// entry cited); the warning ft-mbr-broken-but-healthy stays. When the
+// filesystem evidence names the other member instead, it is a split brain.
+func TestScanFTSurvivorMark(t *testing.T) {
+	d0, d1 := ftMirror(t, "87")
+	ftRun(t, "sfdisk", "-q", "--part-type", d1, "1", "c7")
+	ftWrite(t, d1, ftStart, "later.txt", "written while disk0 was gone")
+	code, rep := scanJSON(t, "--hive", ftHive("healthy"), d0, d1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != d1 || s.Authority.Basis != report.BasisSetMetadata {
+		t.Fatalf("exit %d verdict %s authority %v (%s)\n%s", code, s.Verdict, s.Authority.Member, s.Authority.Basis, ftReasons(s))
+	}
+	if !strings.Contains(ftReasons(s), "0xC7 at byte 450") || !strings.Contains(ftReasons(s), "survivor mark") {
+		t.Errorf("the reasons do not cite the MBR entry:\n%s", ftReasons(s))
+	}
+	if s.Members[0].State != report.StateStale || s.Members[1].State != report.StateActive {
+		t.Errorf("states %s %s", s.Members[0].State, s.Members[1].State)
+	}
+	if p := ftProblem(s.Problems, "ft-mbr-broken-but-healthy"); p == nil || p.Severity != report.SeverityWarning {
+		t.Errorf("ft-mbr-broken-but-healthy: %+v", p)
+	}
+	if b := report.SetBottom(rep, &s); !strings.HasPrefix(b.Verdict, "disk1.img is current (by the set metadata); disk0.img is stale") {
+		t.Errorf("verdict %q", b.Verdict)
+	}
+
+	// The filesystems say the unmarked member was written last.
+	e0, e1 := ftMirror(t, "87")
+	ftRun(t, "sfdisk", "-q", "--part-type", e1, "1", "c7")
+	ftWrite(t, e0, ftStart, "later.txt", "written on the unmarked member")
+	_, rep = scanJSON(t, "--hive", ftHive("healthy"), e0, e1)
+	s = rep.Sets[0]
+	if s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil || ftProblem(s.Problems, "ft-orphan-newer") == nil {
+		t.Errorf("filesystems against the mark: verdict %s authority %v problems %+v", s.Verdict, s.Authority.Member, s.Problems)
+	}
+}

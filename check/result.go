@@ -92,11 +92,7 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 
 	// Windows NT FT (KB Q197366): the registry's story against the data.
 	if s.Format == "ftdisk" && r.Diff.Bytes > 0 {
-		healthy := len(s.Fresh) > 1
-		for _, m := range s.Fresh {
-			healthy = healthy && m.State == set.StateActive
-		}
-		if healthy {
+		if s.FTAllHealthy {
 			r.Problems = append(r.Problems, set.Problem{Code: "ft-healthy-but-differs", Severity: set.Error,
 				Message: fmt.Sprintf("the registry (DISK\\Information) shows every member of %s Healthy, but the members differ in %d bytes (KB Q197366)", s.Name, r.Diff.Bytes)})
 		}
