@@ -235,3 +235,38 @@ func TestScanFTSurvivorMark(t *testing.T) {
 		t.Errorf("filesystems against the mark: verdict %s authority %v problems %+v", s.Verdict, s.Authority.Member, s.Problems)
 	}
 }
+
+// TestScanBareSplitBrain: two bare copies of a FAT12 volume made by
+// mkfs.fat, each given a file (by mtools) the other lacks: a split brain,
+// not "diverged", and repair refuses without --prefer. One file more on
+// one side only stays an authority from the filesystem evidence.
+func TestScanBareSplitBrain(t *testing.T) {
+	a := fixture.Unzstd(t, "fat/small-fat12.img.zst")
+	b0, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := writeFile(t, filepath.Join(t.TempDir(), "b.img"), b0)
+	ftWrite(t, a, 0, "only-a.txt", strings.Repeat("written on a while b was away\n", 100))
+	ftWrite(t, b, 0, "only-b.txt", strings.Repeat("written on b while a was away\n", 100))
+	code, rep := scanJSON(t, a, b)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
+		t.Fatalf("exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+	}
+	p := ftProblem(s.Problems, "split-brain")
+	if p == nil || !strings.Contains(p.Message, "(e.g. /only-a.txt)") || !strings.Contains(p.Message, "(e.g. /only-b.txt)") {
+		t.Errorf("split-brain problem %+v", p)
+	}
+	for _, m := range s.Members {
+		if m.State == report.StateStale {
+			t.Errorf("%s is called stale in a split brain", m.Path)
+		}
+	}
+	if b := report.SetBottom(rep, &s); !strings.HasPrefix(b.Verdict, "split brain") {
+		t.Errorf("verdict line %q", b.Verdict)
+	}
+	if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), a, b); code != exitProblems || !strings.Contains(stderr, "split brain") {
+		t.Errorf("repair: exit %d %s", code, stderr)
+	}
+}
