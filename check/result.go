@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
@@ -65,8 +66,8 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 		for _, o := range r.Overrides {
 			b += o.Length
 		}
-		r.Reasons = append(r.Reasons, fmt.Sprintf("%d ranges (%d bytes) are taken from another member than %s because their own structures say so (see each range's reason)",
-			len(r.Overrides), b, r.Authority.Path()))
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%s (%s) taken from another member than %s because their own structures say so (see each range's reason)",
+			fs.Count(len(r.Overrides), "range", "ranges"), fs.Count(b, "byte", "bytes"), r.Authority.Path()))
 	}
 
 	// Each member's filesystems: consistency findings and evidence.

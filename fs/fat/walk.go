@@ -447,7 +447,7 @@ func (v *Volume) afterWalk() {
 	v.free += int64(v.BPB.Clusters+1) - int64(v.maxClus)
 	if lost > 0 {
 		v.problem("fat-lost-clusters", fs.Warning, v.clusterOff(uint32(first)),
-			fmt.Sprintf("%d clusters (%d bytes) allocated in the FAT but reached from no file, first %d", lost, lost*v.cb, first))
+			fmt.Sprintf("%s (%s) allocated in the FAT but reached from no file, first %d", fs.Count(lost, "cluster", "clusters"), fs.Count(lost*v.cb, "byte", "bytes"), first))
 	}
 }
 
