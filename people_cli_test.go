@@ -197,3 +197,76 @@ func TestCancelledScanReport(t *testing.T) {
 		t.Errorf("the text report does not say the run was cancelled:\n%s", stdout.String())
 	}
 }
+
+// TestScanFTSurvivorMark: the registry shows both members Healthy, but
+// only one member's MBR type carries ftdisk's 0xC0 mark (0x87 -> 0xC7):
+// that member went on alone and is current (basis set-metadata, the MBR
+// entry cited); the warning ft-mbr-broken-but-healthy stays. When the
+// filesystem evidence names the other member instead, it is a split brain.
+func TestScanFTSurvivorMark(t *testing.T) {
+	d0, d1 := ftMirror(t, "87")
+	ftRun(t, "sfdisk", "-q", "--part-type", d1, "1", "c7")
+	ftWrite(t, d1, ftStart, "later.txt", "written while disk0 was gone")
+	code, rep := scanJSON(t, "--hive", ftHive("healthy"), d0, d1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != d1 || s.Authority.Basis != report.BasisSetMetadata {
+		t.Fatalf("exit %d verdict %s authority %v (%s)\n%s", code, s.Verdict, s.Authority.Member, s.Authority.Basis, ftReasons(s))
+	}
+	if !strings.Contains(ftReasons(s), "0xC7 at byte 450") || !strings.Contains(ftReasons(s), "survivor mark") {
+		t.Errorf("the reasons do not cite the MBR entry:\n%s", ftReasons(s))
+	}
+	if s.Members[0].State != report.StateStale || s.Members[1].State != report.StateActive {
+		t.Errorf("states %s %s", s.Members[0].State, s.Members[1].State)
+	}
+	if p := ftProblem(s.Problems, "ft-mbr-broken-but-healthy"); p == nil || p.Severity != report.SeverityWarning {
+		t.Errorf("ft-mbr-broken-but-healthy: %+v", p)
+	}
+	if b := report.SetBottom(rep, &s); !strings.HasPrefix(b.Verdict, "disk1.img is current (by the set metadata); disk0.img is stale") {
+		t.Errorf("verdict %q", b.Verdict)
+	}
+
+	// The filesystems say the unmarked member was written last.
+	e0, e1 := ftMirror(t, "87")
+	ftRun(t, "sfdisk", "-q", "--part-type", e1, "1", "c7")
+	ftWrite(t, e0, ftStart, "later.txt", "written on the unmarked member")
+	_, rep = scanJSON(t, "--hive", ftHive("healthy"), e0, e1)
+	s = rep.Sets[0]
+	if s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil || ftProblem(s.Problems, "ft-orphan-newer") == nil {
+		t.Errorf("filesystems against the mark: verdict %s authority %v problems %+v", s.Verdict, s.Authority.Member, s.Problems)
+	}
+}
+
+// TestScanBareSplitBrain: two bare copies of a FAT12 volume made by
+// mkfs.fat, each given a file (by mtools) the other lacks: a split brain,
+// not "diverged", and repair refuses without --prefer. One file more on
+// one side only stays an authority from the filesystem evidence.
+func TestScanBareSplitBrain(t *testing.T) {
+	a := fixture.Unzstd(t, "fat/small-fat12.img.zst")
+	b0, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := writeFile(t, filepath.Join(t.TempDir(), "b.img"), b0)
+	ftWrite(t, a, 0, "only-a.txt", strings.Repeat("written on a while b was away\n", 100))
+	ftWrite(t, b, 0, "only-b.txt", strings.Repeat("written on b while a was away\n", 100))
+	code, rep := scanJSON(t, a, b)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
+		t.Fatalf("exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+	}
+	p := ftProblem(s.Problems, "split-brain")
+	if p == nil || !strings.Contains(p.Message, "(e.g. /only-a.txt)") || !strings.Contains(p.Message, "(e.g. /only-b.txt)") {
+		t.Errorf("split-brain problem %+v", p)
+	}
+	for _, m := range s.Members {
+		if m.State == report.StateStale {
+			t.Errorf("%s is called stale in a split brain", m.Path)
+		}
+	}
+	if b := report.SetBottom(rep, &s); !strings.HasPrefix(b.Verdict, "split brain") {
+		t.Errorf("verdict line %q", b.Verdict)
+	}
+	if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), a, b); code != exitProblems || !strings.Contains(stderr, "split brain") {
+		t.Errorf("repair: exit %d %s", code, stderr)
+	}
+}

@@ -227,6 +227,13 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case s.Conflict != "":
 		dec.Reasons = append(dec.Reasons, "split brain: "+s.Conflict+"; no member can be shown current (use --prefer)")
 		dec.Reasons = append(dec.Reasons, fsHint(s, fsv)...)
+	case s.Adhoc() && d.Bytes > 0 && fsv.mutual != "":
+		// Each member has writes the other lacks: taking either would
+		// throw the other's away.
+		dec.Reasons = append(dec.Reasons, "split brain: "+fsv.mutual+"; both were written independently and no member can be taken (use --prefer)")
+		dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
+		dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
+			Message: fmt.Sprintf("the members were written independently: %s; name the member to keep with --prefer", fsv.mutual)})
 	case silent(s) && len(s.Fresh) != 1 && d.Bytes > 0 && fsv.member >= 0:
 		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
@@ -361,6 +368,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case notMirror:
 		dec.Verdict = Unknown
 	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s),
+		s.Adhoc() && d.Bytes > 0 && auth == nil && fsv.mutual != "",
 		d.Bytes > 0 && auth == nil && (s.Format == "ftdisk" || s.Doubt != "") && len(s.Fresh) == 1 && prefer == nil:
 		dec.Verdict = SplitBrain
 	case d.Bytes > 0 && auth == nil && silent(s):

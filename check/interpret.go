@@ -108,7 +108,13 @@ type interp struct {
 	overflowBytes int64
 	// piecePairs[i][j] counts the pieces in which members i and j differ.
 	piecePairs [][]int64
-	now        time.Time // the scan's clock: later timestamps are not evidence
+	// excl[i][j] counts the differing bytes that member i's filesystem
+	// gives to a file while member j's has them free or gives them to
+	// another file: writes on i that j lacks. exclPath[i][j] is the first
+	// such file of i.
+	excl     [][]int64
+	exclPath [][]string
+	now      time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -123,13 +129,16 @@ func (in *interp) needed(p Piece) bool {
 
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
-		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members))}
+		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
+		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
 			in.older[i] = true
 		}
 		in.piecePairs[i] = make([]int64, len(s.Members))
+		in.excl[i] = make([]int64, len(s.Members))
+		in.exclPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
@@ -202,6 +211,7 @@ func (in *interp) take(p Piece) {
 	in.total++
 	in.count(p)
 	countPairs(p.Groups, in.piecePairs)
+	in.countExclusive(p)
 	for g, torn := range p.ev.torn {
 		if torn {
 			for _, i := range p.Groups[g] {
@@ -227,6 +237,46 @@ func (in *interp) take(p Piece) {
 	}
 	if len(in.listed) < in.maxList { // a negative limit lists none, as in Diff
 		in.listed = append(in.listed, p)
+	}
+}
+
+// fileOwned reports whether o is a user file's or directory's allocation
+// (not free space, lost clusters, or an NTFS metadata file such as /$MFT).
+func fileOwned(o fs.Owner) bool {
+	return o.Path != "" && !strings.HasPrefix(o.Path, "/$") && o.Structure != fs.FreeSpace && o.Structure != fs.LostClusters
+}
+
+// countExclusive adds p to excl: for every two members holding different
+// bytes, whether one's filesystem allocates them to a file the other's
+// does not (free there, or another file's).
+func (in *interp) countExclusive(p Piece) {
+	if len(p.Owners) != len(in.s.Members) {
+		return
+	}
+	for gi, g := range p.Groups {
+		for hi, h := range p.Groups {
+			if gi == hi {
+				continue
+			}
+			for _, i := range g {
+				for _, j := range h {
+					oi, oj := p.Owners[i], p.Owners[j]
+					if !fileOwned(oi) || oj.FS == "" || (fileOwned(oj) && oj.Path == oi.Path) {
+						continue
+					}
+					if fileOwned(oj) && oi.Record > 0 && oj.Record == oi.Record {
+						continue // one NTFS file record under two names: renamed, not another file
+					}
+					if oj.Structure != fs.FreeSpace && !fileOwned(oj) {
+						continue // metadata structures on j: not a plain absence
+					}
+					in.excl[i][j] += p.Length
+					if in.exclPath[i][j] == "" {
+						in.exclPath[i][j] = oi.Path
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -2,52 +2,22 @@ package report
 
 import (
 	"bytes"
-	"context"
-	"image"
 	"image/color"
-	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/mirrorchk/mirrorchk/internal/browser"
 )
 
 // These tests render a report in a real browser, headless Chromium
 // (Debian package chromium), and look at what it drew.
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("headless Chromium is needed for the browser tests: apt-get install -y chromium")
-	return ""
-}
-
-// runChromium runs headless Chromium with a window of the given width and
-// the extra arguments, and returns its stdout.
 func runChromium(t *testing.T, width, height int, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	home := t.TempDir()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-		"--disable-extensions", "--force-device-scale-factor=1", "--user-data-dir=" + filepath.Join(home, "profile"),
-		"--window-size=" + strconv.Itoa(width) + "," + strconv.Itoa(height)}
-	cmd := exec.CommandContext(ctx, chromium(t), append(base, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+home)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
+	return browser.Run(t, width, height, args...)
 }
 
 func writePage(t *testing.T, r *Report) string {
@@ -63,70 +33,12 @@ func writePage(t *testing.T, r *Report) string {
 	return p
 }
 
-func hexColor(s string) color.RGBA {
-	v, _ := strconv.ParseUint(strings.TrimPrefix(s, "#"), 16, 32)
-	return color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 255}
-}
-
-func same(c color.Color, want color.RGBA) bool {
-	r, g, b, _ := c.RGBA()
-	return uint8(r>>8) == want.R && uint8(g>>8) == want.G && uint8(b>>8) == want.B
-}
-
-// mapBands finds the sector map's rows in a screenshot: runs of pixel rows
-// in which at least a quarter of the width is the map's track colour or a
-// mark colour, and returns for each its middle y and the x extent of the
-// track.
-type band struct{ y, left, right int }
-
-func mapBands(img image.Image) []band {
-	track := hexColor(mapTrack)
-	var marks []color.RGBA
-	for _, k := range markKinds {
-		marks = append(marks, hexColor(k.Fill))
+func allMarkColors() []color.RGBA {
+	var out []color.RGBA
+	for _, k := range markOrder {
+		out = append(out, browser.Hex(markKinds[k].Fill))
 	}
-	inMap := func(c color.Color) bool {
-		if same(c, track) {
-			return true
-		}
-		for _, m := range marks {
-			if same(c, m) {
-				return true
-			}
-		}
-		return false
-	}
-	b := img.Bounds()
-	var bands []band
-	start := -1
-	var left, right int
-	flush := func(y int) {
-		if start >= 0 {
-			bands = append(bands, band{(start + y - 1) / 2, left, right})
-			start = -1
-		}
-	}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		n, l, r := 0, -1, -1
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if inMap(img.At(x, y)) {
-				n++
-				if l < 0 {
-					l = x
-				}
-				r = x
-			}
-		}
-		if n >= b.Dx()/4 {
-			if start < 0 {
-				start, left, right = y, l, r
-			}
-			continue
-		}
-		flush(y)
-	}
-	flush(b.Max.Y)
-	return bands
+	return out
 }
 
 // TestHTMLMapInBrowser renders the stale-bitmap case (ranges at 4, 16 and
@@ -139,61 +51,39 @@ func TestHTMLMapInBrowser(t *testing.T) {
 	s := r.Sets[0]
 	for _, width := range []int{1280, 400} {
 		t.Run(strconv.Itoa(width), func(t *testing.T) {
-			shot := filepath.Join(t.TempDir(), "shot.png")
-			runChromium(t, width, 2600, "--screenshot="+shot, "file://"+page)
-			f, err := os.Open(shot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			img, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Not blank: many pixels are neither white nor one colour.
-			colors := map[color.RGBA]int{}
+			img := browser.Screenshot(t, page, width, 2600)
 			b := img.Bounds()
-			for y := b.Min.Y; y < b.Max.Y; y += 3 {
-				for x := b.Min.X; x < b.Max.X; x += 3 {
-					cr, cg, cb, _ := img.At(x, y).RGBA()
-					colors[color.RGBA{uint8(cr >> 8), uint8(cg >> 8), uint8(cb >> 8), 255}]++
-				}
+			if n, white := browser.Colours(img); n < 20 || white > 0.98 {
+				t.Fatalf("the page looks blank: %d colours, %.0f%% white", n, white*100)
 			}
-			if len(colors) < 20 || colors[color.RGBA{255, 255, 255, 255}] > b.Dx()*b.Dy()/9*98/100 {
-				t.Fatalf("the page looks blank: %d colours", len(colors))
-			}
-			bands := mapBands(img)
+			bands := browser.MapBands(img, browser.Hex(mapTrack), allMarkColors())
 			if len(bands) != 3 {
 				t.Fatalf("found %d map rows, want 3 (m0.img, m1.img, bitmap): %v", len(bands), bands)
 			}
 			want := []string{markKinds["metadata"].Fill, markKinds["replaced"].Fill, markKinds["dirty"].Fill}
 			for i, bd := range bands {
-				if bd.right-bd.left < b.Dx()/2 {
-					t.Errorf("row %d spans x %d..%d of %d: narrower than half the page", i, bd.left, bd.right, b.Dx())
+				if bd.Right-bd.Left < b.Dx()/2 {
+					t.Errorf("row %d spans x %d..%d of %d: narrower than half the page", i, bd.Left, bd.Right, b.Dx())
 				}
-				c := hexColor(want[i])
+				c := browser.Hex(want[i])
 				offsets := []int64{}
 				for _, rg := range s.Divergence.Ranges {
 					offsets = append(offsets, rg.VolumeOffset)
 				}
 				for _, off := range offsets {
-					x := bd.left + int(float64(off)/float64(s.DataSize)*float64(bd.right-bd.left+1))
-					found := false
-					for dx := -4; dx <= 4 && !found; dx++ {
-						found = same(img.At(x+dx, bd.y), c)
-					}
-					if !found {
+					x := bd.X(off, s.DataSize)
+					if !bd.Has(img, c, x, 4) {
 						t.Errorf("row %d: no %s mark near x=%d (offset %#x)", i, want[i], x, off)
 					}
 				}
 				// And nowhere far from the ranges.
-				for x := bd.left; x <= bd.right; x++ {
-					if !same(img.At(x, bd.y), c) {
+				for x := bd.Left; x <= bd.Right; x++ {
+					if !browser.Same(img.At(x, bd.Y), c) {
 						continue
 					}
 					near := false
 					for _, off := range offsets {
-						ex := bd.left + int(float64(off)/float64(s.DataSize)*float64(bd.right-bd.left+1))
+						ex := bd.X(off, s.DataSize)
 						near = near || (x >= ex-6 && x <= ex+12)
 					}
 					if !near {

@@ -395,3 +395,12 @@ func regionGroup(r Range) string {
 	}
 	return htmlText(StructureGroup(st))
 }
+
+// MarkColor is the fill of a kind of sector-map mark ("metadata",
+// "filesystem", "majority", "none", "replaced", "dirty"), "" for an unknown
+// kind; MapTrackColor is a map row's background. Tests that look at a
+// rendered page use them.
+func MarkColor(kind string) string { return markKinds[kind].Fill }
+
+// MapTrackColor is the background of a sector-map row.
+const MapTrackColor = mapTrack

@@ -116,6 +116,16 @@ func (p *textPrinter) bullets(indent int, items []string) {
 
 func (p *textPrinter) report(r *Report) {
 	p.line(0, "MIRRORCHK REPORT")
+	top := RunBottom(r)
+	p.line(0, "Verdict: %s", text(top.Verdict))
+	p.line(0, "Next: %s", text(top.Next))
+	if len(r.Sets) > 1 {
+		for i := range r.Sets {
+			s := &r.Sets[i]
+			p.line(2, "Set %d (%s): %s", i+1, setNames(s, pathText), text(SetBottom(r, s).Verdict))
+		}
+	}
+	p.blank()
 	kv := []string{
 		"Tool", orDash(strings.TrimSpace(text(r.Tool.Name) + " " + text(r.Tool.Version))),
 		"Schema", orDash(text(r.Schema)),
@@ -128,14 +138,6 @@ func (p *textPrinter) report(r *Report) {
 		kv = append(kv, fmt.Sprintf("Hive %d", i+1), hiveText(h, pathText))
 	}
 	p.fields(0, kv...)
-	if len(r.Sets) > 1 {
-		p.blank()
-		p.line(0, "Verdicts:")
-		for i := range r.Sets {
-			s := &r.Sets[i]
-			p.line(2, "Set %d (%s): %s", i+1, setNames(s, pathText), text(SetBottom(r, s).Verdict))
-		}
-	}
 	for i := range r.Sets {
 		p.blank()
 		p.set(r, &r.Sets[i], i+1, len(r.Sets))

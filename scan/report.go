@@ -269,7 +269,7 @@ func evidenceText(e fs.Evidence) []string {
 	if !e.Latest.IsZero() {
 		out = append(out, "latest timestamp "+e.Latest.UTC().Format(time.RFC3339))
 	}
-	out = append(out, fmt.Sprintf("%d files and directories", e.Files))
+	out = append(out, fs.Count(e.Files, "file or directory", "files and directories"))
 	return append(out, e.Notes...)
 }
 
