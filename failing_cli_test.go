@@ -722,3 +722,52 @@ func TestFailingDiskNTFS(t *testing.T) {
 		})
 	}
 }
+
+// A FAT16 pair without metadata whose m1 has torn sectors in its second
+// FAT copy (damaged, not older), imaged with ddrescue: the authority m0's
+// holes in FAT 1 and in file data are recovered from m1; its hole in FAT 2,
+// where m1's copy is the torn one, is lost, and named as FAT 2.
+func TestFailingDiskFAT(t *testing.T) {
+	_, src, _ := fsfixture.Case(t, "fat-torn-fat2-fat16")
+	// FAT 1 is sectors 1-127, FAT 2 128-254, clusters of one sector from
+	// 255 (fsstat); the file of inode 551 starts at sector 385 (istat).
+	if fsstat := tsk(t, "fsstat", src[0]); !strings.Contains(fsstat, "FAT 1: 128 - 254") {
+		t.Fatalf("fixture layout changed:\n%s", fsstat)
+	}
+	if !strings.Contains(tsk(t, "istat", src[0], "551"), "385 386 387") {
+		t.Fatal("fixture layout changed: inode 551")
+	}
+	dir := t.TempDir()
+	m := []string{filepath.Join(dir, "m0.img"), filepath.Join(dir, "m1.img")}
+	ddrescueImage(t, src[0], m[0], []hole{{5 * 512, 512, '-'}, {129 * 512, 512, '/'}, {385 * 512, 1024, '*'}})
+	ddrescueImage(t, src[1], m[1], nil)
+	code, rep := scanJSON(t, m[0], m[1])
+	s := rep.Sets[0]
+	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != m[0] {
+		t.Fatalf("exit %d authority %v", code, s.Authority.Member)
+	}
+	wantRec := []salvage{{5 * 512, 512, "m1.img", report.SalvageInSync}, {385 * 512, 1024, "m1.img", report.SalvageInSync}}
+	wantLost := []salvage{{129 * 512, 512, "", report.SalvageLost}}
+	if got := salvagesOf(s.Recovered); !slices.Equal(got, wantRec) {
+		t.Errorf("recovered\n%v\nwant\n%v", got, wantRec)
+	}
+	if got := salvagesOf(s.Lost); !slices.Equal(got, wantLost) {
+		t.Errorf("lost\n%v\nwant\n%v", got, wantLost)
+	}
+	if f := s.FilesWithLostData; len(f) != 1 || f[0].Path != "" || !slices.Equal(f[0].Structures, []string{"FAT 2"}) {
+		t.Errorf("files with lost data %+v", f)
+	}
+	if o := s.Recovered[1].Owners; len(o) != 1 || o[0].Path != "/Documents/Reports/2024/Quarterly Report Q1.csv" {
+		t.Errorf("owner of the recovered file data %+v (the Sleuth Kit: inode 551, %s)", o, tsk(t, "ffind", src[0], "551"))
+	}
+	out := filepath.Join(t.TempDir(), "fixed")
+	if code, _, stderr := mirrorchk(t, "repair", "--out", out, m[0], m[1]); code != exitProblems {
+		t.Fatalf("repair exit %d: %s", code, stderr)
+	}
+	truth, got := mustRead(t, src[0]), mustRead(t, filepath.Join(out, "m0.img"))
+	for off := int64(0); off < int64(len(got)); off += 512 {
+		if off != 129*512 && !bytes.Equal(got[off:off+512], truth[off:off+512]) {
+			t.Fatalf("m0 output differs from the truth at sector %d", off/512)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -474,8 +475,11 @@ func (in *interp) fileList() []FileImpact {
 	return out
 }
 
-// memberFS reads each member's layout of filesystems.
-func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string) {
+// memberFS reads each member's layout of filesystems. A member's bytes
+// declared unreadable (unreadable, by Member.Input, image offsets) are read
+// from another member that holds them readable at the same data-area
+// offset, where one does: zeros a failing disk left are not its structures.
+func memberFS(s *set.Set, sectorSize int, openers []Opener, unreadable map[int][]Extent) ([]*Layout, []string) {
 	layouts := make([]*Layout, len(s.Members))
 	var notes []string
 	if len(openers) == 0 || s.DataSize <= 0 || (s.Level != "" && s.Level != "raid1") {
@@ -492,6 +496,9 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 			continue
 		}
 		var r io.ReaderAt = io.NewSectionReader(m.Image, m.DataOffset, size)
+		if holes := unreadable[m.Input]; len(holes) > 0 {
+			r = patchedReader(s, i, r, unreadable)
+		}
 		l, err := ReadLayout(r, size, sectorSize, openers)
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s: filesystem not read: %v", m.Path(), err))
@@ -500,4 +507,75 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		layouts[i] = l
 	}
 	return layouts, notes
+}
+
+// patched reads a member's data area with its unreadable ranges taken
+// from other members that hold them readable.
+type patched struct {
+	base  io.ReaderAt
+	holes []Extent // data-area offsets
+	alts  []alt
+}
+
+type alt struct {
+	r     io.ReaderAt
+	holes []Extent // data-area offsets
+}
+
+func dataHoles(m *set.Member, ext []Extent) []Extent {
+	var out []Extent
+	for _, e := range ext {
+		lo, hi := max(e.Off, m.DataOffset), e.End()
+		if lo < hi {
+			out = append(out, Extent{lo - m.DataOffset, hi - lo})
+		}
+	}
+	return out
+}
+
+func patchedReader(s *set.Set, i int, base io.ReaderAt, unreadable map[int][]Extent) io.ReaderAt {
+	p := &patched{base: base, holes: dataHoles(s.Members[i], unreadable[s.Members[i].Input])}
+	for j, m := range s.Members {
+		if j == i {
+			continue
+		}
+		size := m.Image.Size() - m.DataOffset
+		if size <= 0 {
+			continue
+		}
+		p.alts = append(p.alts, alt{io.NewSectionReader(m.Image, m.DataOffset, size), dataHoles(m, unreadable[m.Input])})
+	}
+	return p
+}
+
+func covered(holes []Extent, off int64) (in bool, next int64) {
+	k := sort.Search(len(holes), func(k int) bool { return holes[k].End() > off })
+	if k < len(holes) && holes[k].Off <= off {
+		return true, holes[k].End()
+	}
+	if k < len(holes) {
+		return false, holes[k].Off
+	}
+	return false, math.MaxInt64
+}
+
+func (p *patched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.base.ReadAt(b, off)
+	end := off + int64(n)
+	for at := off; at < end; {
+		in, next := covered(p.holes, at)
+		stop := min(next, end)
+		if in {
+			for _, a := range p.alts {
+				if aIn, aNext := covered(a.holes, at); !aIn {
+					stop = min(stop, aNext)
+					if m, _ := a.r.ReadAt(b[at-off:stop-off], at); m == int(stop-at) {
+						break
+					}
+				}
+			}
+		}
+		at = stop
+	}
+	return n, err
 }
