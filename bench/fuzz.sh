@@ -23,7 +23,7 @@ LOG_DIR=${LOG_DIR:-$(mktemp -d /tmp/mirrorchk-fuzz.XXXXXX)}
 printf '%-28s %-26s %12s %10s %s\n' package target execs execs/s result
 total_crash=0
 while IFS=: read -r file line rest; do
-  pkg=./$(dirname "$file")
+  pkg=$(dirname "$file")
   target=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"$rest")
   echo "$pkg.$target" | grep -Eq -- "$pattern" || continue
   log=$LOG_DIR/$(echo "$pkg.$target" | tr '/.' '__').log
@@ -36,9 +36,14 @@ while IFS=: read -r file line rest; do
   execs=${execs:-0}
   rate=$(awk -v e="$execs" -v s="${elapsed:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
   result=ok
-  if [ $rc -ne 0 ] || grep -q -- '--- FAIL' "$log"; then
+  if grep -q 'Failing input written' "$log" || { [ $rc -ne 0 ] && ! grep -q 'context deadline exceeded' "$log"; }; then
     result="FAIL (log $log)"
     total_crash=$((total_crash + 1))
+  elif [ $rc -ne 0 ]; then
+    # Go 1.26's coordinator can fail a target with a bare "context deadline
+    # exceeded" at the -fuzztime boundary, writing no input (go.dev/issue/75804,
+    # fixed in Go 1.27): not a crash.
+    result="ok (go.dev/issue/75804 deadline race at the end, no failing input)"
   fi
   printf '%-28s %-26s %12s %10s %s\n' "$pkg" "$target" "$execs" "$rate" "$result"
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . | sort)
