@@ -116,7 +116,7 @@ func prepareOut(o repairOptions, run *scan.Run, mapfiles map[int]string) (*repai
 	parts = append(parts, o.ftMembers...)
 	var maps []string
 	for i, m := range mapfiles {
-		maps = append(maps, fmt.Sprintf("mapfile %d %s", i, m))
+		maps = append(maps, fmt.Sprintf("mapfile %d %s", i, repair.FileIdentity(m)))
 	}
 	sort.Strings(maps)
 	parts = append(parts, maps...)

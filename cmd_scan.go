@@ -156,8 +156,8 @@ var now = func() time.Time { return time.Now().UTC() }
 // runScan opens the images, groups them into sets and checks each set,
 // through package scan. The returned run owns the open images: the caller
 // closes it. beforeCheck, when not nil, is called after the sets are formed
-// and before the read pass (repair checks --out there), with the sources
-// of the unreadable ranges by image. On error the run is returned closed,
+// and before the read pass (repair checks --out there), with the paths of
+// the mapfiles used, by image. On error the run is returned closed,
 // with whatever it had found, for the error report.
 func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string, beforeCheck func(*scan.Run, map[int]string) error) (*scan.Run, error) {
 	hashes, _ := o.hashes()
@@ -200,12 +200,12 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 		}
 		given = append(given, scan.Mapfile{Image: img, Path: mf})
 	}
-	unread, from, err := run.Unreadable(given)
+	unread, from, mpaths, err := run.Unreadable(given)
 	if err != nil {
 		return run, err
 	}
 	if beforeCheck != nil {
-		if err := beforeCheck(run, from); err != nil {
+		if err := beforeCheck(run, mpaths); err != nil {
 			return run, err
 		}
 	}

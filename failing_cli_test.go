@@ -19,6 +19,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/image/mapfile"
 	"github.com/mirrorchk/mirrorchk/internal/eiofs"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/internal/fsfixture"
 	"github.com/mirrorchk/mirrorchk/report"
 )
 
@@ -546,5 +547,220 @@ func TestOperationalErrorReport(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// tsk runs a Sleuth Kit tool and returns its output.
+func tsk(t *testing.T, tool string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(fixture.Tool(t, tool, "sleuthkit"), args...).Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// firstDataCluster is the first cluster of an NTFS file's $DATA, by istat.
+func firstDataCluster(t *testing.T, img string, inode int) int64 {
+	t.Helper()
+	out := tsk(t, "istat", img, fmt.Sprint(inode))
+	_, after, ok := strings.Cut(out, "Type: $DATA")
+	if !ok {
+		t.Fatalf("istat %d: no $DATA", inode)
+	}
+	lines := strings.Split(after, "\n")
+	var c int64
+	if _, err := fmt.Sscan(lines[1], &c); err != nil {
+		t.Fatalf("istat %d: %q", inode, lines[1])
+	}
+	return c
+}
+
+// ownerByTSK gives the MFT record owning an NTFS byte offset, and its
+// path: the record itself for bytes of the $MFT, else the file whose data
+// holds the cluster.
+func ownerByTSK(t *testing.T, img string, off, mftStart int64) (int64, string) {
+	t.Helper()
+	inode := strings.SplitN(tsk(t, "ifind", "-d", fmt.Sprint(off/4096), img), "-", 2)[0]
+	if inode == "0" { // the $MFT itself: the record's file
+		inode = fmt.Sprint((off - mftStart) / 1024)
+	}
+	var n int64
+	fmt.Sscan(inode, &n)
+	return n, tsk(t, "ffind", img, inode)
+}
+
+// NTFS pairs without metadata, imaged with ddrescue. In the stale-member
+// case the authority's holes are lost (the other copy is older), named
+// file by file as the Sleuth Kit names them, and the stale member's holes
+// are recovered; in the damaged-member case the authority's holes are
+// recovered from the damaged member, which is not older, except where its
+// own copy fails its checks.
+func TestFailingDiskNTFS(t *testing.T) {
+	const mftStart = 16384 // $MFT at cluster 4 (istat 0) in every case
+	cases := []struct {
+		name     string
+		holes    [2][]hole
+		wantRec  func(c0 int64) []salvage
+		wantLost func(c0 int64) []salvage
+		lostFile []string // the paths of files_with_lost_data
+		peerFile []string // what the Sleuth Kit names on the truth
+	}{
+		{name: "ntfs-missed-writes",
+			holes: [2][]hole{
+				{{0, 0, 0}, {137216, 1024, '-'}, {19296256, 4096, '/'}}, // big-report's first cluster (set below), its $MFT record, its rewritten cluster
+				{{19628032, 4096, '-'}},                                 // free in m1, new-large.txt in m0
+			},
+			wantRec: func(c0 int64) []salvage {
+				return []salvage{{19628032, 4096, "m0.img", report.SalvageAuthority}}
+			},
+			wantLost: func(c0 int64) []salvage {
+				return []salvage{{137216, 1024, "", report.SalvageLost}, {c0, 4096, "", report.SalvageLost}, {19296256, 4096, "", report.SalvageLost}}
+			},
+			lostFile: []string{"/docs/big-report.txt"},
+			peerFile: []string{"/docs/big-report.txt"},
+		},
+		{name: "ntfs-torn-mft",
+			holes: [2][]hole{
+				{{0, 0, 0}, {108544, 1024, '-'}, {mftStart + 50*1024, 1024, '*'}}, // first cluster of record 118's data, torn record 90 (torn on m1), intact record 50
+				nil,
+			},
+			wantRec: func(c0 int64) []salvage {
+				return []salvage{{mftStart + 50*1024, 1024, "m1.img", report.SalvageInSync}, {c0, 4096, "m1.img", report.SalvageInSync}}
+			},
+			wantLost: func(c0 int64) []salvage {
+				return []salvage{{108544, 1024, "", report.SalvageLost}}
+			},
+			// Both copies of record 90 are gone (m0's unreadable, m1's
+			// torn): the record is named, its file cannot be.
+			lostFile: []string{""},
+			peerFile: []string{"/docs/reports/2024/report3.txt"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, src, _ := fsfixture.Case(t, tc.name)
+			c0 := firstDataCluster(t, src[0], 118) * 4096 // /docs/big-report.txt
+			holes := tc.holes
+			holes[0][0] = hole{c0, 4096, '-'}
+			slices.SortFunc(holes[0], func(a, b hole) int { return int(a.off - b.off) })
+			dir := t.TempDir()
+			m := []string{filepath.Join(dir, "m0.img"), filepath.Join(dir, "m1.img")}
+			for i := range m {
+				ddrescueImage(t, src[i], m[i], holes[i])
+			}
+			code, rep := scanJSON(t, m[0], m[1])
+			s := rep.Sets[0]
+			if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != m[0] {
+				t.Fatalf("exit %d authority %v", code, s.Authority.Member)
+			}
+			wantRec, wantLost := tc.wantRec(c0), tc.wantLost(c0)
+			slices.SortFunc(wantRec, func(a, b salvage) int { return int(a.off - b.off) })
+			if got := salvagesOf(s.Recovered); !slices.Equal(got, wantRec) {
+				t.Errorf("recovered\n%v\nwant\n%v", got, wantRec)
+			}
+			if got := salvagesOf(s.Lost); !slices.Equal(got, wantLost) {
+				t.Errorf("lost\n%v\nwant\n%v", got, wantLost)
+			}
+			// The owners of the lost ranges, against the Sleuth Kit on the
+			// truth: the same MFT records, and the same paths where one
+			// readable copy still names the file.
+			var files, peer []string
+			var records, peerRecords []int64
+			for _, f := range s.FilesWithLostData {
+				files = append(files, f.Path)
+			}
+			for _, l := range s.Lost {
+				for _, o := range l.Owners {
+					if o.Record != nil && !slices.Contains(records, *o.Record) {
+						records = append(records, *o.Record)
+					}
+				}
+				for off := l.VolumeOffset; off < l.VolumeOffset+l.Length; off += 512 {
+					rec, p := ownerByTSK(t, src[0], off, mftStart)
+					if !slices.Contains(peerRecords, rec) {
+						peerRecords = append(peerRecords, rec)
+					}
+					if !slices.Contains(peer, p) {
+						peer = append(peer, p)
+					}
+				}
+			}
+			slices.Sort(records)
+			slices.Sort(peerRecords)
+			if !slices.Equal(records, peerRecords) {
+				t.Errorf("lost ranges owned by records %v, the Sleuth Kit says %v", records, peerRecords)
+			}
+			if !slices.Equal(files, tc.lostFile) || !slices.Equal(peer, tc.peerFile) {
+				t.Errorf("files with lost data %v (want %v), the Sleuth Kit names %v (want %v)", files, tc.lostFile, peer, tc.peerFile)
+			}
+			// The repair: every recoverable byte is the truth.
+			out := filepath.Join(t.TempDir(), "fixed")
+			if code, _, stderr := mirrorchk(t, "repair", "--out", out, m[0], m[1]); code != exitProblems {
+				t.Fatalf("repair exit %d: %s", code, stderr)
+			}
+			truth := mustRead(t, src[0])
+			for i := range m {
+				got, own := mustRead(t, filepath.Join(out, filepath.Base(m[i]))), mustRead(t, m[i])
+				for off := int64(0); off < int64(len(got)); off += 512 {
+					want := truth[off : off+512]
+					if slices.ContainsFunc(wantLost, func(l salvage) bool { return off >= l.off && off < l.off+l.n }) {
+						want = own[off : off+512]
+					}
+					if !bytes.Equal(got[off:off+512], want) {
+						t.Fatalf("output %s differs from the truth at %#x", filepath.Base(m[i]), off)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A FAT16 pair without metadata whose m1 has torn sectors in its second
+// FAT copy (damaged, not older), imaged with ddrescue: the authority m0's
+// holes in FAT 1 and in file data are recovered from m1; its hole in FAT 2,
+// where m1's copy is the torn one, is lost, and named as FAT 2.
+func TestFailingDiskFAT(t *testing.T) {
+	_, src, _ := fsfixture.Case(t, "fat-torn-fat2-fat16")
+	// FAT 1 is sectors 1-127, FAT 2 128-254, clusters of one sector from
+	// 255 (fsstat); the file of inode 551 starts at sector 385 (istat).
+	if fsstat := tsk(t, "fsstat", src[0]); !strings.Contains(fsstat, "FAT 1: 128 - 254") {
+		t.Fatalf("fixture layout changed:\n%s", fsstat)
+	}
+	if !strings.Contains(tsk(t, "istat", src[0], "551"), "385 386 387") {
+		t.Fatal("fixture layout changed: inode 551")
+	}
+	dir := t.TempDir()
+	m := []string{filepath.Join(dir, "m0.img"), filepath.Join(dir, "m1.img")}
+	ddrescueImage(t, src[0], m[0], []hole{{5 * 512, 512, '-'}, {129 * 512, 512, '/'}, {385 * 512, 1024, '*'}})
+	ddrescueImage(t, src[1], m[1], nil)
+	code, rep := scanJSON(t, m[0], m[1])
+	s := rep.Sets[0]
+	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != m[0] {
+		t.Fatalf("exit %d authority %v", code, s.Authority.Member)
+	}
+	wantRec := []salvage{{5 * 512, 512, "m1.img", report.SalvageInSync}, {385 * 512, 1024, "m1.img", report.SalvageInSync}}
+	wantLost := []salvage{{129 * 512, 512, "", report.SalvageLost}}
+	if got := salvagesOf(s.Recovered); !slices.Equal(got, wantRec) {
+		t.Errorf("recovered\n%v\nwant\n%v", got, wantRec)
+	}
+	if got := salvagesOf(s.Lost); !slices.Equal(got, wantLost) {
+		t.Errorf("lost\n%v\nwant\n%v", got, wantLost)
+	}
+	if f := s.FilesWithLostData; len(f) != 1 || f[0].Path != "" || !slices.Equal(f[0].Structures, []string{"FAT 2"}) {
+		t.Errorf("files with lost data %+v", f)
+	}
+	if o := s.Recovered[1].Owners; len(o) != 1 || o[0].Path != "/Documents/Reports/2024/Quarterly Report Q1.csv" {
+		t.Errorf("owner of the recovered file data %+v (the Sleuth Kit: inode 551, %s)", o, tsk(t, "ffind", src[0], "551"))
+	}
+	out := filepath.Join(t.TempDir(), "fixed")
+	if code, _, stderr := mirrorchk(t, "repair", "--out", out, m[0], m[1]); code != exitProblems {
+		t.Fatalf("repair exit %d: %s", code, stderr)
+	}
+	truth, got := mustRead(t, src[0]), mustRead(t, filepath.Join(out, "m0.img"))
+	for off := int64(0); off < int64(len(got)); off += 512 {
+		if off != 129*512 && !bytes.Equal(got[off:off+512], truth[off:off+512]) {
+			t.Fatalf("m0 output differs from the truth at sector %d", off/512)
+		}
 	}
 }

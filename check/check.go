@@ -135,7 +135,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if openers == nil {
 		openers = DefaultOpeners
 	}
-	layouts, notes := memberFS(s, opt.SectorSize, openers)
+	layouts, notes := memberFS(s, opt.SectorSize, openers, opt.Unreadable)
 	maxList := opt.MaxRanges
 	if maxList == 0 {
 		maxList = defaultMaxRanges

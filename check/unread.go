@@ -179,19 +179,8 @@ func (r *Result) salvage(u *unreadState, opt Options, in *interp, fsv fsVerdict)
 	// Each unreadable range of the data area.
 	lost := map[string]*FileImpact{}
 	for _, ur := range u.ranges {
-		sv := r.decideUnread(ur, auth, older, name)
-		l := ownerLayout
-		if l == nil {
-			for _, g := range ur.Groups {
-				if r.Layouts[g[0]] != nil {
-					l = r.Layouts[g[0]]
-					break
-				}
-			}
-		}
-		if l == nil && len(ur.Unreadable) > 0 && ur.Unreadable[0] < len(r.Layouts) {
-			l = r.Layouts[ur.Unreadable[0]]
-		}
+		sv := r.decideUnread(ur, auth, older, fsv, name)
+		l := r.namingLayout(ur, auth)
 		sv.Owners = owners(l, ur.Offset, ur.Length)
 		r.Salvages = append(r.Salvages, sv)
 		if sv.From >= 0 {
@@ -244,6 +233,39 @@ func (r *Result) salvage(u *unreadState, opt Options, in *interp, fsv fsVerdict)
 		r.Verdict = Degraded
 		r.Reasons = append(r.Reasons, fmt.Sprintf("the members agree wherever they could be read, but %d bytes of the data area could not be read from some member", r.Diff.UnreadBytes))
 	}
+}
+
+// namingLayout is the layout that names the owners of an unreadable
+// range: the authority's, unless a member that read the range names a file
+// where the authority's does not (the structure naming it, an MFT record,
+// may lie in the range itself, and the authority's copy of it is zeros).
+func (r *Result) namingLayout(ur UnreadRange, auth int) *Layout {
+	var order []int
+	if auth >= 0 {
+		order = append(order, auth)
+	}
+	for _, g := range ur.Groups {
+		order = append(order, g...)
+	}
+	for i := range r.Layouts {
+		order = append(order, i)
+	}
+	var first *Layout
+	for _, i := range order {
+		l := r.Layouts[i]
+		if l == nil {
+			continue
+		}
+		if first == nil {
+			first = l
+		}
+		for _, o := range l.Owners(ur.Offset, ur.Length) {
+			if o.Owner.Path != "" {
+				return l
+			}
+		}
+	}
+	return first
 }
 
 // ownerLayout is the layout whose owners name unreadable ranges: the
@@ -322,7 +344,7 @@ func impacts(files map[string]*FileImpact) []FileImpact {
 // it read it; else a copy that the evidence shows current for this range
 // (outside the authority's dirty bitmap chunks, members in sync, or the
 // copy's own structure on a member not shown older); else none: lost.
-func (r *Result) decideUnread(ur UnreadRange, auth int, older []bool, name func(int) string) Salvage {
+func (r *Result) decideUnread(ur UnreadRange, auth int, older []bool, fsv fsVerdict, name func(int) string) Salvage {
 	sv := Salvage{Offset: ur.Offset, Length: ur.Length, Unreadable: ur.Unreadable, Groups: ur.Groups, From: -1, Basis: SalvageLost}
 	var unread []string
 	for _, i := range ur.Unreadable {
@@ -350,7 +372,7 @@ func (r *Result) decideUnread(ur UnreadRange, auth int, older []bool, name func(
 	var cands []cand
 	for g, ms := range ur.Groups {
 		for _, i := range ms {
-			if basis, why := r.vouch(ur, i, auth, older, name); basis != "" {
+			if basis, why := r.vouch(ur, i, auth, older, fsv, name); basis != "" {
 				cands = append(cands, cand{g: g, basis: basis, why: why, member: i})
 				break
 			}
@@ -382,10 +404,18 @@ func (r *Result) decideUnread(ur UnreadRange, auth int, older []bool, name func(
 
 // vouch says whether member i's copy of an unreadable range is shown
 // current, and by what.
-func (r *Result) vouch(ur UnreadRange, i, auth int, older []bool, name func(int) string) (basis, why string) {
+func (r *Result) vouch(ur UnreadRange, i, auth int, older []bool, fsv fsVerdict, name func(int) string) (basis, why string) {
 	s := r.Set
 	m := s.Members[i]
 	end := ur.Offset + ur.Length
+	// A copy that fails its own structural check is vouched for by nothing.
+	var judged fs.Judgement
+	if i < len(r.Layouts) && r.Layouts[i] != nil {
+		judged = r.Layouts[i].Judge(ur.Offset, ur.Length)
+		if judged.Intact < 0 {
+			return "", ""
+		}
+	}
 	// md: the authority's write-intent bitmap records every chunk written
 	// since m stopped receiving writes; outside them m's copy is current.
 	if auth >= 0 && s.Bitmap != nil && s.BitmapMember == r.Authority && m.MD != nil && m.MD.Events >= s.Bitmap.EventsCleared && s.Bitmap.ChunkSize > 0 {
@@ -409,11 +439,15 @@ func (r *Result) vouch(ur UnreadRange, i, auth int, older []bool, name func(int)
 	if auth >= 0 && r.Basis == BasisFilesystem && r.Diff.PairBytes[i][auth] == 0 {
 		return SalvageInSync, fmt.Sprintf("%s holds the same data as the authoritative %s wherever both were read and no evidence shows it older", name(i), name(auth))
 	}
+	// Damaged, not older: every byte where it differs from the authority
+	// is a copy that fails its own checks (torn records, a torn FAT), so
+	// the rest of it is as current as the authority.
+	if auth >= 0 && r.Basis == BasisFilesystem && fsv.torn != nil && i < len(fsv.torn) && fsv.torn[i] >= r.Diff.PairBytes[i][auth] {
+		return SalvageInSync, fmt.Sprintf("%s differs from the authoritative %s only where its own copies fail their checks (%d bytes): damaged, not older, so its copy here is current", name(i), name(auth), fsv.torn[i])
+	}
 	// The copy's own structure verifies, on a member not shown older.
-	if i < len(r.Layouts) && r.Layouts[i] != nil {
-		if j := r.Layouts[i].Judge(ur.Offset, ur.Length); j.Intact > 0 {
-			return SalvageStructure, fmt.Sprintf("%s's copy verifies (%s) and no evidence shows %s older", name(i), j.Reason, name(i))
-		}
+	if judged.Intact > 0 {
+		return SalvageStructure, fmt.Sprintf("%s's copy verifies (%s) and no evidence shows %s older", name(i), judged.Reason, name(i))
 	}
 	return "", ""
 }

@@ -27,19 +27,19 @@ const maxMapfile = 256 << 20
 // A mapfile that does not parse, or that describes more bytes than its
 // image holds, is an error naming it; a given mapfile for a path that is
 // not an input, or that does not exist, is a UsageError.
-func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]string, error) {
+func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]string, map[int]string, error) {
 	paths := map[int]string{}
 	how := map[int]string{}
 	for _, g := range given {
 		i, err := r.Find("--mapfile", g.Image)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if _, dup := paths[i]; dup {
-			return nil, nil, usage("--mapfile names %s twice", g.Image)
+			return nil, nil, nil, usage("--mapfile names %s twice", g.Image)
 		}
 		if _, err := os.Stat(g.Path); err != nil {
-			return nil, nil, usage("--mapfile: %w", err)
+			return nil, nil, nil, usage("--mapfile: %w", err)
 		}
 		paths[i], how[i] = g.Path, "ddrescue mapfile "+g.Path+" (--mapfile)"
 	}
@@ -54,7 +54,7 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 				continue
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", p, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", p, err)
 			}
 			if fi.Mode().IsRegular() {
 				paths[i], how[i] = p, "ddrescue mapfile "+p+" (found beside the image)"
@@ -66,7 +66,7 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 	for i, p := range paths {
 		rs, err := readMapfile(p, r.Images[i].Size())
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, x := range rs {
 			out[i] = append(out[i], check.Extent{Off: x.Off, Len: x.Len})
@@ -90,7 +90,7 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 		}
 		out[i] = mergeExtents(out[i])
 	}
-	return out, how, nil
+	return out, how, paths, nil
 }
 
 // mergeExtents sorts extents and merges those that overlap or touch.
