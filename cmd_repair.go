@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mirrorchk/mirrorchk/batch"
 	"github.com/mirrorchk/mirrorchk/repair"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/scan"
@@ -39,16 +40,18 @@ EXIT STATUS
 			return o.validate()
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil)
+			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil, true)
 			if err != nil {
 				return err
 			}
 			defer run.Close()
-			rep := runReport(run, e, o.scanOptions)
+			rep := run.report(e, o.scanOptions)
 			code, err := repairSets(cmd, e, o, run, rep)
 			if err != nil {
 				return err
 			}
+			code |= *rep.ExitCode & batch.CodeOperation
+			rep.ExitCode = &code
 			if err := emit(e, o.scanOptions, rep); err != nil {
 				return err
 			}
@@ -64,10 +67,25 @@ EXIT STATUS
 
 // repairSets plans, and unless dry-running writes, the repair of every set,
 // recording each in the report. It returns the exit code.
-func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep *report.Report) (int, error) {
+func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep *report.Report) (int, error) {
 	var plans []*repair.Plan
 	refused := false
-	for i, res := range run.Results {
+	for i, r := range run.results {
+		res := r.Result
+		var why string
+		switch {
+		case res == nil:
+			why = "the input could not be read"
+		case r.Planned.Unpaired:
+			why = "unpaired: the only image of its disk, so it is neither a source nor a target of repair"
+		}
+		if why != "" {
+			refused = true
+			rep.Sets[i].Repair = scan.RepairReport(nil, o.dryRun, "refused", why)
+			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %s\n", rep.Sets[i].ID, why)
+			plans = append(plans, nil)
+			continue
+		}
 		p, err := repair.NewPlan(res, o.out)
 		switch {
 		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
@@ -80,12 +98,22 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 		case err != nil:
 			return 0, err
 		}
+		if p.Needed && r.Planned.NoSharedIdentity && r.Planned.Prefer < 0 {
+			why = "no-shared-identity: nothing shows these images are copies of one disk; name the authoritative one with --prefer"
+			refused = true
+			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "refused", why)
+			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %s\n", rep.Sets[i].ID, why)
+			plans = append(plans, nil)
+			continue
+		}
 		plans = append(plans, p)
 	}
 	if !o.dryRun {
 		var inputs, outputs []string
-		for _, im := range run.Images {
-			inputs = append(inputs, im.Segments()...)
+		for _, im := range run.plan.Images {
+			if im != nil {
+				inputs = append(inputs, im.Segments()...)
+			}
 		}
 		for _, p := range plans {
 			if p == nil {
@@ -123,7 +151,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 		case o.dryRun:
 			rep.Sets[i].Repair = scan.RepairReport(p, true, "planned", "dry run: nothing written")
 		default:
-			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.Hashes, Progress: bar.progress}); err != nil {
+			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.hashes, Progress: bar.progress}); err != nil {
 				return 0, err
 			}
 			repaired = true
@@ -135,7 +163,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *scan.Run, rep 
 		return exitProblems, nil
 	case repaired:
 		return exitRepaired, nil
-	case o.dryRun && scanCode(rep) != exitOK:
+	case o.dryRun && batch.RunCode(rep)&batch.CodeProblems != 0:
 		return exitProblems, nil
 	}
 	return exitOK, nil

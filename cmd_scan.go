@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/mirrorchk/mirrorchk/batch"
 	"github.com/mirrorchk/mirrorchk/example"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -34,6 +38,11 @@ type scanOptions struct {
 	serials    []string
 	hives      []string
 	ftMembers  []string
+	manifest   string
+	jsonlFile  string
+	dfxmlFile  string
+	jobs       int
+	shard      string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -47,6 +56,11 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
 	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
 	fs.StringArrayVar(&o.hives, "hive", nil, "`FILE`: a Windows NT SYSTEM hive (or SYSTEM.ALT) whose \\DISK\\Information describes FT mirror sets; read only; repeatable")
+	fs.StringVar(&o.manifest, "manifest", "", "read the images from `FILE`: CSV with a header, or JSON lines; columns image (required), case, set, hive, member, serial, prefer; paths relative to the manifest's directory")
+	fs.StringVar(&o.jsonlFile, "jsonl", "", "also write one JSON line per set, then a summary line, to `FILE` (\"-\": stdout, and no other report there)")
+	fs.StringVar(&o.dfxmlFile, "dfxml", "", "also write Digital Forensics XML (DFXML) to `FILE`")
+	fs.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "check `N` sets at once")
+	fs.StringVar(&o.shard, "shard", "", "`I/N`: check only the sets of shard I of N (0 <= I < N); merge the N outputs with mirrorchk merge")
 	fs.StringArrayVar(&o.ftMembers, "member", nil, "`IMAGE=SIGNATURE:OFFSET`: bind a partition image to the NT FT member on the disk with that signature (hex) at that byte offset; repeatable")
 }
 
@@ -77,6 +91,15 @@ func (o *scanOptions) validate() error {
 	}
 	if o.maxRanges < 0 {
 		return usageError{fmt.Errorf("--max-ranges %d: must not be negative", o.maxRanges)}
+	}
+	if o.jobs < 1 {
+		return usageError{fmt.Errorf("--jobs %d: must be at least 1", o.jobs)}
+	}
+	if o.json && o.jsonlFile == "-" {
+		return usageError{fmt.Errorf("--json and --jsonl - both write to stdout; give --jsonl a file")}
+	}
+	if _, _, err := o.shardSpec(); err != nil {
+		return err
 	}
 	_, err := o.hashes()
 	return err
@@ -119,16 +142,16 @@ EXIT STATUS
 					labels[p] = "example/" + example.Names[i]
 				}
 			}
-			run, err := runScan(cmd.Context(), e, o, args, labels)
+			run, err := runScan(cmd.Context(), e, o, args, labels, false)
 			if err != nil {
 				return err
 			}
 			defer run.Close()
-			rep := runReport(run, e, o)
+			rep := run.report(e, o)
 			if err := emit(e, o, rep); err != nil {
 				return err
 			}
-			e.code = scanCode(rep)
+			e.code = *rep.ExitCode
 			return nil
 		},
 	}
@@ -140,44 +163,67 @@ EXIT STATUS
 // now is the report's clock; tests replace it.
 var now = func() time.Time { return time.Now().UTC() }
 
-// runScan opens the images, groups them into sets and checks each set,
-// through package scan. The returned run owns the open images: the caller
-// closes it.
-func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scan.Run, error) {
+// batchRun is one run of the batch pipeline: the plan (which owns the open
+// images), its results and the report.
+type batchRun struct {
+	plan    *batch.Plan
+	results []*batch.SetResult
+	hashes  []string
+	start   time.Time
+}
+
+func (r *batchRun) Close() { r.plan.Close() }
+
+// runScan collects the inputs (files, directories, --manifest), groups
+// them into sets, and checks the sets (those of --shard) --jobs at a time.
+// The returned run owns the open images: the caller closes it.
+func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string, keep bool) (*batchRun, error) {
+	start := now()
 	hashes, _ := o.hashes()
-	run, err := scan.Open(paths, labels)
+	in, err := batch.Collect(paths, o.manifest)
+	if err != nil {
+		var me *batch.ManifestError
+		if errors.As(err, &me) || errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("--manifest: %w", err)}
+		}
+		return nil, err
+	}
+	gopt, err := o.groupOptions()
 	if err != nil {
 		return nil, err
 	}
+	shard, shards, err := o.shardSpec()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := batch.MakePlan(in, batch.Options{Hives: gopt.Hives, Serials: gopt.Serials, FTMembers: gopt.FTMembers,
+		Prefer: o.prefer, Labels: labels, Shards: shards, Settings: o.settings()})
+	if err != nil {
+		return nil, err
+	}
+	run := &batchRun{plan: plan, hashes: hashes, start: start}
 	ok := false
 	defer func() {
 		if !ok {
 			run.Close()
 		}
 	}()
-	prefer := -1
-	if o.prefer != "" {
-		if prefer, err = run.Find("--prefer", o.prefer); err != nil {
-			return nil, err
-		}
-	}
-	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
-		if err := checkReportPath(rf.flag, rf.path, run.Images); err != nil {
-			return nil, err
-		}
-	}
-	if o.reportFile != "" && o.reportFile == o.htmlFile {
-		return nil, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
-	}
-	gopt, err := o.groupOptions()
-	if err != nil {
+	if err := o.checkOutputs(plan); err != nil {
 		return nil, err
 	}
-	if err := run.Group(gopt); err != nil {
-		return nil, err
+	for _, ps := range plan.Sets {
+		if ps.Err != nil && (shard < 0 || ps.Shard == shard) {
+			fmt.Fprintf(e.stderr, "mirrorchk: %v (reported as an unreadable input; every other set is still scanned)\n", ps.Err)
+		}
 	}
 	bar := newBar(e, o, "scan")
-	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer, Progress: bar.progress})
+	run.results, err = plan.Run(ctx, batch.RunOptions{
+		Check:       scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes},
+		Jobs:        o.jobs,
+		Shard:       shard,
+		Progress:    bar.progress,
+		KeepResults: keep,
+	})
 	bar.done()
 	if err != nil {
 		return nil, err
@@ -186,14 +232,64 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	return run, nil
 }
 
+// checkOutputs refuses an output file that is an input, a directory, or
+// named by two output flags.
+func (o *scanOptions) checkOutputs(plan *batch.Plan) error {
+	var images []*image.Image
+	for _, im := range plan.Images {
+		if im != nil {
+			images = append(images, im)
+		}
+	}
+	seen := map[string]string{}
+	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}, {"--jsonl", o.jsonlFile}, {"--dfxml", o.dfxmlFile}} {
+		if rf.path == "" || rf.path == "-" {
+			continue
+		}
+		if err := checkReportPath(rf.flag, rf.path, images); err != nil {
+			return err
+		}
+		if f, ok := seen[rf.path]; ok {
+			return usageError{fmt.Errorf("%s and %s name the same file %s", f, rf.flag, rf.path)}
+		}
+		seen[rf.path] = rf.flag
+	}
+	return nil
+}
+
 // report builds the report model of a run.
-func runReport(run *scan.Run, e *env, o scanOptions) *report.Report {
-	return run.Report(scan.Meta{
+func (r *batchRun) report(e *env, o scanOptions) *report.Report {
+	shard, _, _ := o.shardSpec()
+	prov := provenance(e.argv, r.start)
+	rep := r.plan.Report(r.results, scan.Meta{
 		Tool:       report.Tool{Name: "mirrorchk", Version: toolVersion()},
 		Command:    e.argv,
 		Generated:  now(),
 		SectorSize: o.sectorSize,
-	})
+	}, r.hashes, shard, prov)
+	prov.End = now().UTC().Format(time.RFC3339Nano)
+	return rep
+}
+
+// settings are the options that change the results: part of the plan's
+// hash, so that merge refuses shard outputs of different settings.
+func (o *scanOptions) settings() string {
+	h, _ := o.hashes()
+	return fmt.Sprintf("sector-size=%d hashes=%s max-ranges=%d", o.sectorSize, strings.Join(h, ","), o.maxRanges)
+}
+
+// shardSpec parses --shard I/N: shard -1 when not given.
+func (o *scanOptions) shardSpec() (shard, shards int, err error) {
+	if o.shard == "" {
+		return -1, 1, nil
+	}
+	is, ns, ok := strings.Cut(o.shard, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n || n > 1<<20 {
+		return 0, 0, usageError{fmt.Errorf("--shard %q: want I/N with 0 <= I < N", o.shard)}
+	}
+	return i, n, nil
 }
 
 // groupOptions parses --serial and --member.
@@ -246,7 +342,8 @@ func checkReportPath(flag, path string, images []*image.Image) error {
 	return nil
 }
 
-// emit writes the report: JSON or text on stdout, and the JSON file.
+// emit writes the report: JSON or text on stdout (nothing when --jsonl
+// is "-"), and the files of --report, --html, --jsonl and --dfxml.
 func emit(e *env, o scanOptions, rep *report.Report) error {
 	if o.reportFile != "" {
 		if err := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
@@ -258,36 +355,31 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 			return fmt.Errorf("--html: %w", err)
 		}
 	}
+	if o.dfxmlFile != "" {
+		if err := writeFileAtomic(o.dfxmlFile, func(f *os.File) error { return report.WriteDFXML(f, rep) }); err != nil {
+			return fmt.Errorf("--dfxml: %w", err)
+		}
+	}
+	switch o.jsonlFile {
+	case "":
+	case "-":
+		return report.WriteJSONL(e.stdout, rep)
+	default:
+		if err := writeFileAtomic(o.jsonlFile, func(f *os.File) error { return report.WriteJSONL(f, rep) }); err != nil {
+			return fmt.Errorf("--jsonl: %w", err)
+		}
+	}
 	switch {
 	case o.json:
 		return report.WriteJSON(e.stdout, rep)
 	case o.quiet:
 		return nil
 	default:
-		return report.WriteText(e.stdout, rep)
-	}
-}
-
-// scanCode is the exit code of a scan: 0 when every set is consistent and
-// nothing of warning severity or worse was found, else 4.
-func scanCode(rep *report.Report) int {
-	bad := func(ps []report.Problem) bool {
-		for _, p := range ps {
-			if p.Severity != report.SeverityInfo {
-				return true
-			}
+		if err := report.WriteText(e.stdout, rep); err != nil {
+			return err
 		}
-		return false
+		return report.WriteProvenanceText(e.stdout, rep)
 	}
-	if bad(rep.Problems) {
-		return exitProblems
-	}
-	for _, s := range rep.Sets {
-		if s.Verdict != report.VerdictConsistent || bad(s.Problems) {
-			return exitProblems
-		}
-	}
-	return exitOK
 }
 
 // writeFileAtomic writes path through a temporary file in the same

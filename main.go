@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -104,7 +105,11 @@ func newVersionCommand(e *env) *cobra.Command {
 		Short: "Print the version",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(e.stdout, "mirrorchk %s\n", toolVersion())
+			v, rev, mod := buildInfo()
+			if mod {
+				rev += " (modified)"
+			}
+			fmt.Fprintf(e.stdout, "mirrorchk %s\nrevision %s\n%s\n", v, rev, runtime.Version())
 			return nil
 		},
 	}

@@ -329,23 +329,25 @@ func TestSchemaMatchesModel(t *testing.T) {
 	v := newValidator(t)
 	defs := v.root["$defs"].(map[string]any)
 	types := map[string]reflect.Type{
-		"":              reflect.TypeFor[Report](),
-		"tool":          reflect.TypeFor[Tool](),
-		"set":           reflect.TypeFor[Set](),
-		"member":        reflect.TypeFor[Member](),
-		"authority":     reflect.TypeFor[Authority](),
-		"divergence":    reflect.TypeFor[Divergence](),
-		"range":         reflect.TypeFor[Range](),
-		"bitmap":        reflect.TypeFor[Bitmap](),
-		"problem":       reflect.TypeFor[Problem](),
-		"repair":        reflect.TypeFor[Repair](),
-		"repair_output": reflect.TypeFor[RepairOutput](),
-		"owner":         reflect.TypeFor[Owner](),
-		"member_owner":  reflect.TypeFor[MemberOwner](),
-		"file":          reflect.TypeFor[File](),
-		"filesystem":    reflect.TypeFor[Filesystem](),
-		"partition":     reflect.TypeFor[Partition](),
-		"input":         reflect.TypeFor[Input](),
+		"":               reflect.TypeFor[Report](),
+		"tool":           reflect.TypeFor[Tool](),
+		"set":            reflect.TypeFor[Set](),
+		"member":         reflect.TypeFor[Member](),
+		"authority":      reflect.TypeFor[Authority](),
+		"divergence":     reflect.TypeFor[Divergence](),
+		"range":          reflect.TypeFor[Range](),
+		"bitmap":         reflect.TypeFor[Bitmap](),
+		"problem":        reflect.TypeFor[Problem](),
+		"repair":         reflect.TypeFor[Repair](),
+		"repair_output":  reflect.TypeFor[RepairOutput](),
+		"owner":          reflect.TypeFor[Owner](),
+		"member_owner":   reflect.TypeFor[MemberOwner](),
+		"file":           reflect.TypeFor[File](),
+		"filesystem":     reflect.TypeFor[Filesystem](),
+		"partition":      reflect.TypeFor[Partition](),
+		"input":          reflect.TypeFor[Input](),
+		"provenance":     reflect.TypeFor[Provenance](),
+		"inputs_summary": reflect.TypeFor[InputsSummary](),
 	}
 	for name, typ := range types {
 		s := v.root
@@ -396,7 +398,7 @@ func TestSchemaEnums(t *testing.T) {
 		want  []string
 	}{
 		{"set.verdict", prop("set", "verdict"),
-			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown}},
+			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown, VerdictUnpaired, VerdictUnreadable}},
 		{"member.state", prop("member", "state"),
 			[]string{StateActive, StateStale, StateFaulty, StateSpare, StateRebuilding, StateMissing, StateUnknown}},
 		{"authority.basis", prop("authority", "basis"),

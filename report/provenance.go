@@ -1,0 +1,61 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// WriteProvenanceText writes the run's provenance and batch summary as
+// text, after the text report: who ran what, where and when, the plan,
+// the shard and the exit code. Nothing when the report has none.
+func WriteProvenanceText(w io.Writer, rep *Report) error {
+	p := rep.Provenance
+	if p == nil && rep.Inputs == nil {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("\nProvenance\n")
+	if p != nil {
+		fmt.Fprintf(&b, "  tool:      %s %s (%s%s, %s)\n", rep.Tool.Name, p.Version, p.Revision, map[bool]string{true: ", modified", false: ""}[p.Modified], p.GoVersion)
+		fmt.Fprintf(&b, "  command:   %s\n", strings.Join(p.Command, " "))
+		fmt.Fprintf(&b, "  directory: %s\n", p.Cwd)
+		fmt.Fprintf(&b, "  host:      %s, user %s\n", p.Host, p.User)
+		fmt.Fprintf(&b, "  start:     %s\n  end:       %s\n", p.Start, p.End)
+	}
+	if in := rep.Inputs; in != nil {
+		fmt.Fprintf(&b, "  inputs:    %d images, %d sets", in.Images, in.Sets)
+		var ks []string
+		for k := range in.Skipped {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		for _, k := range ks {
+			fmt.Fprintf(&b, ", %d skipped (%s)", in.Skipped[k], k)
+		}
+		b.WriteString("\n")
+	}
+	if rep.Plan != "" {
+		fmt.Fprintf(&b, "  plan:      %s", rep.Plan)
+		if rep.Shard != "" {
+			fmt.Fprintf(&b, ", shard %s", rep.Shard)
+		}
+		b.WriteString("\n")
+	}
+	if rep.ExitCode != nil {
+		codes := []string{}
+		for _, s := range rep.Sets {
+			if s.ExitCode != nil && *s.ExitCode != 0 {
+				codes = append(codes, fmt.Sprintf("%s %d", s.ID, *s.ExitCode))
+			}
+		}
+		fmt.Fprintf(&b, "  exit code: %d", *rep.ExitCode)
+		if len(codes) > 0 {
+			fmt.Fprintf(&b, " (bitwise OR of the sets': %s)", strings.Join(codes, ", "))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
