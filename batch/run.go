@@ -211,7 +211,7 @@ func (p *Plan) runSet(ctx context.Context, ps *PlannedSet, copt scan.CheckOption
 // failedSet is the report of a set whose input could not be read.
 func (p *Plan) failedSet(ps *PlannedSet, err error) *SetResult {
 	rs := report.Set{ID: ps.ID, Metadata: set.FormatNone, Verdict: VerdictUnreadable,
-		Authority: report.Authority{Basis: report.BasisNone, Reasons: []string{}},
+		Authority:  report.Authority{Basis: report.BasisNone, Reasons: []string{}},
 		Divergence: report.Divergence{Ranges: []report.Range{}}, Files: []report.File{}}
 	if ps.Set != nil {
 		rs.Metadata, rs.Level, rs.Name = ps.Set.Format, ps.Set.Level, ps.Set.Name
