@@ -32,7 +32,12 @@ unless --prefer names the authoritative member.
 
 EXIT STATUS
   0 nothing needed, 1 repaired and verified, 4 not repaired, 8 operational error, 16 usage`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.manifest != "" {
+				return nil
+			}
+			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
+		},
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.out == "" && !o.dryRun {
 				return usageError{errors.New("--out DIR is required (or --dry-run)")}

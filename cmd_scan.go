@@ -123,6 +123,9 @@ EXIT STATUS
 				}
 				return nil
 			}
+			if o.manifest != "" {
+				return nil
+			}
 			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
 		},
 		PreRunE: func(*cobra.Command, []string) error { return o.validate() },

@@ -95,7 +95,7 @@ EXIT STATUS
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newScanCommand(e), newRepairCommand(e), newVersionCommand(e))
+	root.AddCommand(newScanCommand(e), newRepairCommand(e), newPlanCommand(e), newMergeCommand(e), newVersionCommand(e))
 	return root
 }
 

@@ -311,7 +311,7 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 			}
 			cg.bare = append(cg.bare, i)
 		}
-		if len(g.Sets) > 0 || len(g.FTUsed) > 0 {
+		if !in.Walked && (len(g.Sets) > 0 || len(g.FTUsed) > 0) {
 			for _, i := range cg.bare {
 				p.Problems = append(p.Problems, set.Problem{Code: "not-in-set", Severity: set.Warning, Member: p.Images[i].Path(),
 					Message: fmt.Sprintf("%s has no usable set metadata and was not compared with the members of the sets found from metadata; it is grouped only with copies of the same disk, else reported on its own", p.Images[i].Path())})

@@ -30,6 +30,7 @@ func (p *Plan) Report(results []*SetResult, meta scan.Meta, hashes []string, sha
 	rep.Sets = []report.Set{}
 	for _, r := range results {
 		rep.Sets = append(rep.Sets, r.Report)
+		rep.SetIndexes = append(rep.SetIndexes, r.Planned.Index)
 	}
 	code := RunCode(rep)
 	rep.ExitCode = &code

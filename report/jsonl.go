@@ -47,6 +47,9 @@ func WriteJSONL(w io.Writer, rep *Report) error {
 	sort.SliceStable(order, func(a, b int) bool { return rep.Sets[order[a]].Key < rep.Sets[order[b]].Key })
 	for _, i := range order {
 		idx := i
+		if i < len(rep.SetIndexes) {
+			idx = rep.SetIndexes[i]
+		}
 		s := rep.Sets[i]
 		if err := writeLine(bw, &Line{Schema: JSONLSchema, Type: "set", Plan: rep.Plan, Shard: shard, Tool: rep.Tool, Index: &idx, Set: &s}); err != nil {
 			return err

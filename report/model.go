@@ -32,6 +32,10 @@ type Report struct {
 	Shard      string         `json:"shard,omitempty"`     // "I/N": the shard this report covers; "" for the whole plan
 	ExitCode   *int           `json:"exit_code,omitempty"` // the run's exit code: bitwise OR of the sets' and 4 for top-level problems
 	Inputs     *InputsSummary `json:"inputs,omitempty"`    // what the walk found and skipped
+	// SetIndexes, when not nil, holds each set's position in the whole
+	// plan (a shard's report holds some of its sets); JSONL lines carry
+	// it so that merge restores the plan's order. Not part of the JSON.
+	SetIndexes []int `json:"-"`
 }
 
 // Input is a file read besides the member images (a SYSTEM hive).

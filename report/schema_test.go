@@ -357,6 +357,9 @@ func TestSchemaMatchesModel(t *testing.T) {
 		var fields, required []string
 		for f := range typ.Fields() {
 			tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == "-" {
+				continue // not part of the JSON
+			}
 			fields = append(fields, tag)
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, tag)
