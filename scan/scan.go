@@ -198,7 +198,7 @@ func readHive(p string, images []*image.Image) ([]byte, error) {
 		return nil, err
 	}
 	for _, im := range images {
-		if im.Contains(fi) {
+		if im != nil && im.Contains(fi) {
 			return nil, fmt.Errorf("%s is also given as an image", p)
 		}
 	}
