@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/internal/fsfixture"
 	"github.com/mirrorchk/mirrorchk/report"
 )
 
@@ -418,4 +419,99 @@ func jsonlSets(t *testing.T, path string) map[string]string {
 		out[l.Set.Key] = string(b)
 	}
 	return out
+}
+
+// TestBareGrouping: the scenarios of issue 15 given as shell globs. Five
+// bare 16 MiB FAT16 images (two real pairs and an unrelated disk) are two
+// pairs and an unpaired image, not a 5-way mirror; a bare image and an
+// unrelated FAT image of one size given alone are compared only with a
+// no-shared-identity warning, and repair refuses without --prefer
+// (writing nothing); a lone image is unpaired, never consistent.
+func TestBareGrouping(t *testing.T) {
+	dir := t.TempDir()
+	p := members(t, "fsmirror/bare-pair")
+	q := members(t, "fsmirror/fat-torn-fat2-fat16")
+	other := filepath.Join(dir, "other.img")
+	mkfat(t, other, 16384, "-F", "16", "-i", "0BADF00D", "-n", "OTHER")
+	code, rep := scanJSON(t, p[0], q[0], other, p[1], q[1])
+	if code != exitProblems || len(rep.Sets) != 3 {
+		t.Fatalf("five bare images: exit %d, %d sets", code, len(rep.Sets))
+	}
+	got := []string{}
+	for _, s := range rep.Sets {
+		got = append(got, fmt.Sprintf("%s:%d", s.Verdict, len(s.Members)))
+	}
+	if want := []string{"diverged:2", "diverged:2", "unpaired:1"}; !slices.Equal(got, want) {
+		t.Errorf("sets %v, want %v", got, want)
+	}
+	if s := rep.Sets[2]; s.Members[0].Path != other || s.Authority.Member != nil || s.Members[0].Hashes["sha256"] == "" {
+		t.Errorf("unpaired set %+v", s)
+	}
+
+	// A bare image and an unrelated FAT image of the same size, alone.
+	code, rep = scanJSON(t, p[0], other)
+	if len(rep.Sets) != 1 || !hasCode(rep.Sets[0].Problems, "no-shared-identity") || code != exitProblems {
+		t.Fatalf("bare + unrelated: exit %d sets %+v", code, rep.Sets)
+	}
+	before := fileSHA256(t, other)
+	out := t.TempDir()
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, p[0], other)
+	if code != exitProblems || !strings.Contains(stderr, "no-shared-identity") {
+		t.Errorf("repair without --prefer: exit %d %q", code, stderr)
+	}
+	if rr, err := report.ReadJSON(strings.NewReader(stdout)); err != nil || rr.Sets[0].Repair == nil || rr.Sets[0].Repair.Status != "refused" {
+		t.Errorf("repair report: %v %s", err, stdout)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("repair wrote %d files", len(ents))
+	}
+	if fileSHA256(t, other) != before {
+		t.Errorf("input changed")
+	}
+	// In a directory, the same two are never compared.
+	d := t.TempDir()
+	writeFile(t, filepath.Join(d, "a.img"), mustRead(t, p[0]))
+	writeFile(t, filepath.Join(d, "b.img"), mustRead(t, other))
+	code, stdout, _ = mirrorchk(t, "repair", "--dry-run", "--json", d)
+	rr, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil || len(rr.Sets) != 2 || code != exitProblems {
+		t.Fatalf("directory dry run: exit %d %v", code, err)
+	}
+	for _, s := range rr.Sets {
+		if s.Verdict != report.VerdictUnpaired || s.Repair == nil || s.Repair.Status != "refused" || len(s.Repair.Outputs) != 0 {
+			t.Errorf("%s: verdict %s repair %+v", s.ID, s.Verdict, s.Repair)
+		}
+	}
+
+	// A lone image.
+	code, rep = scanJSON(t, other)
+	if code != exitProblems || rep.Sets[0].Verdict != report.VerdictUnpaired {
+		t.Errorf("lone image: exit %d verdict %s", code, rep.Sets[0].Verdict)
+	}
+}
+
+// TestReportTwice: every fixture scanned twice gives byte-identical JSON
+// (every list in the report has a total order).
+func TestReportTwice(t *testing.T) {
+	dirs := []string{"md/md-1.2/c-stale-member-bitmap", "md/md-0.90/b-stale-member", "md/md-imsm/b-stale-member", "md/md-ddf/b-stale-member"}
+	for _, c := range fsfixture.Cases {
+		dirs = append(dirs, "fsmirror/"+c)
+	}
+	for _, d := range dirs {
+		var paths []string
+		tmp := t.TempDir()
+		for i := 0; i < 3; i++ {
+			rel := fmt.Sprintf("%s/m%d.img.zst", d, i)
+			if _, err := os.Stat(fixture.Path(rel)); err != nil {
+				break
+			}
+			paths = append(paths, fixture.UnzstdTo(t, rel, tmp))
+		}
+		args := append([]string{"scan", "--json", "--hash", "none"}, paths...)
+		_, a, _ := mirrorchk(t, args...)
+		_, b, _ := mirrorchk(t, args...)
+		if a != b || a == "" {
+			t.Errorf("%s: two runs differ", d)
+		}
+	}
 }
