@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -58,4 +59,38 @@ func WriteProvenanceText(w io.Writer, rep *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// provenanceKVs are the HTML header's rows for the provenance and the
+// batch summary; none when the report has none.
+func provenanceKVs(r *Report) []htmlKV {
+	var kv []htmlKV
+	if p := r.Provenance; p != nil {
+		rev := p.Revision
+		if p.Modified {
+			rev += " (modified)"
+		}
+		kv = append(kv,
+			htmlKV{"Version", orDash(htmlText(p.Version))},
+			htmlKV{"Revision", orDash(htmlText(rev))},
+			htmlKV{"Built with", orDash(htmlText(p.GoVersion))},
+			htmlKV{"Command line", orDash(htmlCommand(p.Command))},
+			htmlKV{"Working directory", orDash(htmlPath(p.Cwd))},
+			htmlKV{"Host", orDash(htmlText(p.Host))},
+			htmlKV{"User", orDash(htmlText(p.User))},
+			htmlKV{"Start (UTC)", orDash(htmlText(p.Start))},
+			htmlKV{"End (UTC)", orDash(htmlText(p.End))},
+		)
+	}
+	if r.Plan != "" {
+		plan := r.Plan
+		if r.Shard != "" {
+			plan += ", shard " + r.Shard
+		}
+		kv = append(kv, htmlKV{"Plan", htmlText(plan)})
+	}
+	if r.ExitCode != nil {
+		kv = append(kv, htmlKV{"Exit code", strconv.Itoa(*r.ExitCode) + " (bitwise OR of the sets' codes)"})
+	}
+	return kv
 }
