@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	if corpusRoot != "" {
 		os.RemoveAll(corpusRoot)
 	}
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
 	os.Exit(code)
 }
 

@@ -72,10 +72,7 @@ func TestSlurmArray(t *testing.T) {
 	if err := os.WriteFile(script, m[1], 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(work, "bin")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "mirrorchk"), ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(builtMirrorchk(t))
 
 	// munged, as the munge user, with its socket, log, pid and seed in a
 	// directory of its own under /run (munged refuses world-writable dirs).

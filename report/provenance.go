@@ -45,17 +45,13 @@ func WriteProvenanceText(w io.Writer, rep *Report) error {
 		b.WriteString("\n")
 	}
 	if rep.ExitCode != nil {
-		codes := []string{}
+		fmt.Fprintf(&b, "  exit code: %d (bitwise OR of the sets' codes)\n", *rep.ExitCode)
 		for _, s := range rep.Sets {
-			if s.ExitCode != nil && *s.ExitCode != 0 {
-				codes = append(codes, fmt.Sprintf("%s %d", s.ID, *s.ExitCode))
+			if s.Key == "" || s.ExitCode == nil {
+				continue
 			}
+			fmt.Fprintf(&b, "    %d  %-12s %s (%s)\n", *s.ExitCode, s.Verdict, s.Key, s.ID)
 		}
-		fmt.Fprintf(&b, "  exit code: %d", *rep.ExitCode)
-		if len(codes) > 0 {
-			fmt.Fprintf(&b, " (bitwise OR of the sets': %s)", strings.Join(codes, ", "))
-		}
-		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
