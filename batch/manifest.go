@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +56,13 @@ func ReadManifest(path string) ([]Input, error) {
 	if len(b) > maxManifest {
 		return nil, &ManifestError{Path: path, Msg: fmt.Sprintf("larger than %d bytes", maxManifest)}
 	}
+	return parseManifest(path, b)
+}
+
+// parseManifest parses the manifest b read from path.
+func parseManifest(path string, b []byte) ([]Input, error) {
 	dir := filepath.Dir(path)
+	var err error
 	var rows []map[string]string
 	var lines []int
 	if t := bytes.TrimLeft(b, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
@@ -110,10 +117,15 @@ func csvRows(path string, b []byte) ([]map[string]string, []int, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
 			return nil, nil, &ManifestError{Path: path, Line: line, Msg: err.Error()}
 		}
+		line, _ := r.FieldPos(0)
 		if len(rows) >= maxManifestRows {
 			return nil, nil, &ManifestError{Path: path, Line: line, Msg: fmt.Sprintf("more than %d rows", maxManifestRows)}
 		}
