@@ -139,6 +139,12 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 			if in.Images[i].Explicit && in.Images[j].Explicit {
 				return p, &scan.UsageError{Err: fmt.Errorf("%s and %s are the same image given twice", a.Path(), b.Path())}
 			}
+			// What the manifest says of the file is kept, whichever
+			// way it was reached first.
+			x, y := &in.Images[i], in.Images[j]
+			if x.Case == "" && x.Set == "" && x.Hive == "" && x.Member == "" && x.Serial == "" && !x.Prefer {
+				x.Case, x.Set, x.Hive, x.Member, x.Serial, x.Prefer = y.Case, y.Set, y.Hive, y.Member, y.Serial, y.Prefer
+			}
 			b.Close()
 			p.Images[j] = nil
 			p.Skipped["duplicate"]++
