@@ -125,6 +125,7 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 		}
 		if l, ok := opt.Labels[x.Path]; ok {
 			im.Relabel(l)
+			in.Images[i].Path = l // the name in keys and in the plan's hash
 		}
 		p.Images[i] = im
 	}
