@@ -518,3 +518,53 @@ func TestReportTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestColumns: the manifest's case keeps sets apart (an md pair
+// and a bare pair split over two cases are never compared), its set groups
+// images without metadata that share no identity, and prefer names the
+// authority.
+func TestManifestColumns(t *testing.T) {
+	dir := t.TempDir()
+	md := members(t, "md/md-1.2/b-stale-member")
+	bare := members(t, "fsmirror/bare-pair")
+	for i, p := range append(md, bare...) {
+		os.Rename(p, filepath.Join(dir, fmt.Sprintf("i%d.img", i)))
+	}
+	mkfat(t, filepath.Join(dir, "x.img"), 4096, "-i", "11111111", "-n", "X")
+	mkfat(t, filepath.Join(dir, "y.img"), 4096, "-i", "22222222", "-n", "Y")
+	man := writeFile(t, filepath.Join(dir, "m.csv"), []byte("image,case,set,prefer\ni0.img,c1,,\ni1.img,c2,,\ni2.img,c1,,\ni3.img,c2,,\nx.img,c3,laptop,\ny.img,c3,laptop,true\n"))
+	code, rep := scanJSON(t, "--manifest", man)
+	keys := map[string]report.Set{}
+	for _, s := range rep.Sets {
+		keys[s.Key] = s
+	}
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(rep.Sets) != 5 || code != exitProblems {
+		t.Fatalf("exit %d sets %v", code, ks)
+	}
+	n := 0
+	for _, k := range ks {
+		s := keys[k]
+		switch {
+		case strings.HasPrefix(k, "c1/md:"), strings.HasPrefix(k, "c2/md:"):
+			n++
+			if len(s.Members) != 1 || !hasCode(s.Problems, "member-missing") {
+				t.Errorf("%s: %d members, problems %+v", k, len(s.Members), s.Problems)
+			}
+		case k == "c1/unpaired:"+filepath.Join(dir, "i2.img"), k == "c2/unpaired:"+filepath.Join(dir, "i3.img"):
+			n++
+		case k == "c3/none:set-laptop":
+			n++
+			if len(s.Members) != 2 || s.Authority.Basis != report.BasisUser || s.Authority.Member == nil || *s.Authority.Member != filepath.Join(dir, "y.img") || !strings.Contains(s.Grouping, "manifest") {
+				t.Errorf("%s: %+v", k, s)
+			}
+		}
+	}
+	if n != 5 {
+		t.Errorf("keys %v", ks)
+	}
+}
