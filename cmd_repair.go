@@ -22,7 +22,7 @@ type repairOptions struct {
 func newRepairCommand(e *env) *cobra.Command {
 	var o repairOptions
 	cmd := &cobra.Command{
-		Use:   "repair [--dry-run] --out DIR IMAGE...",
+		Use:   "repair [--dry-run] --out DIR [IMAGE|DIR]... [--manifest FILE]",
 		Short: "Write repaired member images as new files (inputs are never modified)",
 		Long: `repair scans the images as scan does, then, for every set that needs it, writes one
 repaired image per member into DIR: the authoritative member's data with each member's own

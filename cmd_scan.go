@@ -108,14 +108,17 @@ func (o *scanOptions) validate() error {
 func newScanCommand(e *env) *cobra.Command {
 	var o scanOptions
 	cmd := &cobra.Command{
-		Use:   "scan IMAGE...",
+		Use:   "scan [IMAGE|DIR]... [--manifest FILE]",
 		Short: "Check the members of mirror sets and report which copy is authoritative",
-		Long: `scan groups the images into mirror sets by their metadata, diffs each set's members
-sector by sector, and reports the verdict, the authoritative member and its evidence,
-and every range where the members differ. Nothing is written.
+		Long: `scan groups the images into mirror sets by their metadata (images without metadata
+only with copies of the same disk: same size and filesystem identity, or the manifest's
+set; else each is "unpaired"), diffs each set's members sector by sector, and reports the
+verdict, the authoritative member and its evidence, and every range where the members
+differ. Directories are walked recursively. Nothing is written to the inputs.
 
 EXIT STATUS
-  0 consistent, 4 divergence, stale member or other problems, 8 operational error, 16 usage`,
+  the bitwise OR of the sets' codes: 0 consistent, 4 divergence, stale member, unpaired
+  image or other problems, 8 an input could not be read (its set only), 16 usage`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.example {
 				if len(args) > 0 {

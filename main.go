@@ -88,9 +88,10 @@ reads each member's set metadata (Linux md superblocks 0.90/1.0/1.1/1.2 with the
 write-intent bitmap), diffs the members sector by sector, decides which copy is
 authoritative and says why, and can write repaired images as new files.
 
-EXIT STATUS
-  scan:   0 consistent, 4 divergence/stale member/problems, 8 operational error, 16 usage
-  repair: 0 nothing needed, 1 repaired and verified, 4 not repaired, 8, 16`,
+EXIT STATUS (the bitwise OR of the sets' codes)
+  scan:   0 consistent, 4 divergence/stale member/unpaired/problems, 8 unreadable input, 16 usage
+  repair: 0 nothing needed, 1 repaired and verified, 4 not repaired, 8, 16
+  plan prints the grouping only; merge combines shard outputs (--shard I/N, --jsonl)`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
