@@ -316,6 +316,14 @@ func TestBatchCorpus(t *testing.T) {
 			t.Errorf("jsonl lines not in key order at %d", i+1)
 		}
 	}
+	// Streamed with nothing else to write (the sets are not kept): the
+	// same lines.
+	mirrorchk(t, "scan", "--quiet", "--jobs", "2", "--manifest", c.manifest, "--jsonl", filepath.Join(out, "c.jsonl"), c.dir)
+	cb, _ := os.ReadFile(filepath.Join(out, "c.jsonl"))
+	lc := strings.Split(string(cb), "\n")
+	if len(lc) != len(la) || strings.Join(lc[:len(rep.Sets)], "\n") != strings.Join(la[:len(rep.Sets)], "\n") {
+		t.Errorf("streamed JSONL differs from the one written at the end")
+	}
 	xa, _ := os.ReadFile(filepath.Join(out, "a.xml"))
 	xb, _ := os.ReadFile(filepath.Join(out, "b.xml"))
 	if norm(string(xa)) != strings.ReplaceAll(norm(string(xb)), "--jobs 1", "--jobs 2") {

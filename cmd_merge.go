@@ -50,7 +50,7 @@ Example:
 			start := now()
 			rep.Provenance = provenance(e.argv, start)
 			rep.Provenance.End = now().UTC().Format("2006-01-02T15:04:05.999999999Z07:00")
-			if err := emit(e, o, rep); err != nil {
+			if err := emit(e, o, rep, nil); err != nil {
 				return err
 			}
 			e.code = *rep.ExitCode

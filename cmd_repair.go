@@ -57,7 +57,7 @@ EXIT STATUS
 			}
 			code |= *rep.ExitCode & batch.CodeOperation
 			rep.ExitCode = &code
-			if err := emit(e, o.scanOptions, rep); err != nil {
+			if err := emit(e, o.scanOptions, rep, nil); err != nil {
 				return err
 			}
 			e.code = code

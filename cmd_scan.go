@@ -154,7 +154,7 @@ EXIT STATUS
 			}
 			defer run.Close()
 			rep := run.report(e, o)
-			if err := emit(e, o, rep); err != nil {
+			if err := emit(e, o, rep, run.stream); err != nil {
 				return err
 			}
 			e.code = *rep.ExitCode
@@ -176,9 +176,13 @@ type batchRun struct {
 	results []*batch.SetResult
 	hashes  []string
 	start   time.Time
+	stream  *jsonlStream // --jsonl written while the sets are checked, or nil
 }
 
-func (r *batchRun) Close() { r.plan.Close() }
+func (r *batchRun) Close() {
+	r.stream.abort()
+	r.plan.Close()
+}
 
 // runScan collects the inputs (files, directories, --manifest), groups
 // them into sets, and checks the sets (those of --shard) --jobs at a time.
@@ -222,14 +226,26 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 			fmt.Fprintf(e.stderr, "mirrorchk: %v (reported as an unreadable input; every other set is still scanned)\n", ps.Err)
 		}
 	}
-	bar := newBar(e, o, "scan")
-	run.results, err = plan.Run(ctx, batch.RunOptions{
+	ropt := batch.RunOptions{
 		Check:       scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes},
 		Jobs:        o.jobs,
 		Shard:       shard,
-		Progress:    bar.progress,
 		KeepResults: keep,
-	})
+	}
+	if o.jsonlFile != "" && !keep {
+		head := &report.Report{Plan: plan.Hash, Tool: report.Tool{Name: "mirrorchk", Version: toolVersion()}}
+		if shard >= 0 {
+			head.Shard = fmt.Sprintf("%d/%d", shard, plan.Shards)
+		}
+		lean := !o.json && o.reportFile == "" && o.htmlFile == "" && o.dfxmlFile == "" && (o.quiet || o.jsonlFile == "-")
+		if run.stream, err = newJSONLStream(e, o.jsonlFile, head, lean); err != nil {
+			return nil, fmt.Errorf("--jsonl: %w", err)
+		}
+		ropt.OnSet = run.stream.set
+	}
+	bar := newBar(e, o, "scan")
+	ropt.Progress = bar.progress
+	run.results, err = plan.Run(ctx, ropt)
 	bar.done()
 	if err != nil {
 		return nil, err
@@ -350,7 +366,7 @@ func checkReportPath(flag, path string, images []*image.Image) error {
 
 // emit writes the report: JSON or text on stdout (nothing when --jsonl
 // is "-"), and the files of --report, --html, --jsonl and --dfxml.
-func emit(e *env, o scanOptions, rep *report.Report) error {
+func emit(e *env, o scanOptions, rep *report.Report, stream *jsonlStream) error {
 	if o.reportFile != "" {
 		if err := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
 			return fmt.Errorf("--report: %w", err)
@@ -366,9 +382,16 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 			return fmt.Errorf("--dfxml: %w", err)
 		}
 	}
-	switch o.jsonlFile {
-	case "":
-	case "-":
+	switch {
+	case stream != nil:
+		if err := stream.finish(rep); err != nil {
+			return fmt.Errorf("--jsonl: %w", err)
+		}
+		if o.jsonlFile == "-" {
+			return nil
+		}
+	case o.jsonlFile == "":
+	case o.jsonlFile == "-":
 		return report.WriteJSONL(e.stdout, rep)
 	default:
 		if err := writeFileAtomic(o.jsonlFile, func(f *os.File) error { return report.WriteJSONL(f, rep) }); err != nil {

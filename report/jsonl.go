@@ -36,10 +36,6 @@ type Line struct {
 // lines are byte-identical between runs over the same inputs.
 func WriteJSONL(w io.Writer, rep *Report) error {
 	bw := bufio.NewWriter(w)
-	shard := rep.Shard
-	if shard == "" {
-		shard = "0/1"
-	}
 	order := make([]int, len(rep.Sets))
 	for i := range order {
 		order[i] = i
@@ -50,18 +46,37 @@ func WriteJSONL(w io.Writer, rep *Report) error {
 		if i < len(rep.SetIndexes) {
 			idx = rep.SetIndexes[i]
 		}
-		s := rep.Sets[i]
-		if err := writeLine(bw, &Line{Schema: JSONLSchema, Type: "set", Plan: rep.Plan, Shard: shard, Tool: rep.Tool, Index: &idx, Set: &s}); err != nil {
+		if err := WriteSetLine(bw, rep, idx, &rep.Sets[i]); err != nil {
 			return err
 		}
 	}
-	n := len(rep.Sets)
-	sum := *rep
-	sum.Sets = []Set{}
-	if err := writeLine(bw, &Line{Schema: JSONLSchema, Type: "summary", Plan: rep.Plan, Shard: shard, Tool: rep.Tool, Sets: &n, Report: &sum}); err != nil {
+	if err := WriteSummaryLine(bw, rep, len(rep.Sets)); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+func lineShard(rep *Report) string {
+	if rep.Shard == "" {
+		return "0/1"
+	}
+	return rep.Shard
+}
+
+// WriteSetLine writes the line of one set: s, at position index of the
+// plan, with the plan, shard and tool of rep (whose sets are not read).
+// A caller streaming sets writes them in key order, then the summary.
+func WriteSetLine(w io.Writer, rep *Report, index int, s *Set) error {
+	return writeLine(w, &Line{Schema: JSONLSchema, Type: "set", Plan: rep.Plan, Shard: lineShard(rep), Tool: rep.Tool, Index: &index, Set: s})
+}
+
+// WriteSummaryLine writes the summary line after n set lines: rep without
+// its sets.
+func WriteSummaryLine(w io.Writer, rep *Report, n int) error {
+	sum := *rep
+	sum.Sets = []Set{}
+	sum.SetIndexes = nil
+	return writeLine(w, &Line{Schema: JSONLSchema, Type: "summary", Plan: rep.Plan, Shard: lineShard(rep), Tool: rep.Tool, Sets: &n, Report: &sum})
 }
 
 func writeLine(w io.Writer, l *Line) error {
