@@ -213,3 +213,21 @@ func run(t *testing.T, name, pkg string, args ...string) string {
 	}
 	return string(b)
 }
+
+// TestNoImages: a directory without images is a warning, not a clean run.
+func TestNoImages(t *testing.T) {
+	d := t.TempDir()
+	write(t, filepath.Join(d, "notes.txt"), []byte("x"))
+	in, err := Collect([]string{d}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(in, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if len(p.Sets) != 0 || len(p.Problems) != 1 || p.Problems[0].Code != "no-images" || p.Problems[0].Severity != "warning" {
+		t.Errorf("sets %d problems %+v", len(p.Sets), p.Problems)
+	}
+}

@@ -466,6 +466,10 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 		}
 		ps.Shard = ShardOf(ps.Key, p.Shards)
 	}
+	if len(p.Sets) == 0 {
+		p.Problems = append(p.Problems, set.Problem{Code: "no-images", Severity: set.Warning,
+			Message: fmt.Sprintf("no images were found among the inputs (%d files skipped as hidden, not images, later segments, hives or duplicates)", skippedTotal(p.Skipped))})
+	}
 	p.Hash = p.hash(opt.Settings)
 	return p, nil
 }
@@ -544,4 +548,12 @@ func (p *Plan) hash(settings string) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+func skippedTotal(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
