@@ -203,10 +203,20 @@ PartitionName=batch Nodes=mcnode Default=YES MaxTime=INFINITE State=UP
 	for i := range 4 {
 		shards = append(shards, filepath.Join(work, "out", fmt.Sprintf("shard-%d.jsonl", i)))
 	}
+	// The merge step as docs/batch.md shows it.
 	merged := filepath.Join(work, "all.jsonl")
-	code, _, stderr := mirrorchk(t, append([]string{"merge", "--quiet", "--jsonl", merged}, shards...)...)
+	code, _, stderr := mirrorchk(t, append([]string{"merge", "--quiet", "--jsonl", merged, "--html", filepath.Join(work, "all.html"), "--dfxml", filepath.Join(work, "all.xml")}, shards...)...)
 	if code != 12 {
 		t.Fatalf("merge: exit %d %s", code, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^mirrorchk merge --jsonl all.jsonl --html all.html --dfxml all.xml out/shard-\*.jsonl$`).Match(doc) {
+		t.Error("docs/batch.md: the merge command differs from the one this test runs")
+	}
+	if b, err := exec.Command("xmllint", "--noout", filepath.Join(work, "all.xml")).CombinedOutput(); err != nil {
+		t.Errorf("xmllint all.xml: %v %s", err, b)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "all.html")); err != nil || !strings.Contains(string(b), "Exit code") {
+		t.Errorf("all.html: %v", err)
 	}
 	single := filepath.Join(work, "single.jsonl")
 	mirrorchk(t, "scan", "--quiet", "--jobs", "1", "--manifest", c.manifest, "--jsonl", single, c.dir)
