@@ -576,3 +576,49 @@ func TestManifestColumns(t *testing.T) {
 		t.Errorf("keys %v", ks)
 	}
 }
+
+// TestRepairDirectory: repair of a directory writes each set into its own
+// directory under --out, so members of different sets that share a file
+// name (m0.img, m1.img in two case folders) do not collide; the outputs
+// verify and the inputs are unchanged.
+func TestRepairDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []string{"fsmirror/bare-pair", "fsmirror/fat-torn-fat2-fat16"} {
+		sub := filepath.Join(dir, filepath.Base(c))
+		os.MkdirAll(sub, 0o755)
+		for _, p := range members(t, c) {
+			os.Rename(p, filepath.Join(sub, filepath.Base(p)))
+		}
+	}
+	before := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			before[p] = fileSHA256(t, p)
+		}
+		return nil
+	})
+	out := t.TempDir()
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, dir)
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil || code != exitRepaired || len(rep.Sets) != 2 {
+		t.Fatalf("exit %d %v %s", code, err, stderr)
+	}
+	for _, s := range rep.Sets {
+		if s.Repair == nil || s.Repair.Status != "repaired" || len(s.Repair.Outputs) != 2 {
+			t.Fatalf("%s: repair %+v", s.Key, s.Repair)
+		}
+		for _, o := range s.Repair.Outputs {
+			if !o.Verified || filepath.Dir(filepath.Dir(o.Path)) != out || !strings.Contains(o.Path, "none_id-") {
+				t.Errorf("%s: output %s verified %v", s.Key, o.Path, o.Verified)
+			}
+			if _, err := os.Stat(o.Path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	for p, h := range before {
+		if fileSHA256(t, p) != h {
+			t.Errorf("%s changed", p)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -91,7 +92,13 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 			plans = append(plans, nil)
 			continue
 		}
-		p, err := repair.NewPlan(res, o.out)
+		out := o.out
+		if run.plan.Walked && out != "" {
+			// A batch: each set in its own directory, so that members of
+			// different sets with one file name do not collide.
+			out = filepath.Join(o.out, r.Planned.DirName())
+		}
+		p, err := repair.NewPlan(res, out)
 		switch {
 		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
 			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
@@ -156,6 +163,11 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		case o.dryRun:
 			rep.Sets[i].Repair = scan.RepairReport(p, true, "planned", "dry run: nothing written")
 		default:
+			if len(p.Outputs) > 0 {
+				if err := os.MkdirAll(filepath.Dir(p.Outputs[0].Path), 0o755); err != nil {
+					return 0, err
+				}
+			}
 			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.hashes, Progress: bar.progress}); err != nil {
 				return 0, err
 			}

@@ -70,6 +70,8 @@ type Plan struct {
 	Skipped    map[string]int
 	Shards     int
 	Hash       string // sha256 of the plan: the sets, their images and the settings
+	// Walked is set when a directory or manifest was given (Inputs.Walked).
+	Walked bool
 }
 
 // Close closes every image the plan opened.
@@ -105,7 +107,7 @@ func ShardOf(key string, shards int) int {
 // unreadable --hive.
 func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 	p = &Plan{Inputs: in.Images, Images: make([]*image.Image, len(in.Images)), Identities: make([]Identity, len(in.Images)),
-		Skipped: in.Skipped, Shards: max(opt.Shards, 1)}
+		Skipped: in.Skipped, Shards: max(opt.Shards, 1), Walked: in.Walked}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -556,4 +558,21 @@ func skippedTotal(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// DirName is a directory name for the set's outputs (repair of a batch
+// writes each set into its own directory, so that members of different
+// sets with one file name do not collide): the key with every character
+// other than letters, digits, '.', '-' and '_' written as '_'.
+func (ps *PlannedSet) DirName() string {
+	b := []byte(ps.Key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 200 {
+		return string(b[:180]) + "_" + hashStrings([]string{ps.Key})
+	}
+	return string(b)
 }
