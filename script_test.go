@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MIRRORCHK_TEST_MAIN") == "1" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	testscript.Main(m, map[string]func(){"mirrorchk": main})
+	testscript.Main(batchCleanup{m}, map[string]func(){"mirrorchk": main})
 }
 
 // TestScripts runs testdata/script/*.txtar. Each script starts in a work

@@ -277,6 +277,7 @@ func htmlReport(r *Report) *htmlPage {
 	for i, h := range r.Hives {
 		pg.Header = append(pg.Header, htmlKV{fmt.Sprintf("Hive %d", i+1), hiveText(h, htmlPath)})
 	}
+	pg.Header = append(pg.Header, provenanceKVs(r)...) // provenance.go
 	if r.Generated != "" {
 		pg.Title += " " + htmlText(r.Generated)
 	}

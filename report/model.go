@@ -24,6 +24,18 @@ type Report struct {
 	// Hives are the SYSTEM hives given with --hive, read and never written,
 	// hashed like the images.
 	Hives []Input `json:"hives"`
+
+	// Batch and provenance fields (batch.go); absent in documents written
+	// before them.
+	Provenance *Provenance    `json:"provenance,omitempty"`
+	Plan       string         `json:"plan,omitempty"`      // sha256 of the grouping and settings (merge refuses to mix plans)
+	Shard      string         `json:"shard,omitempty"`     // "I/N": the shard this report covers; "" for the whole plan
+	ExitCode   *int           `json:"exit_code,omitempty"` // the run's exit code: bitwise OR of the sets' and 4 for top-level problems
+	Inputs     *InputsSummary `json:"inputs,omitempty"`    // what the walk found and skipped
+	// SetIndexes, when not nil, holds each set's position in the whole
+	// plan (a shard's report holds some of its sets); JSONL lines carry
+	// it so that merge restores the plan's order. Not part of the JSON.
+	SetIndexes []int `json:"-"`
 }
 
 // Input is a file read besides the member images (a SYSTEM hive).
@@ -46,6 +58,8 @@ const (
 	VerdictSplitBrain = "split-brain" // members differ and no member can be shown authoritative
 	VerdictDegraded   = "degraded"    // a member is missing, faulty, or too short to compare
 	VerdictUnknown    = "unknown"     // the set could not be judged (not a mirror, no trusted metadata, or metadata this release cannot read)
+	VerdictUnpaired   = "unpaired"    // the only image of its disk: hashed and checked on its own, compared with nothing
+	VerdictUnreadable = "unreadable"  // the input could not be read; its problems say why
 )
 
 // Member states.
@@ -77,6 +91,17 @@ const (
 // Set is one mirror set: members grouped by their set metadata, or all
 // inputs as one ad-hoc set when none has metadata.
 type Set struct {
+	// Key names the set stably in a batch run (its JSONL order and its
+	// shard), e.g. "md:UUID", "none:id-…", "unpaired:PATH", "CASE/…".
+	Key string `json:"key,omitempty"`
+	// Case is the manifest's case of the set's images, "" when none.
+	Case string `json:"case,omitempty"`
+	// Grouping says why these images form one set (the metadata, the
+	// manifest, or the identity they share).
+	Grouping string `json:"grouping,omitempty"`
+	// ExitCode is the set's own exit code (0, 4 or 8); a run's is the
+	// bitwise OR of its sets'.
+	ExitCode   *int       `json:"exit_code,omitempty"`
 	ID         string     `json:"id"`       // array UUID, or "adhoc-1"
 	Name       string     `json:"name"`     // array name from the metadata, may be empty
 	Metadata   string     `json:"metadata"` // "md-0.90", "md-1.0", "md-1.1", "md-1.2", "imsm", "ddf", "ldm", "ftdisk", "none"

@@ -351,6 +351,8 @@ func TestSchemaMatchesModel(t *testing.T) {
 		"unreadable_range": reflect.TypeFor[UnreadableRange](),
 		"extent":           reflect.TypeFor[Extent](),
 		"container":        reflect.TypeFor[Container](),
+		"provenance":       reflect.TypeFor[Provenance](),
+		"inputs_summary":   reflect.TypeFor[InputsSummary](),
 	}
 	for name, typ := range types {
 		s := v.root
@@ -360,6 +362,9 @@ func TestSchemaMatchesModel(t *testing.T) {
 		var fields, required []string
 		for f := range typ.Fields() {
 			tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == "-" {
+				continue // not part of the JSON
+			}
 			fields = append(fields, tag)
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, tag)
@@ -401,7 +406,7 @@ func TestSchemaEnums(t *testing.T) {
 		want  []string
 	}{
 		{"set.verdict", prop("set", "verdict"),
-			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown}},
+			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown, VerdictUnpaired, VerdictUnreadable}},
 		{"member.state", prop("member", "state"),
 			[]string{StateActive, StateStale, StateFaulty, StateSpare, StateRebuilding, StateMissing, StateUnknown}},
 		{"authority.basis", prop("authority", "basis"),

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -109,6 +110,15 @@ func SetReport(res *check.Result) report.Set {
 	for _, f := range res.Files {
 		rs.Files = append(rs.Files, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
 	}
+	// A total order: largest first, then by path, filesystem and
+	// structures, so that two entries of equal size and path ("FAT 1",
+	// "FAT 2") come out the same way in every run.
+	slices.SortStableFunc(rs.Files, func(a, b report.File) int {
+		if a.Bytes != b.Bytes {
+			return cmp.Compare(b.Bytes, a.Bytes)
+		}
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.FS, b.FS), slices.Compare(a.Structures, b.Structures))
+	})
 	rs.FilesUnlisted = res.FilesLost
 	rs.Recovered, rs.RecoveredRanges, rs.RecoveredBytes = salvages(s, res.Recovered), res.RecoveredTotal, res.RecoveredBytes
 	rs.Lost, rs.LostRanges, rs.LostBytes = salvages(s, res.Lost), res.LostTotal, res.LostBytes

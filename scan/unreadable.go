@@ -44,7 +44,7 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 		paths[i], how[i] = g.Path, "ddrescue mapfile "+g.Path+" (--mapfile)"
 	}
 	for i, im := range r.Images {
-		if _, ok := paths[i]; ok {
+		if _, ok := paths[i]; ok || im == nil {
 			continue
 		}
 		for _, suffix := range []string{".map", ".mapfile"} {
@@ -75,6 +75,9 @@ func (r *Run) Unreadable(given []Mapfile) (map[int][]check.Extent, map[int]strin
 	// What an acquisition recorded as unreadable (EWF error2) is zeros in
 	// the image, not data: the same as a ddrescue mapfile's bad blocks.
 	for i, im := range r.Images {
+		if im == nil {
+			continue
+		}
 		u := im.Info().Unreadable
 		if len(u) == 0 {
 			continue
