@@ -288,9 +288,26 @@ func TestLazy(t *testing.T) {
 		t.Fatal(err)
 	}
 	off, _ := v.fsbOff(fsb)
-	ex := v.Owners(off, v.bs)
-	if ex[0].Owner.Path != "/big" || v.walk == nil {
+	ex := v.Owners(off+100, v.bs)
+	if ex[0].Owner.Path != "/big" || v.walk == nil || ex[0].Off != off+100 {
 		t.Fatalf("file block: %+v", ex)
+	}
+	checkCover(t, ex, off+100, v.bs)
+
+	// With the rmap B+tree the owner of a file block comes from its AG's
+	// rmap records and the path from the directory tree: no inode walk.
+	r := openImg(t, s.V5R)
+	fsb, err = xfsfixture.FirstBlock(s.V5R, "/sfdir/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ = r.fsbOff(fsb)
+	ex = r.Owners(off, r.bs)
+	if ex[0].Owner.Path != "/sfdir/a" || ex[0].Owner.Structure != fs.FileData || r.walk != nil || r.names == nil {
+		t.Fatalf("rmap file block: %+v (walk ran: %v)", ex, r.walk != nil)
+	}
+	if w := r.names; len(w.parent) >= 1500 || len(w.parent) < 100 {
+		t.Logf("directory tree names %d inodes", len(w.parent))
 	}
 }
 

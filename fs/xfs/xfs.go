@@ -207,8 +207,9 @@ type Volume struct {
 	ags     []*agInfo // headers of every AG, read at Open
 	maps    []*agMap  // per-AG owner maps, built on first use
 	log     logInfo
-	walked  bool
-	walk    *walkState
+	walk    *walkState // the inode walk, once run
+	names   *walkState // the directory-tree walk (rmap mode), once run
+	kinds   map[uint64]uint8
 	maxLSN  uint64
 	latest  time.Time
 	latestI uint64
@@ -231,7 +232,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}}
+	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}, kinds: map[uint64]uint8{}}
 	full := make([]byte, sb.SectSize)
 	if err := v.readAt(full, 0); err == nil && v.v5 {
 		if !crcOK(full, 224) {
