@@ -9,10 +9,12 @@
 // log head. The block-to-owner map is built lazily: AG metadata (AG
 // headers, free-space, inode, refcount and rmap B+trees, inode chunks,
 // free extents) per allocation group on the first question about it; file
-// blocks (data, directory, extent B+tree, attribute blocks) by one walk of
-// every inode's forks and every directory the first time a range falls on
-// a block no AG structure owns. That walk reads inode chunks and fork
-// metadata only, never file data, and is bounded by maxClaims.
+// blocks (data, directory, extent B+tree, attribute blocks) by the AG's
+// rmap records when the filesystem has them (paths then come from a walk
+// of the directory tree alone), else by one walk of every inode's forks
+// and every directory the first time a range falls on a block no AG
+// structure owns. Neither walk reads file data; both are bounded by a
+// read budget and caps.
 //
 // It reads through an io.ReaderAt only and never writes. Damage is reported
 // as fs.Problem values with stable codes prefixed "xfs-"; Open fails only
