@@ -525,6 +525,12 @@ func (v *Volume) buildAG(a uint32) *agMap {
 		out = append(out, s)
 	}
 	m.spans = out
+	// Inode-owned extents by the rmap B+tree must not lie in free space.
+	for _, r := range m.rmap {
+		if sp, _ := m.find(r.start); sp != nil && (sp.kind == kFree || sp.kind == kAGFL) {
+			v.problem("xfs-extent-in-free", fs.Error, v.agOff(a, r.start), "AG %d: the rmap B+tree gives blocks %d+%d to inode %d, but they are free", a, r.start, r.n, r.ino)
+		}
+	}
 	sort.Slice(m.chunks, func(i, j int) bool { return m.chunks[i].ino < m.chunks[j].ino })
 	sort.SliceStable(m.rmap, func(i, j int) bool { return m.rmap[i].start < m.rmap[j].start })
 	return m

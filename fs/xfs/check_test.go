@@ -47,11 +47,18 @@ func TestSeededCorruptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dataInoR, err := xfsfixture.Inode(s.V5R, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, base string
 		cmds       []string
 		code       string
 	}{
+		// rmap mode: the link count of an inode read as an owner is
+		// checked against the directory tree.
+		{"v5r-nlink", s.V5R, []string{fmt.Sprintf("inode %d", dataInoR), "write core.nlinkv2 4"}, "xfs-nlink"},
 		{"v5-agf-freeblks", s.V5, []string{"agf 1", "write -d freeblks 1234"}, "xfs-agf-freeblks"},
 		{"v5-agi-count", s.V5, []string{"agi 2", "write count 4096"}, "xfs-agi-count"},
 		{"v5-nlink", s.V5, []string{fmt.Sprintf("inode %d", dataIno), "write core.nlinkv2 7"}, "xfs-nlink"},

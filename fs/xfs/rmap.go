@@ -63,6 +63,9 @@ func (v *Volume) dataKind(ino uint64) uint8 {
 	b := make([]byte, v.sb.InodeSize)
 	if off, err := v.inoOff(ino); err == nil && v.readAt(b, off) == nil && v.coreOK(b, ino) == "" {
 		v.seeTime(b, ino)
+		if len(v.touched) < maxDirEntries {
+			v.touched[ino] = inodeInfo{mode: be.Uint16(b[2:]), nlink: be.Uint32(b[16:])}
+		}
 		switch be.Uint16(b[2:]) & sIFMT {
 		case sIFDIR:
 			k = kDir
@@ -112,6 +115,7 @@ func (v *Volume) ensureNames() *walkState {
 			continue
 		}
 		v.seeTime(b, dir)
+		w.inodes[dir] = inodeInfo{mode: be.Uint16(b[2:]), nlink: be.Uint32(b[16:])}
 		if be.Uint16(b[2:])&sIFMT != sIFDIR {
 			v.problem("xfs-dir-entry-bad", fs.Error, off, "inode %d is named as a directory but is not one", dir)
 			continue
@@ -125,6 +129,10 @@ func (v *Volume) ensureNames() *walkState {
 				return
 			}
 			w.entries++
+			w.refs[child]++
+			if ftype == 2 {
+				w.refs[dir]++ // the child's ".."
+			}
 			if _, ok := w.parent[child]; !ok {
 				w.parent[child] = dent{dir, string(name)}
 			}
@@ -168,4 +176,51 @@ func (v *Volume) ensureNames() *walkState {
 		}
 	}
 	return w
+}
+
+// checkTouched compares the link counts of the inodes read in rmap mode
+// (the owners of the ranges asked about, and the directories) with the
+// entries the directory tree holds for them.
+func (v *Volume) checkTouched() {
+	w := v.names
+	if w == nil || v.walk != nil || v.checkedTouched {
+		return
+	}
+	v.checkedTouched = true
+	if !w.complete {
+		v.notes = append(v.notes, "link counts not checked: the directory tree walk was incomplete")
+		return
+	}
+	all := map[uint64]inodeInfo{}
+	for ino, i := range v.touched {
+		all[ino] = i
+	}
+	for ino, i := range w.inodes {
+		all[ino] = i
+	}
+	inos := make([]uint64, 0, len(all))
+	for ino := range all {
+		inos = append(inos, ino)
+	}
+	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+	for _, ino := range inos {
+		info := all[ino]
+		if v.metaInode(ino) {
+			continue
+		}
+		want := w.refs[ino]
+		if info.mode&sIFMT == sIFDIR {
+			want++
+			if ino == v.sb.RootIno {
+				want++
+			}
+		}
+		if info.nlink == 0 && want == 0 {
+			continue
+		}
+		if info.nlink != want {
+			off, _ := v.inoOff(ino)
+			v.problem("xfs-nlink", fs.Error, off, "inode %d: link count %d, %d directory entries name it", ino, info.nlink, want)
+		}
+	}
 }

@@ -206,15 +206,17 @@ type Volume struct {
 	bs      int64 // block size
 	v5      bool
 
-	ags     []*agInfo // headers of every AG, read at Open
-	maps    []*agMap  // per-AG owner maps, built on first use
-	log     logInfo
-	walk    *walkState // the inode walk, once run
-	names   *walkState // the directory-tree walk (rmap mode), once run
-	kinds   map[uint64]uint8
-	maxLSN  uint64
-	latest  time.Time
-	latestI uint64
+	ags            []*agInfo // headers of every AG, read at Open
+	maps           []*agMap  // per-AG owner maps, built on first use
+	log            logInfo
+	walk           *walkState // the inode walk, once run
+	names          *walkState // the directory-tree walk (rmap mode), once run
+	kinds          map[uint64]uint8
+	touched        map[uint64]inodeInfo // inodes read in rmap mode
+	checkedTouched bool
+	maxLSN         uint64
+	latest         time.Time
+	latestI        uint64
 
 	problems []fs.Problem
 	pcount   map[string]int
@@ -234,7 +236,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}, kinds: map[uint64]uint8{}}
+	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}, kinds: map[uint64]uint8{}, touched: map[uint64]inodeInfo{}}
 	full := make([]byte, sb.SectSize)
 	if err := v.readAt(full, 0); err == nil && v.v5 {
 		if !crcOK(full, 224) {
@@ -290,6 +292,7 @@ func (v *Volume) Size() int64 { return int64(v.sb.DBlocks) * v.bs }
 // mapped, the log, and the inodes and directories once the inode walk ran.
 func (v *Volume) Problems() []fs.Problem {
 	v.mapAll()
+	v.checkTouched()
 	out := append([]fs.Problem(nil), v.problems...)
 	var codes []string
 	for c, n := range v.pcount {
