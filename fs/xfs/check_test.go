@@ -367,3 +367,23 @@ func TestLSNAheadOfLog(t *testing.T) {
 		t.Errorf("inode with LSN 0x70:1: %+v", j)
 	}
 }
+
+// TestEvidenceSymmetric: Evidence does not depend on which ranges were
+// judged (check judges one member of each group of identical copies), and
+// a walk started from Judge counts as one started from Owners.
+func TestEvidenceSymmetric(t *testing.T) {
+	s := fixture(t)
+	a, b := openImg(t, s.V5B), openImg(t, s.V5B)
+	a.Owners(0, a.Size())
+	a.Judge(0, a.Size())
+	b.Judge(0, b.Size()) // starts the walk from Judge
+	ea, eb := a.Evidence(), b.Evidence()
+	if ea.MaxRecordLSN != eb.MaxRecordLSN || !ea.Latest.Equal(eb.Latest) || ea.LogLSN != eb.LogLSN {
+		t.Errorf("evidence depends on the calls: %+v / %+v", ea, eb)
+	}
+	c := openImg(t, s.V5B)
+	c.Owners(0, c.Size())
+	if ec := c.Evidence(); ec.MaxRecordLSN != ea.MaxRecordLSN || !ec.Latest.Equal(ea.Latest) {
+		t.Errorf("judging changed the evidence: %+v / %+v", ec, ea)
+	}
+}

@@ -284,6 +284,8 @@ func (j *judgement) result(v4 bool) fs.Judgement {
 // their place, UUID). LSN is the highest LSN among those that verify. On
 // v4 only magic numbers are checked and no LSN exists but the log's.
 func (v *Volume) Judge(off, n int64) fs.Judgement {
+	v.judging = true
+	defer func() { v.judging = false }()
 	var j judgement
 	if v.log.found && v.v5 {
 		j.head = v.log.lastLSN

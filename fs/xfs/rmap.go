@@ -59,6 +59,7 @@ func (v *Volume) dataKind(ino uint64) uint8 {
 	if k, ok := v.kinds[ino]; ok {
 		return k
 	}
+	defer v.notJudging()()
 	k := uint8(kData)
 	b := make([]byte, v.sb.InodeSize)
 	if off, err := v.inoOff(ino); err == nil && v.readAt(b, off) == nil && v.coreOK(b, ino) == "" {
@@ -94,6 +95,7 @@ func (v *Volume) ensureNames() *walkState {
 	w := &walkState{inodes: map[uint64]inodeInfo{}, parent: map[uint64]dent{}, refs: map[uint64]uint32{}, complete: true,
 		budget: v.imgSize/v.bs + 1024}
 	v.names = w
+	defer v.notJudging()()
 	ft := 1
 	queue := []uint64{v.sb.RootIno}
 	seen := map[uint64]bool{v.sb.RootIno: true}
@@ -223,4 +225,12 @@ func (v *Volume) checkTouched() {
 			v.problem("xfs-nlink", fs.Error, off, "inode %d: link count %d, %d directory entries name it", ino, info.nlink, want)
 		}
 	}
+}
+
+// notJudging lets a walk started from inside Judge count for Evidence
+// (every member runs it); it returns the function that restores the flag.
+func (v *Volume) notJudging() func() {
+	saved := v.judging
+	v.judging = false
+	return func() { v.judging = saved }
 }

@@ -150,6 +150,9 @@ func (v *Volume) inodeTime(b []byte) time.Time {
 }
 
 func (v *Volume) seeTime(b []byte, ino uint64) {
+	if v.judging {
+		return
+	}
 	if t := v.inodeTime(b); t.After(v.latest) {
 		v.latest, v.latestI = t, ino
 	}
@@ -302,6 +305,7 @@ func (v *Volume) ensureWalk() *walkState {
 	w := &walkState{inodes: map[uint64]inodeInfo{}, parent: map[uint64]dent{}, refs: map[uint64]uint32{}, complete: true,
 		budget: v.imgSize/v.bs + 1024}
 	v.walk = w
+	defer v.notJudging()()
 	v.mapAll()
 	isz := int64(v.sb.InodeSize)
 	buf := make([]byte, 64*isz)

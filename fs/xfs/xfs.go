@@ -214,9 +214,14 @@ type Volume struct {
 	kinds          map[uint64]uint8
 	touched        map[uint64]inodeInfo // inodes read in rmap mode
 	checkedTouched bool
-	maxLSN         uint64
-	latest         time.Time
-	latestI        uint64
+	// judging is set during Judge: the blocks it reads do not count for
+	// Evidence, since check judges only one member of each group of
+	// identical copies, and every member's evidence must come from the
+	// same reads (Open and the walks Owners starts on every member).
+	judging bool
+	maxLSN  uint64
+	latest  time.Time
+	latestI uint64
 
 	problems []fs.Problem
 	pcount   map[string]int
@@ -357,7 +362,7 @@ func lsnString(l uint64) string { return fmt.Sprintf("%d:%d", l>>32, uint32(l)) 
 const nullLSN = ^uint64(0)
 
 func (v *Volume) seeLSN(l uint64) {
-	if v.v5 && l != nullLSN {
+	if v.v5 && l != nullLSN && !v.judging {
 		v.maxLSN = max(v.maxLSN, l)
 	}
 }
