@@ -69,6 +69,8 @@ func TestSeededCorruptions(t *testing.T) {
 		{"v4-agf-freeblks", s.V4, []string{"agf 0", "write freeblks 77"}, "xfs-agf-freeblks"},
 		{"v4-nlink", s.V4, []string{fmt.Sprintf("inode %d", dataIno4), "write core.nlinkv2 3"}, "xfs-nlink"},
 		{"v4-agi-freecount", s.V4, []string{"agi 1", "write freecount 9"}, "xfs-agi-count"},
+		{"v5-sb-fdblocks", s.V5, []string{"sb 0", "write -d fdblocks 5"}, "xfs-sb-counts"},
+		{"v4-sb-icount", s.V4, []string{"sb 0", "write icount 64"}, "xfs-sb-counts"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
