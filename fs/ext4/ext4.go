@@ -14,7 +14,13 @@
 // it; each group's inodes are read at most once, and the reverse map holds
 // only the block runs of the inodes read (at most maxRuns runs). Paths are
 // found the same way, reading the directories of the inode's own group
-// first. Damage is reported as fs.Problem values with stable codes ("ext4-…");
+// first. The bound: each used inode table is read at most once (the part
+// itable_unused marks unused is skipped) and every directory at most once;
+// memory is at most maxRuns block runs, maxTracked inodes and maxNames
+// names, past which owners are reported as not searched. When a block's
+// owner lies in another flex group than the block (mkfs -d lays inodes and
+// data out apart), most inode tables may be read even for a few blocks.
+// Damage is reported as fs.Problem values with stable codes ("ext4-…");
 // Open fails only when no superblock (primary or the first backup) is an
 // ext2/3/4 superblock this reader can follow.
 package ext4
