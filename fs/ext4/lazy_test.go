@@ -76,5 +76,13 @@ func TestLazyOnLargeFilesystem(t *testing.T) {
 	if n := c.n.Load() - before; n > v.bs || v.nscanned > 16 {
 		t.Errorf("a free block read %d bytes, %d groups scanned", n, v.nscanned)
 	}
-	t.Logf("Open read %d bytes; the owner of a file block %d bytes (%d of %d groups' inode tables)", opened, owned, v.nscanned, v.groups)
+	before = c.n.Load()
+	if e := errorsOf(v.Problems()); len(e) > 0 {
+		t.Errorf("problems %+v", e)
+	}
+	checked := c.n.Load() - before
+	if checked > 4<<20 {
+		t.Errorf("the checks read %d bytes", checked)
+	}
+	t.Logf("Open read %d bytes; the owner of a file block %d bytes (%d of %d groups' inode tables); the checks %d bytes", opened, owned, v.nscanned, v.groups, checked)
 }
