@@ -594,7 +594,8 @@ func (v *Volume) Evidence() fs.Evidence {
 func (v *Volume) evidence() {
 	sb := v.sb
 	dirty := sb.State&1 == 0 || sb.Incompat&incompatRecover != 0
-	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence (next transaction ID)"}
+	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence (next transaction ID)",
+		LatestName: "latest timestamp of the superblock (write, mount) and the change times of the inodes owning differing ranges"}
 	if v.jsb != nil {
 		v.ev.LogLSN = uint64(v.jseq)
 		if v.jlast != 0 {
