@@ -346,6 +346,11 @@ func (v *Volume) descBlock(g int64) uint64 {
 	d := v.descPerBlock()
 	blk := g / d
 	if v.sb.Incompat&incompatMetaBG == 0 || blk < int64(v.sb.FirstMetaBG) {
+		if v.FromBackup {
+			// The copy after the backup superblock the volume was
+			// opened from.
+			return v.groupStart(1) + 1 + uint64(blk)
+		}
 		return uint64(v.sb.FirstDataBlock) + 1 + uint64(blk)
 	}
 	first := blk * d
