@@ -59,6 +59,7 @@ const (
 	InodeTable     = "inode table"
 	JournalSuper   = "journal superblock"
 	Journal        = "journal"
+	JournalMap     = "journal block map (extent tree or indirect block)"
 	ExtentTree     = "extent tree block"
 	IndirectBlock  = "indirect block"
 	XattrBlock     = "extended attribute block"
@@ -473,7 +474,7 @@ func (v *Volume) sortMeta() {
 }
 
 func metaName(k uint8) string {
-	return [...]string{BootBlock, Superblock0, GroupDescs, ReservedGDT, "block bitmap", "inode bitmap", InodeTable, Journal, "journal extent tree"}[k]
+	return [...]string{BootBlock, Superblock0, GroupDescs, ReservedGDT, "block bitmap", "inode bitmap", InodeTable, Journal, JournalMap}[k]
 }
 
 // findMeta returns the metadata run holding block b, or nil, and the
