@@ -163,7 +163,7 @@ func TestScanFTOrphaned(t *testing.T) {
 			if code != exitProblems {
 				t.Fatalf("exit %d", code)
 			}
-			for _, want := range []string{"SET 1 OF 1: ft-mirror-0", "Name:        D:", imgs[c.stale], "stale",
+			for _, want := range []string{"SET 1 OF 1: ft-mirror-0", "Name:          D:", imgs[c.stale], "stale",
 				fmt.Sprintf("FT member %d (disk 0x%08X, partition at 32256) FtState=Orphaned", c.stale, c.staleSig)} {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("text report lacks %q:\n%s", want, stdout)
@@ -394,7 +394,8 @@ func TestScanFTWrongSignature(t *testing.T) {
 	d0, d1 := ftMirror(t, "87")
 	ftRun(t, "sfdisk", "-q", "--disk-id", d1, "0xDEADBEEF")
 	code, rep := scanJSON(t, "--hive", ftHive("orphaned-shadow"), d0, d1)
-	if code != exitProblems || len(rep.Sets) != 1 {
+	// The re-signed disk binds to nothing: its own unpaired set (issue 15).
+	if code != exitProblems || len(rep.Sets) != 2 || rep.Sets[1].Verdict != report.VerdictUnpaired || rep.Sets[1].Members[0].Path != d1 {
 		t.Fatalf("exit %d sets %d", code, len(rep.Sets))
 	}
 	s := rep.Sets[0]
@@ -435,11 +436,11 @@ func TestScanFTHives(t *testing.T) {
 	if code, _, _ := mirrorchk(t, "scan", "--hive", filepath.Join(t.TempDir(), "absent"), d0, d1); code != exitUsage {
 		t.Errorf("missing hive: exit %d", code)
 	}
-	// Not a hive: a problem, and the images are compared without it.
+	// Not a hive: a usage error (exit 16), as for an unreadable one; the
+	// scan does not go on without the configuration the user asked for.
 	junk := writeFile(t, filepath.Join(t.TempDir(), "SYSTEM.ALT"), []byte("not a registry hive"))
-	code, rep = scanJSON(t, "--hive", junk, d0, d1)
-	if code != exitProblems || !hasCode(rep.Problems, "hive-unreadable") || rep.Sets[0].Metadata == "ftdisk" {
-		t.Errorf("junk hive: exit %d problems %+v", code, rep.Problems)
+	if code, stdout, stderr := mirrorchk(t, "scan", "--hive", junk, d0, d1); code != exitUsage || stdout != "" || !strings.Contains(stderr, "SYSTEM.ALT") || !strings.Contains(stderr, "not a registry hive") {
+		t.Errorf("junk hive: exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }
 

@@ -14,11 +14,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mirrorchk/mirrorchk/scan"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -32,6 +35,7 @@ const (
 	exitProblems  = 4  // scan: divergence or problems; repair: not repaired
 	exitOperation = 8  // operational error: unreadable or invalid input
 	exitUsage     = 16 // usage error
+	exitCancelled = 32 // cancelled by SIGINT or SIGTERM (fsck's code)
 )
 
 // usageError is a command-line mistake (exit 16).
@@ -56,12 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.code
 	}
 	var ue usageError
+	var se *scan.UsageError
 	code := exitOperation
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) || errors.As(err, &se) || isCobraUsage(err) {
 		code = exitUsage
 	}
 	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted")
+		err = errors.New("cancelled; partial outputs removed")
+		code = exitCancelled
 	}
 	fmt.Fprintf(stderr, "mirrorchk: %v\n", err)
 	return code
@@ -77,21 +83,15 @@ type env struct {
 
 func newRootCommand(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "mirrorchk",
-		Short: "chkdsk for mirrors: check and repair RAID-1 member images offline",
-		Long: `mirrorchk reads the member images of mirror sets (RAID-1), never writing to them,
-reads each member's set metadata (Linux md superblocks 0.90/1.0/1.1/1.2 with the
-write-intent bitmap), diffs the members sector by sector, decides which copy is
-authoritative and says why, and can write repaired images as new files.
-
-EXIT STATUS
-  scan:   0 consistent, 4 divergence/stale member/problems, 8 operational error, 16 usage
-  repair: 0 nothing needed, 1 repaired and verified, 4 not repaired, 8, 16`,
+		Use:           "mirrorchk",
+		Short:         "chkdsk for mirrors: check and repair RAID-1 member images offline",
+		Long:          rootLong,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newScanCommand(e), newRepairCommand(e), newVersionCommand(e))
+	root.AddCommand(newScanCommand(e), newRepairCommand(e), newPlanCommand(e), newMergeCommand(e), newVersionCommand(e))
+	document(root)
 	return root
 }
 
@@ -101,7 +101,11 @@ func newVersionCommand(e *env) *cobra.Command {
 		Short: "Print the version",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(e.stdout, "mirrorchk %s\n", toolVersion())
+			v, rev, mod := buildInfo()
+			if mod {
+				rev += " (modified)"
+			}
+			fmt.Fprintf(e.stdout, "mirrorchk %s\nrevision %s\n%s\n", v, rev, runtime.Version())
 			return nil
 		},
 	}

@@ -23,6 +23,13 @@ type Options struct {
 	// Openers are the filesystem readers tried on each member's data area,
 	// in order; nil means DefaultOpeners, an empty non-nil slice none.
 	Openers []Opener
+	// Unreadable gives, by Member.Input, the byte ranges of a member image
+	// known not to have been read from its disk (a ddrescue mapfile's
+	// unfinished blocks, an E01 error section), in image offsets, in order
+	// and not overlapping; UnreadableFrom says where each list comes from
+	// ("mapfile m0.img.map"), for the report.
+	Unreadable     map[int][]Extent
+	UnreadableFrom map[int]string
 }
 
 // Result is one set checked: the diff, the decision, and its evidence.
@@ -53,6 +60,21 @@ type Result struct {
 	// PiecePairs[i][j] counts the pieces (ranges split at owner
 	// boundaries) in which members i and j differ, listed or not.
 	PiecePairs [][]int64
+
+	// Unread[i] is what of member i could not be read.
+	Unread []MemberUnread
+	// Salvages decides every unreadable range of the data area (a repair
+	// writes them all); Recovered and Lost list the first of those taken
+	// from a member and of those no copy vouches for, with totals.
+	Salvages                       []Salvage
+	SalvageOverflow                bool // too many to keep: repair refuses
+	Recovered, Lost                []Salvage
+	RecoveredTotal, RecoveredBytes int64
+	LostTotal, LostBytes           int64
+	// LostFiles are the files and structures with lost bytes, largest
+	// first; LostFilesUnlisted counts the lost bytes past the listing limit.
+	LostFiles         []FileImpact
+	LostFilesUnlisted int64
 }
 
 // Override is a range copied from another member than the authority.
@@ -103,7 +125,7 @@ const maxUncovered = 100
 func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	srcs := make([]Source, len(s.Members))
 	for i, m := range s.Members {
-		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image}
+		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image, Unreadable: opt.Unreadable[m.Input]}
 	}
 	dataSize := s.DataSize
 	if s.Level != "" && s.Level != "raid1" {
@@ -113,7 +135,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if openers == nil {
 		openers = DefaultOpeners
 	}
-	layouts, notes := memberFS(s, opt.SectorSize, openers)
+	layouts, notes := memberFS(s, opt.SectorSize, openers, opt.Unreadable)
 	maxList := opt.MaxRanges
 	if maxList == 0 {
 		maxList = defaultMaxRanges
@@ -143,6 +165,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		}
 		countPairs(r.Groups, pairs)
 	}
+	var unread unreadState
 	d, err := Diff(ctx, srcs, DiffOptions{
 		DataSize:   dataSize,
 		SectorSize: opt.SectorSize,
@@ -150,6 +173,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		Hashes:     opt.Hashes,
 		Progress:   opt.Progress,
 		OnRange:    onRange,
+		OnUnread:   unread.add,
 	})
 	if err != nil {
 		return nil, err
@@ -158,6 +182,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: decide(s, d, opt.Prefer, f, fsv), Layouts: layouts}
 	cov.finish(&r.Decision)
 	r.interpret(in, fsv, notes)
+	r.salvage(&unread, opt, in, fsv)
 	return r, nil
 }
 
@@ -188,8 +213,13 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case prefer != nil:
 		dec.Authority, dec.Basis = prefer, BasisUser
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("%s was named authoritative by --prefer", prefer.Path()))
-		if len(s.Fresh) > 0 && !contains(s.Fresh, prefer) {
+		if len(s.Fresh) > 0 && !contains(s.Fresh, prefer) && s.Conflict == "" {
+			// The user's choice is recorded, not turned into the
+			// metadata's: each member keeps the state its metadata gives.
 			dec.Reasons = append(dec.Reasons, fmt.Sprintf("note: the set metadata names %s as current; --prefer overrides it", paths(s.Fresh)))
+			dec.Problems = append(dec.Problems, set.Problem{Code: "prefer-overrides-metadata", Severity: set.Warning, Member: prefer.Path(),
+				Message: fmt.Sprintf("--prefer %s goes against the set metadata, which names %s as current (%s is %s by its metadata); a repair copies %s's data over the others",
+					prefer.Path(), paths(s.Fresh), prefer.Path(), prefer.State, prefer.Path())})
 		}
 		if s.Conflict != "" {
 			dec.Reasons = append(dec.Reasons, "the metadata describes a split brain ("+s.Conflict+"); --prefer resolves it")
@@ -197,6 +227,13 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case s.Conflict != "":
 		dec.Reasons = append(dec.Reasons, "split brain: "+s.Conflict+"; no member can be shown current (use --prefer)")
 		dec.Reasons = append(dec.Reasons, fsHint(s, fsv)...)
+	case s.Adhoc() && d.Bytes > 0 && fsv.mutual != "":
+		// Each member has writes the other lacks: taking either would
+		// throw the other's away.
+		dec.Reasons = append(dec.Reasons, "split brain: "+fsv.mutual+"; both were written independently and no member can be taken (use --prefer)")
+		dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
+		dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
+			Message: fmt.Sprintf("the members were written independently: %s; name the member to keep with --prefer", fsv.mutual)})
 	case silent(s) && len(s.Fresh) != 1 && d.Bytes > 0 && fsv.member >= 0:
 		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
@@ -279,8 +316,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	}
 
 	auth := dec.Authority
+	overridden := prefer != nil && len(s.Fresh) > 0 && !contains(s.Fresh, prefer) && s.Conflict == ""
 	if auth != nil {
-		dec.States[auth.Input] = set.StateActive
+		if !overridden {
+			dec.States[auth.Input] = set.StateActive
+		}
 		for _, m := range s.Members {
 			if m == auth {
 				continue
@@ -302,7 +342,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 			case n > 0 && dec.Basis == BasisFilesystem && fsv.decided:
 				dec.Problems = append(dec.Problems, set.Problem{Code: "member-differs", Severity: set.Warning, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from %s in %d bytes; no evidence shows either older, and each differing range is taken from the copy its own evidence names (see the ranges)", m.Path(), auth.Path(), n)})
-			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
+			case n > 0 && (s.Adhoc() || prefer != nil || dec.Basis == BasisFilesystem) && !overridden && dec.States[m.Input] != set.StateFaulty && dec.States[m.Input] != set.StateSpare:
 				dec.States[m.Input] = set.StateStale
 				dec.Problems = append(dec.Problems, set.Problem{Code: "stale-member", Severity: set.Error, Member: m.Path(),
 					Message: fmt.Sprintf("%s differs from the authoritative %s in %d bytes", m.Path(), auth.Path(), n)})
@@ -328,6 +368,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 	case notMirror:
 		dec.Verdict = Unknown
 	case s.Conflict != "" && auth == nil, d.Bytes > 0 && auth == nil && len(s.Fresh) > 1 && !silent(s),
+		s.Adhoc() && d.Bytes > 0 && auth == nil && fsv.mutual != "",
 		d.Bytes > 0 && auth == nil && (s.Format == "ftdisk" || s.Doubt != "") && len(s.Fresh) == 1 && prefer == nil:
 		dec.Verdict = SplitBrain
 	case d.Bytes > 0 && auth == nil && silent(s):

@@ -23,6 +23,11 @@ type fsVerdict struct {
 	// decided is set when no criterion ranks the members and the
 	// authority only stands in for ranges each decided on their own.
 	decided bool
+	// mutual says, when set, that two members each hold file writes the
+	// other lacks (files or clusters allocated on each side that the
+	// other has free or gives to another file): a split brain, whatever
+	// the other evidence says.
+	mutual string
 }
 
 // criterion is one kind of filesystem evidence of the later writer,
@@ -134,6 +139,15 @@ func (in *interp) evidenceOf() []*fs.Evidence {
 // where they differ is decided range by range (structure, majority, LSN).
 func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	v := fsVerdict{member: -1, torn: in.torn}
+	name0 := func(i int) string { return in.s.Members[i].Path() }
+	for i := range in.excl {
+		for j := i + 1; j < len(in.excl); j++ {
+			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" {
+				v.mutual = fmt.Sprintf("%s has %d bytes of files that %s lacks (e.g. %s) and %s has %d bytes of files that %s lacks (e.g. %s)",
+					name0(i), in.excl[i][j], name0(j), in.exclPath[i][j], name0(j), in.excl[j][i], name0(i), in.exclPath[j][i])
+			}
+		}
+	}
 	if !in.on {
 		v.reasons = append(v.reasons, "no filesystem was recognised on the members: no filesystem evidence")
 		return v

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -108,7 +109,13 @@ type interp struct {
 	overflowBytes int64
 	// piecePairs[i][j] counts the pieces in which members i and j differ.
 	piecePairs [][]int64
-	now        time.Time // the scan's clock: later timestamps are not evidence
+	// excl[i][j] counts the differing bytes that member i's filesystem
+	// gives to a file while member j's has them free or gives them to
+	// another file: writes on i that j lacks. exclPath[i][j] is the first
+	// such file of i.
+	excl     [][]int64
+	exclPath [][]string
+	now      time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -123,13 +130,16 @@ func (in *interp) needed(p Piece) bool {
 
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
-		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members))}
+		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
+		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
 			in.older[i] = true
 		}
 		in.piecePairs[i] = make([]int64, len(s.Members))
+		in.excl[i] = make([]int64, len(s.Members))
+		in.exclPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
@@ -202,6 +212,7 @@ func (in *interp) take(p Piece) {
 	in.total++
 	in.count(p)
 	countPairs(p.Groups, in.piecePairs)
+	in.countExclusive(p)
 	for g, torn := range p.ev.torn {
 		if torn {
 			for _, i := range p.Groups[g] {
@@ -227,6 +238,46 @@ func (in *interp) take(p Piece) {
 	}
 	if len(in.listed) < in.maxList { // a negative limit lists none, as in Diff
 		in.listed = append(in.listed, p)
+	}
+}
+
+// fileOwned reports whether o is a user file's or directory's allocation
+// (not free space, lost clusters, or an NTFS metadata file such as /$MFT).
+func fileOwned(o fs.Owner) bool {
+	return o.Path != "" && !strings.HasPrefix(o.Path, "/$") && o.Structure != fs.FreeSpace && o.Structure != fs.LostClusters
+}
+
+// countExclusive adds p to excl: for every two members holding different
+// bytes, whether one's filesystem allocates them to a file the other's
+// does not (free there, or another file's).
+func (in *interp) countExclusive(p Piece) {
+	if len(p.Owners) != len(in.s.Members) {
+		return
+	}
+	for gi, g := range p.Groups {
+		for hi, h := range p.Groups {
+			if gi == hi {
+				continue
+			}
+			for _, i := range g {
+				for _, j := range h {
+					oi, oj := p.Owners[i], p.Owners[j]
+					if !fileOwned(oi) || oj.FS == "" || (fileOwned(oj) && oj.Path == oi.Path) {
+						continue
+					}
+					if fileOwned(oj) && oi.Record > 0 && oj.Record == oi.Record {
+						continue // one NTFS file record under two names: renamed, not another file
+					}
+					if oj.Structure != fs.FreeSpace && !fileOwned(oj) {
+						continue // metadata structures on j: not a plain absence
+					}
+					in.excl[i][j] += p.Length
+					if in.exclPath[i][j] == "" {
+						in.exclPath[i][j] = oi.Path
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -474,8 +525,11 @@ func (in *interp) fileList() []FileImpact {
 	return out
 }
 
-// memberFS reads each member's layout of filesystems.
-func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string) {
+// memberFS reads each member's layout of filesystems. A member's bytes
+// declared unreadable (unreadable, by Member.Input, image offsets) are read
+// from another member that holds them readable at the same data-area
+// offset, where one does: zeros a failing disk left are not its structures.
+func memberFS(s *set.Set, sectorSize int, openers []Opener, unreadable map[int][]Extent) ([]*Layout, []string) {
 	layouts := make([]*Layout, len(s.Members))
 	var notes []string
 	if len(openers) == 0 || s.DataSize <= 0 || (s.Level != "" && s.Level != "raid1") {
@@ -491,8 +545,12 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		if size <= 0 {
 			continue
 		}
-		var r io.ReaderAt = io.NewSectionReader(m.Image, m.DataOffset, size)
-		l, err := ReadLayout(r, size, sectorSize, openers)
+		p := patchedReader(s, i, io.NewSectionReader(m.Image, m.DataOffset, size), unreadable)
+		l, err := ReadLayout(p, size, sectorSize, openers)
+		if p.failed > 0 || p.borrowed > 0 {
+			notes = append(notes, fmt.Sprintf("%s: its filesystem was read with %d unreadable bytes taken from another member's copy and %d that no member could read left as the image holds them (zeros), to read its structures only; the comparison never does",
+				m.Path(), p.borrowed, p.failed))
+		}
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s: filesystem not read: %v", m.Path(), err))
 			continue
@@ -500,4 +558,111 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		layouts[i] = l
 	}
 	return layouts, notes
+}
+
+// patched reads a member's data area for its filesystem structures: its
+// declared-unreadable ranges, and sectors whose reads fail, are taken from
+// another member that holds them readable, else read as zeros (counted).
+type patched struct {
+	base     io.ReaderAt
+	holes    []Extent // data-area offsets
+	alts     []alt
+	borrowed int64 // bytes taken from another member (sectors that failed to read)
+	failed   int64 // bytes no member could read: zeros
+}
+
+type alt struct {
+	r     io.ReaderAt
+	holes []Extent // data-area offsets
+}
+
+func dataHoles(m *set.Member, ext []Extent) []Extent {
+	var out []Extent
+	for _, e := range ext {
+		lo, hi := max(e.Off, m.DataOffset), e.End()
+		if lo < hi {
+			out = append(out, Extent{lo - m.DataOffset, hi - lo})
+		}
+	}
+	return out
+}
+
+func patchedReader(s *set.Set, i int, base io.ReaderAt, unreadable map[int][]Extent) *patched {
+	p := &patched{base: base, holes: dataHoles(s.Members[i], unreadable[s.Members[i].Input])}
+	for j, m := range s.Members {
+		if j == i {
+			continue
+		}
+		size := m.Image.Size() - m.DataOffset
+		if size <= 0 {
+			continue
+		}
+		p.alts = append(p.alts, alt{io.NewSectionReader(m.Image, m.DataOffset, size), dataHoles(m, unreadable[m.Input])})
+	}
+	return p
+}
+
+func covered(holes []Extent, off int64) (in bool, next int64) {
+	k := sort.Search(len(holes), func(k int) bool { return holes[k].End() > off })
+	if k < len(holes) && holes[k].Off <= off {
+		return true, holes[k].End()
+	}
+	if k < len(holes) {
+		return false, holes[k].Off
+	}
+	return false, math.MaxInt64
+}
+
+func (p *patched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.base.ReadAt(b, off)
+	if n < len(b) && err != nil && err != io.EOF {
+		// A read error: sector by sector, each failing one from another
+		// member, else zeros.
+		n, err = len(b), nil
+		for lo := 0; lo < len(b); lo += 512 {
+			q := b[lo:min(lo+512, len(b))]
+			if m, e := p.base.ReadAt(q, off+int64(lo)); m == len(q) || (e == io.EOF && m == len(q)) {
+				continue
+			}
+			got := false
+			for _, a := range p.alts {
+				if in, _ := covered(a.holes, off+int64(lo)); !in {
+					if m, _ := a.r.ReadAt(q, off+int64(lo)); m == len(q) {
+						got = true
+						break
+					}
+				}
+			}
+			if got {
+				p.borrowed += int64(len(q))
+			} else {
+				clear(q)
+				p.failed += int64(len(q))
+			}
+		}
+	}
+	end := off + int64(n)
+	for at := off; at < end; {
+		in, next := covered(p.holes, at)
+		stop := min(next, end)
+		if in {
+			got := false
+			for _, a := range p.alts {
+				if aIn, aNext := covered(a.holes, at); !aIn {
+					stop = min(stop, aNext)
+					if m, _ := a.r.ReadAt(b[at-off:stop-off], at); m == int(stop-at) {
+						got = true
+						break
+					}
+				}
+			}
+			if got {
+				p.borrowed += stop - at
+			} else {
+				p.failed += stop - at
+			}
+		}
+		at = stop
+	}
+	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/mirrorchk/mirrorchk/fs/ext4"
 	"github.com/mirrorchk/mirrorchk/fs/fat"
 	"github.com/mirrorchk/mirrorchk/fs/ntfs"
+	"github.com/mirrorchk/mirrorchk/fs/xfs"
 )
 
 // DefaultOpeners are the filesystem readers Check tries when
@@ -22,6 +23,13 @@ var DefaultOpeners = []Opener{
 	}},
 	{Name: "ext4", Open: func(r io.ReaderAt, size int64) (fs.Volume, error) {
 		v, err := ext4.Open(r, size)
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}},
+	{Name: "xfs", Open: func(r io.ReaderAt, size int64) (fs.Volume, error) {
+		v, err := xfs.Open(r, size)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mirrorchk/mirrorchk/fs"
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
@@ -65,8 +66,8 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 		for _, o := range r.Overrides {
 			b += o.Length
 		}
-		r.Reasons = append(r.Reasons, fmt.Sprintf("%d ranges (%d bytes) are taken from another member than %s because their own structures say so (see each range's reason)",
-			len(r.Overrides), b, r.Authority.Path()))
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%s (%s) taken from another member than %s because their own structures say so (see each range's reason)",
+			fs.Count(len(r.Overrides), "range", "ranges"), fs.Count(b, "byte", "bytes"), r.Authority.Path()))
 	}
 
 	// Each member's filesystems: consistency findings and evidence.
@@ -92,11 +93,7 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 
 	// Windows NT FT (KB Q197366): the registry's story against the data.
 	if s.Format == "ftdisk" && r.Diff.Bytes > 0 {
-		healthy := len(s.Fresh) > 1
-		for _, m := range s.Fresh {
-			healthy = healthy && m.State == set.StateActive
-		}
-		if healthy {
+		if s.FTAllHealthy {
 			r.Problems = append(r.Problems, set.Problem{Code: "ft-healthy-but-differs", Severity: set.Error,
 				Message: fmt.Sprintf("the registry (DISK\\Information) shows every member of %s Healthy, but the members differ in %d bytes (KB Q197366)", s.Name, r.Diff.Bytes)})
 		}

@@ -7,7 +7,10 @@
 // not of the image or the disk.
 package fs
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Owner is what a byte range of a volume belongs to.
 type Owner struct {
@@ -102,4 +105,13 @@ type Volume interface {
 	Judge(off, n int64) Judgement
 	Problems() []Problem
 	Evidence() Evidence
+}
+
+// Count writes n with the singular or plural noun, so that messages never
+// say "1 clusters".
+func Count[T ~int | ~int64 | ~uint32 | ~uint64](n T, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -145,7 +145,7 @@ func staleBitmap() *Report {
 					Evidence: []string{
 						"md 1.2 superblock at 0x1000, checksum ok",
 						"events 20, array state A. (records slot 1 as faulty)",
-						"internal bitmap at 0x2000: events 20, events_cleared 15, 5 of 1008 chunks dirty",
+						"internal bitmap at 0x2000: events 20, events_cleared 15, 6 of 1008 chunks dirty",
 					},
 				},
 				{
@@ -179,8 +179,9 @@ func staleBitmap() *Report {
 				},
 			},
 			Bitmap: &Bitmap{
-				Member: m0, ChunkSize: 65536, Chunks: 1008, DirtyChunks: 5,
+				Member: m0, ChunkSize: 65536, Chunks: 1008, DirtyChunks: 6,
 				Events: 20, EventsCleared: 15, CoversAll: boolp(true),
+				DirtyExtents: []Extent{{0x400000, 65536}, {0x1000000, 196608}, {0x2000000, 131072}},
 			},
 			Problems: []Problem{
 				{Code: "stale-member", Severity: SeverityError, Member: m1, Offset: i64(0x1000),

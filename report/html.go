@@ -121,6 +121,8 @@ type htmlKV struct{ Key, Value string }
 
 type htmlPage struct {
 	Title      string
+	Verdict    string
+	Next       string
 	Header     []htmlKV
 	Summary    string
 	Sets       []*htmlSet
@@ -134,6 +136,9 @@ type htmlPage struct {
 
 type htmlSet struct {
 	Anchor       string
+	Names        string // the set's member files (and ID), for people
+	Bottom       Bottom
+	Maps         []htmlMap
 	N, Total     int
 	ID           string
 	Name         string
@@ -272,12 +277,15 @@ func htmlReport(r *Report) *htmlPage {
 	for i, h := range r.Hives {
 		pg.Header = append(pg.Header, htmlKV{fmt.Sprintf("Hive %d", i+1), hiveText(h, htmlPath)})
 	}
+	pg.Header = append(pg.Header, provenanceKVs(r)...) // provenance.go
 	if r.Generated != "" {
 		pg.Title += " " + htmlText(r.Generated)
 	}
 	for i := range r.Sets {
-		pg.Sets = append(pg.Sets, htmlSetView(&r.Sets[i], i+1, len(r.Sets)))
+		pg.Sets = append(pg.Sets, htmlSetView(r, &r.Sets[i], i+1, len(r.Sets)))
 	}
+	b := RunBottom(r)
+	pg.Verdict, pg.Next = htmlText(b.Verdict), htmlText(b.Next)
 	noLabels := htmlMemberLabels(nil)
 	for _, p := range r.Problems {
 		pg.Problems = append(pg.Problems, htmlProblemView(p, noLabels))
@@ -319,8 +327,9 @@ func severityClass(s string) string {
 	return "sev-other"
 }
 
-func htmlSetView(s *Set, n, total int) *htmlSet {
+func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 	lab := htmlMemberLabels(s.Members)
+	name := func(p string) string { return lab.ref(p).Label }
 	level := htmlText(s.Level)
 	if level == "" {
 		level = "unknown"
@@ -339,7 +348,11 @@ func htmlSetView(s *Set, n, total int) *htmlSet {
 		Verdict:      orDash(htmlText(s.Verdict)),
 		VerdictClass: verdictClass(s.Verdict),
 		MemberCount:  len(s.Members),
+		Names:        setNames(s, htmlPath),
+		Bottom:       setBottom(r, s, name, htmlCommand),
+		Maps:         setMaps(s, name),
 	}
+	v.Bottom.Verdict, v.Bottom.Next = htmlText(v.Bottom.Verdict), htmlText(v.Bottom.Next)
 	v.Identity = []htmlKV{
 		{"ID", v.ID},
 		{"Name", v.Name},
@@ -374,6 +387,22 @@ func htmlSetView(s *Set, n, total int) *htmlSet {
 		hm.Detail = append(hm.Detail, htmlKV{"Path", hm.Path})
 		for i, seg := range m.Segments {
 			hm.Detail = append(hm.Detail, htmlKV{fmt.Sprintf("Segment %d", i+1), htmlPath(seg)})
+		}
+		if c := m.Container; c != nil {
+			hm.Detail = append(hm.Detail, htmlKV{"Container", htmlText(containerLine(c))})
+			if c.Format != "split raw" {
+				hm.Detail = append(hm.Detail, htmlKV{"Stored hashes", htmlText(verificationLine(c))})
+			}
+			if a := acquisitionLine(c); a != "" {
+				hm.Detail = append(hm.Detail, htmlKV{"Acquisition", htmlText(a)})
+			}
+			for i, f := range c.Files {
+				v := htmlPath(f.Path) + " (" + sizeText(f.Size) + ")"
+				for _, alg := range sortedKeys(f.Hashes) {
+					v += " " + htmlText(alg) + " " + htmlText(f.Hashes[alg])
+				}
+				hm.Detail = append(hm.Detail, htmlKV{fmt.Sprintf("File %d", i+1), v})
+			}
 		}
 		hm.Detail = append(hm.Detail, htmlKV{"Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset))})
 		if m.PartitionTable != "" {
@@ -592,7 +621,7 @@ h4 { font-size: 1em; margin: 1em 0 .3em; }
 .mono, code, .hash { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; font-size: .92em; }
 .hash { word-break: break-all; }
 .path { word-break: break-all; }
-dl.kv { display: grid; grid-template-columns: max-content auto; gap: .15em 1em; margin: .4em 0; }
+dl.kv { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .15em 1em; margin: .4em 0; }
 dl.kv dt { font-weight: 600; }
 dl.kv dd { margin: 0; word-break: break-word; }
 table { border-collapse: collapse; margin: .4em 0 .8em; width: 100%; }
@@ -615,6 +644,31 @@ td ul, td ol { margin: 0; padding-left: 1.2em; }
 .set { margin-top: 2em; }
 .group { white-space: nowrap; }
 footer { margin-top: 2em; border-top: 1px solid #bbb; padding-top: .5em; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body { overflow-wrap: anywhere; }
+.tscroll { overflow-x: auto; max-width: 100%; }
+td, th { overflow-wrap: break-word; }
+td.path, td .path { word-break: normal; overflow-wrap: break-word; }
+td.hashcell .hash, td .hash { word-break: normal; }
+.bottom { border: 2px solid #333; border-radius: .4em; padding: .4em .8em; margin: .6em 0; background: #f7f7f7; }
+.bottom p { margin: .25em 0; }
+.bottom ul { margin: .25em 0; padding-left: 1.2em; }
+.map { margin: .6em 0 1em; }
+.map h4 { margin: .6em 0 .2em; }
+.maplabel { font-size: .85em; margin-top: .35em; }
+svg.maprow { display: block; width: 100%; }
+.axis { position: relative; height: 1.5em; font-size: .8em; color: #444; border-top: 1px solid #666; margin-top: 3px; }
+.axis span { position: absolute; top: .1em; transform: translateX(-50%); white-space: nowrap; }
+.axis span.first { transform: none; }
+.axis span.last { transform: translateX(-100%); }
+.legend { list-style: none; padding: 0; margin: .3em 0; font-size: .85em; display: flex; flex-wrap: wrap; gap: .2em 1.2em; }
+.legend .sw { display: inline-block; width: .9em; height: .9em; vertical-align: -.1em; margin-right: .35em; border: 1px solid #333; }
+@media (max-width: 640px) {
+  body { margin: .5em auto; padding: 0 .6em; }
+  dl.kv { grid-template-columns: minmax(0, 1fr); }
+  dl.kv dd { margin-left: 1em; }
+  h2 .mono { display: block; }
+}
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
   a { color: inherit; text-decoration: none; }
@@ -634,11 +688,22 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <meta name="referrer" content="no-referrer" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
 <title>{{.Title}}</title>
-<style>` + htmlStyle + `</style>
+<style>` + htmlStyle + mapStyle() + `</style>
 </head>
 <body>
 <header>
 <h1>mirrorchk report</h1>
+<section id="verdict" class="bottom">
+<p><strong>Verdict:</strong> {{.Verdict}}</p>
+<p><strong>Next:</strong> <span class="mono">{{.Next}}</span></p>
+{{- if gt (len .Sets) 1}}
+<ul>
+{{- range .Sets}}
+<li><a href="#{{.Anchor}}">Set {{.N}}</a> ({{.Names}}): {{.Bottom.Verdict}}</li>
+{{- end}}
+</ul>
+{{- end}}
+</section>
 <dl class="kv">
 {{- range .Header}}
 <dt>{{.Key}}</dt><dd{{if eq .Key "Command"}} class="mono"{{end}}>{{.Value}}</dd>
@@ -649,17 +714,17 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <h2>Summary</h2>
 <p>{{.Summary}}</p>
 {{- if .Sets}}
-<table>
+<div class="tscroll"><table>
 <thead><tr><th>Set</th><th>Name</th><th>Metadata</th><th>Verdict</th><th class="num">Members</th><th>Differences</th><th class="num">Errors</th><th class="num">Warnings</th><th class="num">Info</th></tr></thead>
 <tbody>
 {{- range .Sets}}
-<tr><td><a href="#{{.Anchor}}" class="mono">{{.ID}}</a></td><td>{{.Name}}</td><td>{{.Metadata}}</td><td><span class="badge {{.VerdictClass}}">{{.Verdict}}</span></td><td class="num">{{.MemberCount}}</td><td>{{.DiffSummary}}</td><td class="num">{{.Errors}}</td><td class="num">{{.Warnings}}</td><td class="num">{{.Infos}}{{if .Others}} (+{{.Others}} other){{end}}</td></tr>
+<tr><td><a href="#{{.Anchor}}">{{.Names}}</a></td><td>{{.Name}}</td><td>{{.Metadata}}</td><td><span class="badge {{.VerdictClass}}">{{.Verdict}}</span></td><td class="num">{{.MemberCount}}</td><td>{{.DiffSummary}}</td><td class="num">{{.Errors}}</td><td class="num">{{.Warnings}}</td><td class="num">{{.Infos}}{{if .Others}} (+{{.Others}} other){{end}}</td></tr>
 {{- end}}
 {{- if .TopProblem}}
 <tr><td colspan="6"><a href="#problems">Problems not tied to a set</a></td><td class="num">{{.TopErrors}}</td><td class="num">{{.TopWarns}}</td><td class="num">{{.TopInfos}}{{if .TopOthers}} (+{{.TopOthers}} other){{end}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- else}}
 <p class="none">No sets.</p>
 {{- end}}
@@ -686,14 +751,14 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{- define "owner"}}{{with .FS}}{{.}} {{end}}{{.Structure}}{{with .Path}} <span class="path mono">{{.}}</span>{{end}}{{if or .Record .Cluster}} <span class="muted">({{with .Record}}record {{.}}{{end}}{{if and .Record .Cluster}}, {{end}}{{with .Cluster}}cluster {{.}}{{end}})</span>{{end}}{{end}}
 {{- define "ranges"}}
 {{- if .Rows}}
-<table class="ranges">
+<div class="tscroll"><table class="ranges">
 <thead><tr><th class="num">Offset (hex)</th><th class="num">Offset</th><th class="num">Length</th><th>Agreement groups</th><th>Source</th><th>Source basis</th><th>Owner</th></tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr><td class="num mono">{{.OffsetHex}}</td><td class="num mono">{{.OffsetDec}}</td><td class="num">{{.Length}}{{with .LengthHuman}}<br /><span class="muted">{{.}}</span>{{end}}</td><td>{{range $i, $g := .Agree}}{{if $i}} vs {{end}}<span class="group">{{"{"}}{{range $j, $m := $g}}{{if $j}}, {{end}}{{template "ref" $m}}{{end}}{{"}"}}</span>{{else}}-{{end}}</td><td>{{with .Source}}{{template "ref" .}}{{else}}none{{end}}</td><td>{{.SourceBasis}}{{with .SourceReason}}<br /><span class="muted">{{.}}</span>{{end}}</td><td>{{if .Owners}}<ul>{{range .Owners}}<li>{{template "ref" .Member}}: {{template "owner" .Owner}}</li>{{end}}</ul>{{else if .Owner}}{{template "owner" .Owner}}{{else}}-{{end}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- end}}
 {{- with .More}}
 <p class="muted">{{.}}</p>
@@ -701,21 +766,43 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{- end}}
 {{- define "problems"}}
 {{- if .}}
-<table class="problems">
+<div class="tscroll"><table class="problems">
 <thead><tr><th>Severity</th><th>Code</th><th>Member</th><th class="num">Offset</th><th>Message</th></tr></thead>
 <tbody>
 {{- range .}}
 <tr><td><span class="badge {{.SevClass}}">{{.Severity}}</span></td><td class="mono">{{.Code}}</td><td>{{with .Member}}{{template "ref" .}}{{else}}-{{end}}</td><td class="num mono">{{with .OffsetHex}}{{.}}{{else}}-{{end}}{{with .OffsetDec}}<br /><span class="muted">({{.}})</span>{{end}}</td><td>{{.Message}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- else}}
 <p class="none">none</p>
 {{- end}}
 {{- end}}
 {{- define "set"}}
 <section class="set" id="{{.Anchor}}">
-<h2>Set {{.N}} of {{.Total}}: <span class="mono">{{.ID}}</span> <span class="badge {{.VerdictClass}}">{{.Verdict}}</span></h2>
+<h2>Set {{.N}} of {{.Total}}: {{.Names}} <span class="badge {{.VerdictClass}}">{{.Verdict}}</span></h2>
+<div class="bottom">
+<p><strong>Verdict:</strong> {{.Bottom.Verdict}}</p>
+<p><strong>Authority:</strong> {{with .AuthMember}}<span class="auth path mono">{{.Label}}</span>{{else}}none{{end}} <span class="muted">(basis: {{.AuthBasis}})</span></p>
+<p><strong>Next:</strong> <span class="mono">{{.Bottom.Next}}</span></p>
+</div>
+{{- if .Maps}}
+<h3>Sector map</h3>
+{{- range .Maps}}
+<div class="map">
+<h4>{{.Title}}</h4>
+{{- range .Rows}}
+<div class="maplabel">{{.Label}}</div>
+{{.SVG}}
+{{- end}}
+<div class="axis">{{range .Axis}}<span class="{{.Class}}">{{.Label}}</span>{{end}}</div>
+<ul class="legend">{{range .Legend}}<li><span class="sw {{.Class}}"></span>{{.Text}}</li>{{end}}</ul>
+{{- with .Note}}
+<p class="muted">{{.}}</p>
+{{- end}}
+</div>
+{{- end}}
+{{- end}}
 <dl class="kv">
 {{- $set := .}}
 {{- range .Identity}}
@@ -724,14 +811,14 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </dl>
 <h3>Members</h3>
 {{- if .Members}}
-<table class="members">
+<div class="tscroll"><table class="members">
 <thead><tr><th>Path</th><th>Role</th><th>State</th><th class="num">Generation</th><th class="num">Data offset</th><th class="num">Size</th><th>Authoritative</th><th>Hashes</th></tr></thead>
 <tbody>
 {{- range .Members}}
 <tr><td class="path mono">{{.Path}}</td><td>{{.Role}}</td><td>{{.State}}</td><td class="num">{{.Generation}}</td><td class="num mono">{{.DataOffset}}</td><td class="num">{{.Size}}{{with .SizeHuman}}<br /><span class="muted">{{.}}</span>{{end}}</td><td>{{if .Authoritative}}<span class="auth">* yes</span>{{else}}no{{end}}</td><td class="mono">{{template "hashes" .Hashes}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- else}}
 <p class="none">none</p>
 {{- end}}
@@ -760,14 +847,14 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{- end}}
 {{- if .Files}}
 <h3>Affected files and structures: {{len .Files}}</h3>
-<table class="files">
+<div class="tscroll"><table class="files">
 <thead><tr><th>Path</th><th>Filesystem</th><th class="num">Bytes</th><th>Structures</th></tr></thead>
 <tbody>
 {{- range .Files}}
 <tr><td class="path mono">{{.Path}}</td><td>{{.FS}}</td><td class="num">{{.Bytes}}</td><td>{{range $i, $s := .Structures}}{{if $i}}, {{end}}{{$s}}{{else}}-{{end}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- with .FilesMore}}
 <p class="muted">{{.}}</p>
 {{- end}}

@@ -249,6 +249,7 @@ var htmlElements = map[string]bool{
 	"p": true, "div": true, "span": true, "strong": true, "a": true, "br": true,
 	"dl": true, "dt": true, "dd": true, "ul": true, "li": true,
 	"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true,
+	"svg": true, "rect": true, // the sector map: shapes and their <title>, nothing that loads or runs
 }
 
 // checkHTMLWellFormed parses page as strict XML, which also checks that

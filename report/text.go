@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // WriteText writes r as a plain-ASCII, fixed-width report for people.
@@ -21,28 +20,61 @@ import (
 // Go escapes (\n, \u00e9, \xff). Within a set, members are named by the last
 // element of their path when those are unique in the set, and by the full
 // path otherwise; the member table always shows full paths.
+//
+// It is WriteTextOptions with the default options: 100 columns and the
+// first 50 differing ranges of each set.
 func WriteText(w io.Writer, r *Report) error {
+	return WriteTextOptions(w, r, TextOptions{})
+}
+
+// TextOptions shape the text report.
+type TextOptions struct {
+	// Width is the widest line, in columns; 0 means DefaultTextWidth, and
+	// anything below MinTextWidth is MinTextWidth.
+	Width int
+	// MaxRanges is how many differing ranges of each set are listed (the
+	// rest are summarised by owner and by decision); 0 means
+	// DefaultTextRanges, a negative value every range in the model.
+	MaxRanges int
+}
+
+// Text report defaults.
+const (
+	DefaultTextWidth  = 100
+	MinTextWidth      = 40
+	DefaultTextRanges = 50
+)
+
+// WriteTextOptions writes r as WriteText does, shaped by o.
+func WriteTextOptions(w io.Writer, r *Report, o TextOptions) error {
 	if r == nil {
 		return errors.New("report: nil report")
 	}
-	var p textPrinter
+	p := textPrinter{width: o.Width, maxRanges: o.MaxRanges}
+	if p.width == 0 {
+		p.width = DefaultTextWidth
+	}
+	p.width = max(p.width, MinTextWidth)
+	if p.maxRanges == 0 {
+		p.maxRanges = DefaultTextRanges
+	}
 	p.report(r)
 	_, err := w.Write(p.buf.Bytes())
 	return err
 }
 
 type textPrinter struct {
-	buf bytes.Buffer
+	buf       bytes.Buffer
+	width     int // widest line
+	maxRanges int // ranges listed per set; negative: all
 }
 
-// textWidth is the widest line the text report writes.
-const textWidth = 132
-
 // line writes indent, then the formatted text, then a newline, with trailing
-// spaces removed. A line wider than textWidth is wrapped at spaces, its
+// spaces removed. A line wider than the width is wrapped at spaces, its
 // continuation indented two columns more (a word longer than the width is
 // left whole).
 func (p *textPrinter) line(indent int, format string, args ...any) {
+	textWidth := p.width
 	s := strings.TrimRight(strings.Repeat(" ", indent)+fmt.Sprintf(format, args...), " ")
 	pad := strings.Repeat(" ", indent+2)
 	for len(s) > textWidth {
@@ -84,6 +116,16 @@ func (p *textPrinter) bullets(indent int, items []string) {
 
 func (p *textPrinter) report(r *Report) {
 	p.line(0, "MIRRORCHK REPORT")
+	top := RunBottom(r)
+	p.line(0, "Verdict: %s", text(top.Verdict))
+	p.line(0, "Next: %s", text(top.Next))
+	if len(r.Sets) > 1 {
+		for i := range r.Sets {
+			s := &r.Sets[i]
+			p.line(2, "Set %d (%s): %s", i+1, setNames(s, pathText), text(SetBottom(r, s).Verdict))
+		}
+	}
+	p.blank()
 	kv := []string{
 		"Tool", orDash(strings.TrimSpace(text(r.Tool.Name) + " " + text(r.Tool.Version))),
 		"Schema", orDash(text(r.Schema)),
@@ -98,7 +140,7 @@ func (p *textPrinter) report(r *Report) {
 	p.fields(0, kv...)
 	for i := range r.Sets {
 		p.blank()
-		p.set(&r.Sets[i], i+1, len(r.Sets))
+		p.set(r, &r.Sets[i], i+1, len(r.Sets))
 	}
 	p.blank()
 	if len(r.Problems) == 0 {
@@ -112,11 +154,33 @@ func (p *textPrinter) report(r *Report) {
 	}
 	p.blank()
 	p.line(0, "%s", summary(r))
+	b := RunBottom(r)
+	p.line(0, "Verdict: %s", text(b.Verdict))
+	p.line(0, "Next: %s", text(b.Next))
 }
 
-func (p *textPrinter) set(s *Set, n, total int) {
+// setNames names a set for people: its member files, and its ID when
+// the metadata gives one.
+func setNames(s *Set, path func(string) string) string {
+	var names []string
+	for _, m := range s.Members {
+		names = append(names, path(baseName(m.Path)))
+	}
+	n := strings.Join(names, ", ")
+	if n == "" {
+		n = "no members"
+	}
+	if s.ID != "" && !strings.HasPrefix(s.ID, "adhoc-") {
+		n += "; " + text(s.ID)
+	}
+	return n
+}
+
+func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 	lab := memberLabels(s.Members)
+	bottom := SetBottom(r, s)
 	p.line(0, "SET %d OF %d: %s", n, total, orDash(text(s.ID)))
+	p.line(2, "Verdict: %s", text(bottom.Verdict))
 	level := text(s.Level)
 	if level == "" {
 		level = "unknown"
@@ -129,7 +193,7 @@ func (p *textPrinter) set(s *Set, n, total int) {
 		"Name", orDash(text(s.Name)),
 		"Metadata", orDash(text(s.Metadata)),
 		"Level", level,
-		"Verdict", orDash(text(strings.ToUpper(s.Verdict))),
+		"Verdict code", orDash(text(strings.ToUpper(s.Verdict))),
 		"RAID disks", disks,
 		"Data size", sizeText(s.DataSize)+" compared",
 	)
@@ -161,6 +225,7 @@ func (p *textPrinter) set(s *Set, n, total int) {
 	} else {
 		p.line(2, "Divergence: %s, %s differ", count(d.RangesTotal, "range", "ranges"), sizeText(d.Bytes))
 		p.ranges(4, d.Ranges, d.RangesTotal, lab)
+		p.rangeSummary(4, d.Ranges, d.RangesTotal, lab)
 	}
 	if len(s.Files) > 0 {
 		p.blank()
@@ -186,6 +251,10 @@ func (p *textPrinter) set(s *Set, n, total int) {
 		p.blank()
 		p.repair(s.Repair, lab)
 	}
+
+	p.blank()
+	p.line(2, "Verdict: %s", text(bottom.Verdict))
+	p.line(2, "Next: %s", text(bottom.Next))
 }
 
 func (p *textPrinter) memberTable(ms []Member) {
@@ -194,8 +263,8 @@ func (p *textPrinter) memberTable(ms []Member) {
 		return
 	}
 	p.line(2, "Members:")
-	t := table{right: []bool{false, false, false, true, true, true, false, false, false}}
-	t.add("PATH", "ROLE", "STATE", "GENERATION", "DATA OFFSET", "SIZE", "", "AUTH", "HASH")
+	t := table{right: []bool{false, false, false, true, false}}
+	t.header = []string{"PATH", "ROLE", "STATE", "GENERATION", "AUTH"}
 	for _, m := range ms {
 		gen := "-"
 		if m.Generation != nil {
@@ -205,8 +274,7 @@ func (p *textPrinter) memberTable(ms []Member) {
 		if m.Authoritative {
 			auth = "*"
 		}
-		t.add(orDash(pathText(m.Path)), orDash(text(m.Role)), orDash(text(m.State)), gen,
-			hex(m.DataOffset), strconv.FormatInt(m.Size, 10), paren(human(m.Size)), auth, shortHash(m.Hashes))
+		t.add(orDash(pathText(m.Path)), orDash(text(m.Role)), orDash(text(m.State)), gen, auth)
 	}
 	t.write(p, 4)
 }
@@ -217,7 +285,23 @@ func (p *textPrinter) memberDetail(m Member, lab labels) {
 	for i, seg := range m.Segments {
 		kv = append(kv, fmt.Sprintf("Segment %d", i+1), pathText(seg))
 	}
-	kv = append(kv, "Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset)))
+	if c := m.Container; c != nil {
+		kv = append(kv, "Container", text(containerLine(c)))
+		if c.Format != "split raw" {
+			kv = append(kv, "Stored hashes", text(verificationLine(c)))
+		}
+		if a := acquisitionLine(c); a != "" {
+			kv = append(kv, "Acquisition", text(a))
+		}
+		for i, f := range c.Files {
+			v := pathText(f.Path) + " (" + sizeText(f.Size) + ")"
+			for _, alg := range sortedKeys(f.Hashes) {
+				v += " " + text(alg) + " " + text(f.Hashes[alg])
+			}
+			kv = append(kv, fmt.Sprintf("File %d", i+1), v)
+		}
+	}
+	kv = append(kv, "Size", sizeText(m.Size), "Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset)))
 	for _, alg := range sortedKeys(m.Hashes) {
 		kv = append(kv, text(alg), text(m.Hashes[alg]))
 	}
@@ -258,11 +342,17 @@ func (p *textPrinter) files(fs []File, unlisted int64) {
 	}
 }
 
-// ranges writes one line per listed range, then how many more were found
-// than listed.
+// ranges writes each listed range once, up to the printer's limit: its
+// offset, length, agreement groups and source, then its owner and, when it
+// is not simply the set's authority, why its source was chosen. Then how
+// many ranges are not listed and how to see them.
 func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
-	t := table{right: []bool{true, true, true, false, false, false}}
-	for _, r := range rs {
+	shown := rs
+	if p.maxRanges >= 0 && len(shown) > p.maxRanges {
+		shown = shown[:p.maxRanges]
+	}
+	t := table{right: []bool{true, true, false, false}}
+	for _, r := range shown {
 		src := "source: none"
 		if r.Source != nil {
 			src = "source: " + lab.of(*r.Source)
@@ -270,31 +360,146 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		if r.SourceBasis != "" && r.SourceBasis != "set-authority" {
 			src += " (" + text(r.SourceBasis) + ")"
 		}
-		t.add(hex(r.VolumeOffset), paren(strconv.FormatInt(r.VolumeOffset, 10)),
-			count(r.Length, "byte", "bytes"), paren(human(r.Length)), agreeText(r.Agree, lab), src)
+		var extra []string
+		if o := ownerText(r, lab); o != "" {
+			extra = append(extra, "owner: "+o)
+		}
+		if r.SourceBasis != "" && r.SourceBasis != "set-authority" && r.SourceReason != "" {
+			extra = append(extra, "why: "+text(r.SourceReason))
+		}
+		t.addWith(extra, hex(r.VolumeOffset), count(r.Length, "byte", "bytes")+" "+paren(human(r.Length)),
+			agreeText(r.Agree, lab), src)
 	}
 	t.write(p, indent)
-	if more := total - int64(len(rs)); more > 0 {
-		p.line(indent, "... and %s not listed (--max-ranges)", count(more, "more range", "more ranges"))
+	if more := total - int64(len(shown)); more > 0 {
+		p.line(indent, "... and %s not listed here: --max-ranges N lists more, --json gives every range the report holds",
+			count(more, "more range", "more ranges"))
+		if int64(len(rs)) < total {
+			p.line(indent, "(the report holds %d of the %d ranges found; --max-ranges N keeps more)", len(rs), total)
+		}
 	}
-	owners := table{right: []bool{true, false}}
-	why := table{right: []bool{true, false}}
+}
+
+// rangeSummary sums the listed ranges by owner and by decision when not
+// all of them were shown one by one.
+func (p *textPrinter) rangeSummary(indent int, rs []Range, total int64, lab labels) {
+	if p.maxRanges < 0 || int64(p.maxRanges) >= total {
+		return
+	}
+	of := ""
+	if int64(len(rs)) < total {
+		of = fmt.Sprintf(" (of the %d ranges the report holds)", len(rs))
+	}
+	byOwner := tally{}
+	byDecision := tally{}
 	for _, r := range rs {
-		if o := ownerText(r, lab); o != "" {
-			owners.add(hex(r.VolumeOffset), o)
+		byOwner.add(ownerGroup(r, lab), r.Length)
+		d := "source: none"
+		if r.Source != nil {
+			d = "source: " + lab.of(*r.Source)
 		}
-		if r.SourceBasis != "" && r.SourceBasis != "set-authority" {
-			why.add(hex(r.VolumeOffset), text(r.SourceBasis)+": "+text(r.SourceReason))
+		basis := r.SourceBasis
+		if basis == "" {
+			basis = "none"
+		}
+		byDecision.add(d+" ("+text(basis)+")", r.Length)
+	}
+	p.line(indent-2, "Differing ranges by owner%s:", of)
+	byOwner.write(p, indent, 20)
+	p.line(indent-2, "Differing ranges by decision%s:", of)
+	byDecision.write(p, indent, 20)
+}
+
+// tally sums bytes and ranges per key, keeping the order keys first appear.
+type tally struct {
+	keys   []string
+	bytes  map[string]int64
+	ranges map[string]int64
+}
+
+func (t *tally) add(key string, n int64) {
+	if t.bytes == nil {
+		t.bytes, t.ranges = map[string]int64{}, map[string]int64{}
+	}
+	if _, ok := t.bytes[key]; !ok {
+		t.keys = append(t.keys, key)
+	}
+	t.bytes[key] += n
+	t.ranges[key]++
+}
+
+// write lists the keys largest first, at most limit of them, then the rest
+// as one line.
+func (t *tally) write(p *textPrinter, indent, limit int) {
+	keys := slices.Clone(t.keys)
+	slices.SortStableFunc(keys, func(a, b string) int {
+		switch {
+		case t.bytes[a] > t.bytes[b]:
+			return -1
+		case t.bytes[a] < t.bytes[b]:
+			return 1
+		}
+		return 0
+	})
+	tb := table{right: []bool{true, true, false}}
+	var restB, restR int64
+	for i, k := range keys {
+		if i >= limit {
+			restB += t.bytes[k]
+			restR += t.ranges[k]
+			continue
+		}
+		tb.add(count(t.bytes[k], "byte", "bytes"), count(t.ranges[k], "range", "ranges"), k)
+	}
+	if restR > 0 {
+		tb.add(count(restB, "byte", "bytes"), count(restR, "range", "ranges"), fmt.Sprintf("%d others", len(keys)-limit))
+	}
+	tb.write(p, indent)
+}
+
+// ownerGroup names what a range belongs to for the summary: the file's
+// path, else the structure without its record or cluster number.
+func ownerGroup(r Range, lab labels) string {
+	o := r.Owner
+	if o == nil {
+		if len(r.Owners) == 0 {
+			return "unknown (no filesystem read)"
+		}
+		o = &r.Owners[0].Owner
+	}
+	if len(r.Owners) > 0 {
+		for _, mo := range r.Owners[1:] {
+			if mo.Owner.Path != r.Owners[0].Owner.Path || StructureGroup(mo.Owner.Structure) != StructureGroup(r.Owners[0].Owner.Structure) {
+				return "owners differ between members"
+			}
 		}
 	}
-	if len(owners.rows) > 0 {
-		p.line(indent-2, "Owners of the listed ranges:")
-		owners.write(p, indent)
+	if o.Path != "" {
+		return pathText(o.Path)
 	}
-	if len(why.rows) > 0 {
-		p.line(indent-2, "Listed ranges decided by their own evidence (or by none):")
-		why.write(p, indent)
+	g := text(StructureGroup(o.Structure))
+	if o.FS != "" {
+		g = text(o.FS) + " " + g
 	}
+	return g
+}
+
+// StructureGroup is a structure name without the numbers that tell one
+// record, cluster or copy from another: "$MFT record 42" is "$MFT record",
+// "FAT 2" is "FAT".
+func StructureGroup(s string) string {
+	words := strings.Fields(s)
+	out := words[:0:0]
+	for _, w := range words {
+		if strings.Trim(w, "0123456789#,") == "" {
+			continue
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
 }
 
 // ownerText names what a range belongs to: the owner, or each member's
@@ -530,17 +735,31 @@ func baseName(p string) string {
 	return p[strings.LastIndexAny(p, `/\`)+1:]
 }
 
-// table lays out cells in columns separated by two spaces.
+// table lays out cells in columns separated by two spaces. A table wider
+// than the printer's width is written one row per line with its cells
+// separated by two spaces, or, when it has a header, as one block per row
+// naming each cell by its column.
 type table struct {
-	rows  [][]string
-	right []bool // right-align column i
+	header []string
+	rows   [][]string
+	extra  [][]string // lines written under row i, indented
+	right  []bool     // right-align column i
 }
 
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+func (t *table) add(cells ...string) { t.addWith(nil, cells...) }
+
+func (t *table) addWith(extra []string, cells ...string) {
+	t.rows = append(t.rows, cells)
+	t.extra = append(t.extra, extra)
+}
 
 func (t *table) write(p *textPrinter, indent int) {
 	var widths []int
-	for _, row := range t.rows {
+	all := t.rows
+	if t.header != nil {
+		all = append([][]string{t.header}, t.rows...)
+	}
+	for _, row := range all {
 		for i, c := range row {
 			if i == len(widths) {
 				widths = append(widths, 0)
@@ -548,20 +767,57 @@ func (t *table) write(p *textPrinter, indent int) {
 			widths[i] = max(widths[i], len(c))
 		}
 	}
-	for _, row := range t.rows {
+	total := indent
+	for _, w := range widths {
+		total += w + 2
+	}
+	if total-2 > p.width {
+		for i, row := range t.rows {
+			if t.header == nil {
+				var cells []string
+				for _, c := range row {
+					if c != "" {
+						cells = append(cells, c)
+					}
+				}
+				p.line(indent, "%s", strings.Join(cells, "  "))
+			} else {
+				var cells []string
+				for j, c := range row[1:] {
+					if c != "" && j+1 < len(t.header) && t.header[j+1] != "" {
+						cells = append(cells, strings.ToLower(t.header[j+1])+" "+c)
+					}
+				}
+				p.line(indent, "%s: %s", row[0], strings.Join(cells, ", "))
+			}
+			for _, x := range t.extra[i] {
+				p.line(indent+4, "%s", x)
+			}
+		}
+		return
+	}
+	for i, row := range all {
 		var b strings.Builder
-		for i, c := range row {
-			if i > 0 {
+		for j, c := range row {
+			if j > 0 {
 				b.WriteString("  ")
 			}
-			pad := strings.Repeat(" ", widths[i]-len(c))
-			if i < len(t.right) && t.right[i] {
+			pad := strings.Repeat(" ", widths[j]-len(c))
+			if j < len(t.right) && t.right[j] {
 				b.WriteString(pad + c)
 			} else {
 				b.WriteString(c + pad)
 			}
 		}
 		p.line(indent, "%s", b.String())
+		if t.header != nil {
+			i--
+		}
+		if i >= 0 {
+			for _, x := range t.extra[i] {
+				p.line(indent+4, "%s", x)
+			}
+		}
 	}
 }
 
@@ -625,24 +881,6 @@ func commandLine(args []string) string {
 		}
 	}
 	return strings.Join(quoted, " ")
-}
-
-// shortHash is the member table's hash cell: the first 16 hex digits of the
-// sha256, or of the alphabetically first algorithm when there is no sha256.
-func shortHash(h map[string]string) string {
-	alg := "sha256"
-	if _, ok := h[alg]; !ok {
-		keys := sortedKeys(h)
-		if len(keys) == 0 {
-			return "-"
-		}
-		alg = keys[0]
-	}
-	v := h[alg]
-	if utf8.RuneCountInString(v) > 16 {
-		v = string([]rune(v)[:16])
-	}
-	return text(alg) + ":" + text(v)
 }
 
 func sortedKeys(m map[string]string) []string {

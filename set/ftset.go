@@ -589,6 +589,11 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 			}
 			s.Reasons = append(s.Reasons, fmt.Sprintf("%s (%s) is the only Healthy member; %s", healthy[0].Path(), ftMemberLabel(healthy[0].FT.Partition), strings.Join(why, "; ")))
 		case len(healthy) > 1:
+			s.FTAllHealthy = len(notCurrent) == 0
+			if m := ftSurvivorMark(s, healthy, missingHealthy); m != nil {
+				s.Fresh = []*Member{m}
+				break
+			}
 			s.Fresh = healthy
 			s.Reasons = append(s.Reasons, "the registry shows every member Healthy: it records no authority; the data decides")
 		case len(healthy) == 1 && len(missingHealthy) > 0:
@@ -662,6 +667,48 @@ func ftMBREvidence(s *Set, m *Member, fs *ftdisk.FtSet) {
 	case t&ftBroken == ftBroken:
 		m.addEvidence("the 0xC0 marking agrees with the registry: the set has a member that is not Healthy")
 	}
+}
+
+// ftSurvivorMark: with every member Healthy in the registry, ftdisk's 0xC0
+// mark on exactly one member's MBR partition type (0x86/0x87 -> 0xC6/0xC7,
+// written by FtpMarkMirrorPartitionType on the member that went on alone)
+// says which member received the later writes: it is taken as current
+// (the other is stale), citing the MBR entries. The registry's own
+// disagreement stays a warning (ft-mbr-broken-but-healthy), and where the
+// filesystem evidence names the other member the check calls it a split
+// brain (ft-orphan-newer). It returns nil when the marks do not single out
+// one member: not every member given and bound through its MBR, or zero
+// or several marked.
+func ftSurvivorMark(s *Set, healthy []*Member, missing []string) *Member {
+	if len(missing) > 0 || len(healthy) != len(s.Members) || len(healthy) < 2 {
+		return nil
+	}
+	var marked, unmarked []*Member
+	for _, m := range healthy {
+		switch {
+		case m.FT.MBRType == 0 || m.FT.MBRType&ftFTBit == 0:
+			return nil
+		case m.FT.MBRType&ftBroken == ftBroken:
+			marked = append(marked, m)
+		default:
+			unmarked = append(unmarked, m)
+		}
+	}
+	if len(marked) != 1 {
+		return nil
+	}
+	m := marked[0]
+	var others []string
+	for _, o := range unmarked {
+		o.State = StateStale
+		o.addEvidence("MBR partition type 0x%02X (byte %d) lacks the 0xC0 mark that ftdisk writes on the member that went on alone, which %s carries: it missed the later writes", o.FT.MBRType, o.FT.MBREntry, m.Path())
+		s.problem("stale-member", Error, o, ptr(o.FT.MBREntry), "%s is stale: the registry shows every member Healthy, but the MBR partition type of %s is 0x%02X (byte %d), marked 0xC0 by ftdisk as the member that went on alone, and %s's is 0x%02X", o.Path(), m.Path(), m.FT.MBRType, m.FT.MBREntry, o.Path(), o.FT.MBRType)
+		others = append(others, fmt.Sprintf("%s has 0x%02X (byte %d)", o.Path(), o.FT.MBRType, o.FT.MBREntry))
+	}
+	m.addEvidence("MBR partition type 0x%02X carries ftdisk's 0xC0 survivor mark: this member received the writes made after the set broke", m.FT.MBRType)
+	s.Reasons = append(s.Reasons, fmt.Sprintf("the registry shows every member Healthy, but only %s's MBR partition type carries ftdisk's 0xC0 survivor mark (0x%02X at byte %d; %s): ftdisk marks the member that went on alone (FtpMarkMirrorPartitionType), so it received the later writes and is current",
+		m.Path(), m.FT.MBRType, m.FT.MBREntry, strings.Join(others, "; ")))
+	return m
 }
 
 // ftMarkOnOrphan: ftdisk marks the remaining (written) member of a broken

@@ -139,6 +139,15 @@ func mdMember(s *Set, f *mdFound) *Member {
 	m.addEvidence("md %s superblock at byte %#x: array %s, events %d, dev_number %d, role %s",
 		sb.Version, sb.Offset, sb.UUIDString(), sb.Events, sb.DevNumber, roleName(sb.Role))
 	m.addEvidence("data_offset %d sectors (byte %d), used size %d bytes", sb.DataOffset/512, sb.DataOffset, sb.Size)
+	// The two fields mdadm users look for, written as mdadm --examine
+	// shows them (the time in UTC rather than the local zone).
+	if !sb.UTime.IsZero() && sb.UTime.Unix() != 0 {
+		m.addEvidence("Update Time : %s UTC", sb.UTime.UTC().Format("Mon Jan _2 15:04:05 2006"))
+	}
+	if sb.DeviceUUID != ([16]byte{}) {
+		u := sb.DeviceUUID
+		m.addEvidence("Device UUID : %x:%x:%x:%x", u[0:4], u[4:8], u[8:12], u[12:16])
+	}
 	switch {
 	case sb.IsSlot():
 		m.Role, m.State = strconv.Itoa(int(sb.Role)), StateActive

@@ -102,6 +102,9 @@ type Set struct {
 	// sets, MBR marks on the other disk); "" when it can. Where the members
 	// differ, check then decides from the filesystems, or not at all.
 	Doubt string
+	// FTAllHealthy is set for an NT FT set whose registry entry shows
+	// every member Healthy (the registry itself records no authority).
+	FTAllHealthy bool
 
 	// Bitmap is the freshest member's write-intent bitmap, nil when none.
 	Bitmap       *md.Bitmap

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mirrorchk/mirrorchk/fs"
@@ -57,9 +58,13 @@ type Volume struct {
 	free     int64      // free clusters counted in the FAT
 	fatShort bool       // the image ends inside the active FAT
 	dirBuf   []byte     // read buffer of the directory walk
-	latest   time.Time
-	notes    []string
-	dirty    bool
+	// rootLabel is the 11-byte name of the root directory's first volume
+	// label entry, at rootLabelOff; rootLabelOff is -1 when there is none.
+	rootLabel    string
+	rootLabelOff int64
+	latest       time.Time
+	notes        []string
+	dirty        bool
 
 	problems []fs.Problem
 	counts   map[string]int
@@ -134,9 +139,11 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	v.loadFAT()
 	v.checkFATHeader()
 	v.compareCopies()
+	v.rootLabelOff = -1
 	v.walk()
 	v.afterWalk()
 	v.checkFSInfo()
+	v.checkLabel()
 	sortBad(v.dirBad)
 	return v, nil
 }
@@ -451,14 +458,71 @@ func (v *Volume) checkFSInfo() {
 			fmt.Sprintf("FSInfo signatures %#08x %#08x %#08x, want 0x41615252 0x61417272 0xaa550000", v.FSInfo.LeadSig, v.FSInfo.StrucSig, v.FSInfo.TrailSig))
 		return
 	}
-	if v.BackupInfo != nil && !v.BackupInfo.Valid() {
-		v.problem("fat-fsinfo-bad-signature", fs.Warning, v.BackupInfo.Off, "backup FSInfo sector has bad signatures")
+	if bi := v.BackupInfo; bi != nil && !bi.Valid() {
+		// fsck.fat (dosfstools 4.2) does not read the backup FSInfo, and
+		// formatters and labelling tools leave it zeroed: at most info.
+		msg := fmt.Sprintf("backup FSInfo sector (boot sector backup %d + %d) has signatures %#08x %#08x %#08x", b.BkBootSec, b.FSInfo, bi.LeadSig, bi.StrucSig, bi.TrailSig)
+		if bi.LeadSig == 0 && bi.StrucSig == 0 && bi.TrailSig == 0 && bi.FreeCount == 0 && bi.NxtFree == 0 {
+			msg = fmt.Sprintf("backup FSInfo sector (boot sector backup %d + %d) is zeroed, as some formatters and labelling tools leave it; the primary is valid", b.BkBootSec, b.FSInfo)
+		}
+		v.problem("fat-backup-fsinfo-bad", fs.Info, bi.Off, msg)
 	}
 	if fc := v.FSInfo.FreeCount; fc != 0xffffffff && int64(fc) != v.free && !v.fatShort {
 		v.problem("fat-free-count-wrong", fs.Warning, v.FSInfo.Off+488, fmt.Sprintf("FSInfo free cluster count %d, the FAT has %d", fc, v.free))
 	}
 	if nf := v.FSInfo.NxtFree; nf != 0xffffffff && (nf < 2 || nf > b.Clusters+1) {
 		v.problem("fat-fsinfo-next-free", fs.Info, v.FSInfo.Off+492, fmt.Sprintf("FSInfo next free hint %d is outside clusters 2..%d", nf, b.Clusters+1))
+	}
+}
+
+// noLabel is the boot sector's label field when the volume has no label.
+const noLabel = "NO NAME    "
+
+// Labels returns the volume label of the boot sector and that of the root
+// directory's label entry, with trailing spaces removed, and whether each
+// is present. A boot label of "NO NAME" is no label; a boot sector
+// without the extended BPB signature 0x29 has no label field.
+func (v *Volume) Labels() (boot string, hasBoot bool, root string, hasRoot bool) {
+	if v.BPB.BootSig == 0x29 {
+		raw := v.bootLabelRaw()
+		if raw != noLabel && strings.Trim(raw, " \x00") != "" {
+			boot, hasBoot = strings.TrimRight(raw, " \x00"), true
+		}
+	}
+	if v.rootLabelOff >= 0 {
+		root, hasRoot = strings.TrimRight(v.rootLabel, " \x00"), true
+	}
+	return
+}
+
+// bootLabelRaw is the boot sector's 11-byte label field as stored.
+func (v *Volume) bootLabelRaw() string {
+	l := v.BPB.VolLab
+	if len(l) < 11 {
+		l += strings.Repeat(" ", 11-len(l))
+	}
+	return l
+}
+
+// checkLabel compares the boot sector's label with the root directory's
+// label entry as fsck.fat does: a label in one and not the other, or two
+// labels that differ, is reported with both quoted.
+func (v *Volume) checkLabel() {
+	if v.BPB.BootSig != 0x29 {
+		return
+	}
+	boot, hasBoot, root, hasRoot := v.Labels()
+	at := int64(0x2b)
+	if v.BPB.Type == FAT32 {
+		at = 0x47
+	}
+	switch {
+	case hasBoot && !hasRoot:
+		v.problem("fat-label-mismatch", fs.Warning, at, fmt.Sprintf("label in the boot sector is %q, but there is no volume label in the root directory", boot))
+	case !hasBoot && hasRoot:
+		v.problem("fat-label-mismatch", fs.Warning, v.rootLabelOff, fmt.Sprintf("there is no label in the boot sector, but the root directory's volume label is %q", root))
+	case hasBoot && hasRoot && v.rootLabel != v.bootLabelRaw():
+		v.problem("fat-label-mismatch", fs.Warning, v.rootLabelOff, fmt.Sprintf("the root directory's volume label %q and the boot sector's label %q differ", root, boot))
 	}
 }
 
@@ -489,7 +553,9 @@ func (v *Volume) FreeClusters() int64 { return v.free }
 //	fat-backup-boot-bad       warning  backup boot sector does not validate
 //	fat-backup-boot-differs   warning  boot sector and backup differ
 //	fat-no-fsinfo             info     FAT32 without an FSInfo sector
-//	fat-fsinfo-bad-signature  warning  FSInfo (or its backup) signatures wrong
+//	fat-fsinfo-bad-signature  warning  the primary FSInfo's signatures wrong
+//	fat-backup-fsinfo-bad     info     the backup FSInfo's signatures wrong or zeroed (fsck.fat does not check it)
+//	fat-label-mismatch        warning  the boot sector's label and the root directory's label entry differ, or one is missing (as fsck.fat reports)
 //	fat-free-count-wrong      warning  FSInfo free count ≠ free clusters in the FAT
 //	fat-fsinfo-next-free      info     next-free hint outside the clusters
 //	fat-fat-too-small         error    FATSz cannot hold an entry per cluster
@@ -530,6 +596,20 @@ func (v *Volume) Evidence() fs.Evidence {
 	if v.FromBackup {
 		e.Notes = append(e.Notes, "opened from the backup boot sector")
 	}
+	// Identity, not recency: the volume ID and labels tell which images
+	// hold the same filesystem.
+	boot, hasBoot, root, hasRoot := v.Labels()
+	id := ""
+	if v.BPB.BootSig == 0x29 {
+		id = fmt.Sprintf("volume ID %04X-%04X", v.BPB.VolID>>16, v.BPB.VolID&0xffff)
+	}
+	lab := func(s string, ok bool) string {
+		if !ok {
+			return "none"
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	e.Notes = append(e.Notes, strings.TrimPrefix(fmt.Sprintf("%s, label %s in the boot sector, %s in the root directory", id, lab(boot, hasBoot), lab(root, hasRoot)), ", "))
 	return e
 }
 

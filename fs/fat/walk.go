@@ -262,6 +262,8 @@ func (v *Volume) readDir(i int) {
 		if attr&attrVolume != 0 {
 			if i != 0 {
 				bad(off, fs.Warning, "fat-bad-dir-entry", "volume label outside the root directory")
+			} else if v.rootLabelOff < 0 {
+				v.rootLabel, v.rootLabelOff = string(e[:11]), off
 			}
 			continue
 		}
@@ -445,7 +447,7 @@ func (v *Volume) afterWalk() {
 	v.free += int64(v.BPB.Clusters+1) - int64(v.maxClus)
 	if lost > 0 {
 		v.problem("fat-lost-clusters", fs.Warning, v.clusterOff(uint32(first)),
-			fmt.Sprintf("%d clusters (%d bytes) allocated in the FAT but reached from no file, first %d", lost, lost*v.cb, first))
+			fmt.Sprintf("%s (%s) allocated in the FAT but reached from no file, first %d", fs.Count(lost, "cluster", "clusters"), fs.Count(lost*v.cb, "byte", "bytes"), first))
 	}
 }
 

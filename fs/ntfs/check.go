@@ -137,7 +137,7 @@ func (v *Volume) buildClaims() {
 		if c.lcn < end {
 			prev := out[len(out)-1]
 			ov := min(end, c.lcn+c.n) - c.lcn
-			v.problem("ntfs-cross-link", fs.Error, c.lcn*v.boot.ClusterSize, "%d clusters from LCN %d are claimed by both %s and %s", ov, c.lcn, v.claimName(prev), v.claimName(c))
+			v.problem("ntfs-cross-link", fs.Error, c.lcn*v.boot.ClusterSize, "%s from LCN %d claimed by both %s and %s", fs.Count(ov, "cluster", "clusters"), c.lcn, v.claimName(prev), v.claimName(c))
 			if c.lcn+c.n <= end {
 				continue
 			}
@@ -226,7 +226,7 @@ func (v *Volume) checkBitmap() {
 			e, set := bitRun(bm, c, to)
 			if set {
 				setFree += e - c
-				v.problem("ntfs-bitmap-mismatch", fs.Warning, c*v.boot.ClusterSize, "%d clusters from LCN %d are set in $Bitmap but claimed by no attribute", e-c, c)
+				v.problem("ntfs-bitmap-mismatch", fs.Warning, c*v.boot.ClusterSize, "%s from LCN %d set in $Bitmap but claimed by no attribute", fs.Count(e-c, "cluster", "clusters"), c)
 			}
 			c = e
 		}
@@ -237,7 +237,7 @@ func (v *Volume) checkBitmap() {
 			e, set := bitRun(bm, x, c.lcn+c.n)
 			if !set {
 				claimedFree += e - x
-				v.problem("ntfs-bitmap-mismatch", fs.Error, x*v.boot.ClusterSize, "%d clusters from LCN %d belong to %s but are free in $Bitmap", e-x, x, v.claimName(c))
+				v.problem("ntfs-bitmap-mismatch", fs.Error, x*v.boot.ClusterSize, "%s from LCN %d belonging to %s but free in $Bitmap", fs.Count(e-x, "cluster", "clusters"), x, v.claimName(c))
 			}
 			x = e
 		}
@@ -475,7 +475,7 @@ func (v *Volume) checkBadClus() {
 	for _, c := range v.claims {
 		if c.kind == kBad {
 			n += c.n
-			v.problem("ntfs-bad-clusters", fs.Warning, c.lcn*v.boot.ClusterSize, "%d clusters from LCN %d are listed in $BadClus:$Bad", c.n, c.lcn)
+			v.problem("ntfs-bad-clusters", fs.Warning, c.lcn*v.boot.ClusterSize, "%s from LCN %d listed in $BadClus:$Bad", fs.Count(c.n, "cluster", "clusters"), c.lcn)
 		}
 	}
 	if n > 0 {

@@ -123,7 +123,7 @@ func TestBitmapBitCleared(t *testing.T) {
 	c := free.Owner.Cluster
 	img[v.volOff(bmRuns, c/8)] |= 1 << (c % 8)
 	v = open(t, img)
-	wantProblem(t, v, "ntfs-bitmap-mismatch", fmt.Sprintf("1 clusters from LCN %d are set in $Bitmap but claimed by no attribute", c))
+	wantProblem(t, v, "ntfs-bitmap-mismatch", fmt.Sprintf("1 cluster from LCN %d set in $Bitmap but claimed by no attribute", c))
 	if o := v.Owners(c*v.Boot().ClusterSize, 1)[0].Owner; o.Structure != fs.LostClusters {
 		t.Errorf("owner of the lost cluster: %+v", o)
 	}

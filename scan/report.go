@@ -1,6 +1,7 @@
-package main
+package scan
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -10,37 +11,51 @@ import (
 	"github.com/mirrorchk/mirrorchk/repair"
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/set"
+	"github.com/mirrorchk/mirrorchk/set/md"
 )
 
-// now is the report's clock; tests replace it.
-var now = func() time.Time { return time.Now().UTC() }
+// Meta is what the report records of the run besides the sets: the
+// tool, the command line and the time.
+type Meta struct {
+	Tool       report.Tool
+	Command    []string
+	Generated  time.Time
+	SectorSize int
+}
 
-// report turns the check results into the report model.
-func (r *scanRun) report(e *env, o scanOptions) *report.Report {
+// Report turns the check results into the report model.
+func (r *Run) Report(meta Meta) *report.Report {
 	rep := &report.Report{
 		Schema:     report.Schema,
-		Tool:       report.Tool{Name: "mirrorchk", Version: toolVersion()},
-		Command:    e.argv,
-		Generated:  now().Format(time.RFC3339),
-		SectorSize: o.sectorSize,
-		Problems:   problems(r.problems),
+		Tool:       meta.Tool,
+		Command:    meta.Command,
+		Generated:  meta.Generated.UTC().Format(time.RFC3339),
+		SectorSize: meta.SectorSize,
+		Problems:   problems(r.Problems),
 	}
-	for _, res := range r.results {
-		rep.Sets = append(rep.Sets, setReport(res))
+	for _, res := range r.Results {
+		rep.Sets = append(rep.Sets, SetReport(res))
 	}
-	rep.Hives = []report.Input{}
-	for _, h := range r.hives {
-		in := report.Input{Path: h.Path, Size: int64(len(h.Data))}
-		if d, err := check.NewDigests(r.hashes); err == nil {
-			d.Write(h.Data)
-			in.Hashes = d.Sums()
-		}
-		rep.Hives = append(rep.Hives, in)
-	}
+	rep.Hives = HiveReports(r.Hives, r.Hashes)
 	return rep
 }
 
-func setReport(res *check.Result) report.Set {
+// HiveReports describes the hives read, hashed with the run's algorithms.
+func HiveReports(hives []set.HiveInput, hashes []string) []report.Input {
+	out := []report.Input{}
+	for _, h := range hives {
+		in := report.Input{Path: h.Path, Size: int64(len(h.Data))}
+		if d, err := check.NewDigests(hashes); err == nil {
+			d.Write(h.Data)
+			in.Hashes = d.Sums()
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// SetReport is the report model of one checked set.
+func SetReport(res *check.Result) report.Set {
 	s := res.Set
 	rs := report.Set{
 		ID:        s.ID,
@@ -78,6 +93,11 @@ func setReport(res *check.Result) report.Set {
 		if i < len(res.Layouts) && res.Layouts[i] != nil {
 			rm.PartitionTable, rm.Filesystems = filesystems(res.Layouts[i])
 		}
+		rm.Container = containerReport(m.Image, rm.Hashes)
+		rs.Problems = append(rs.Problems, containerProblems(rm)...)
+		if i < len(res.Unread) {
+			rm.Unreadable = unreadable(res.Unread[i])
+		}
 		rs.Members = append(rs.Members, rm)
 	}
 	rs.Divergence = report.Divergence{
@@ -90,7 +110,23 @@ func setReport(res *check.Result) report.Set {
 	for _, f := range res.Files {
 		rs.Files = append(rs.Files, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
 	}
+	// A total order: largest first, then by path, filesystem and
+	// structures, so that two entries of equal size and path ("FAT 1",
+	// "FAT 2") come out the same way in every run.
+	slices.SortStableFunc(rs.Files, func(a, b report.File) int {
+		if a.Bytes != b.Bytes {
+			return cmp.Compare(b.Bytes, a.Bytes)
+		}
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.FS, b.FS), slices.Compare(a.Structures, b.Structures))
+	})
 	rs.FilesUnlisted = res.FilesLost
+	rs.Recovered, rs.RecoveredRanges, rs.RecoveredBytes = salvages(s, res.Recovered), res.RecoveredTotal, res.RecoveredBytes
+	rs.Lost, rs.LostRanges, rs.LostBytes = salvages(s, res.Lost), res.LostTotal, res.LostBytes
+	rs.FilesWithLostData = []report.File{}
+	for _, f := range res.LostFiles {
+		rs.FilesWithLostData = append(rs.FilesWithLostData, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
+	}
+	rs.FilesWithLostDataUnlisted = res.LostFilesUnlisted
 	if b := s.Bitmap; b != nil {
 		rs.Bitmap = &report.Bitmap{
 			Member:        s.BitmapMember.Path(),
@@ -101,9 +137,49 @@ func setReport(res *check.Result) report.Set {
 			EventsCleared: b.EventsCleared,
 			CoversAll:     res.BitmapCovers,
 			Uncovered:     res.Uncovered,
+			DirtyExtents:  dirtyExtents(b, s.DataSize),
 		}
 	}
 	return rs
+}
+
+// unreadable describes what of a member could not be read.
+func unreadable(u check.MemberUnread) report.Unreadable {
+	ru := report.Unreadable{Ranges: u.Ranges, Bytes: u.Bytes, DataBytes: u.DataBytes, ReadErrorBytes: u.ReadErrorBytes,
+		DeclaredBytes: u.DeclaredBytes, DeclaredBy: u.Declared, List: []report.UnreadableRange{}}
+	for _, e := range u.List {
+		r := report.UnreadableRange{Offset: e.Off, Length: e.Len, Cause: e.Cause, Owners: owners(e.Owners)}
+		if e.Volume >= 0 {
+			v := e.Volume
+			r.VolumeOffset = &v
+		}
+		ru.List = append(ru.List, r)
+	}
+	return ru
+}
+
+func salvages(s *set.Set, svs []check.Salvage) []report.Salvage {
+	out := make([]report.Salvage, 0, len(svs))
+	for _, sv := range svs {
+		r := report.Salvage{VolumeOffset: sv.Offset, Length: sv.Length, Basis: sv.Basis, Reason: sv.Reason, Owners: owners(sv.Owners)}
+		for _, i := range sv.Unreadable {
+			r.Unreadable = append(r.Unreadable, s.Members[i].Path())
+		}
+		if sv.From >= 0 {
+			p := s.Members[sv.From].Path()
+			r.Source = &p
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func owners(os []fs.Owner) []report.Owner {
+	out := make([]report.Owner, 0, len(os))
+	for _, o := range os {
+		out = append(out, owner(o))
+	}
+	return out
 }
 
 func ranges(s *set.Set, rs []check.Piece, auth *set.Member) []report.Range {
@@ -203,7 +279,7 @@ func evidenceText(e fs.Evidence) []string {
 	if !e.Latest.IsZero() {
 		out = append(out, "latest timestamp "+e.Latest.UTC().Format(time.RFC3339))
 	}
-	out = append(out, fmt.Sprintf("%d files and directories", e.Files))
+	out = append(out, fs.Count(e.Files, "file or directory", "files and directories"))
 	return append(out, e.Notes...)
 }
 
@@ -215,9 +291,9 @@ func problems(ps []set.Problem) []report.Problem {
 	return out
 }
 
-// repairReport records a repair plan, and what was written, in the set's
+// RepairReport records a repair plan, and what was written, in the set's
 // report.
-func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Repair {
+func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Repair {
 	rr := &report.Repair{DryRun: dryRun, Status: status, Reason: reason}
 	if p == nil {
 		return rr
@@ -229,6 +305,7 @@ func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 	for _, o := range p.Outputs {
 		ro := report.RepairOutput{
 			Member:             o.Member.Path(),
+			WrittenAs:          writtenAs(o.Member.Image),
 			RangesTotal:        o.RangesTotal,
 			BytesCopied:        o.BytesCopied,
 			Hashes:             o.Hashes,
@@ -236,6 +313,9 @@ func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 			Verified:           o.Verified,
 			FilesystemFindings: o.FSProblems,
 			Ranges:             ranges(p.Result.Set, o.Ranges, p.Source),
+			RecoveredBytes:     o.RecoveredBytes,
+			LostBytes:          o.LostBytes,
+			Mapfile:            o.Mapfile,
 		}
 		if !dryRun {
 			ro.Path = o.Path
@@ -249,4 +329,30 @@ func repairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 		rr.Outputs = append(rr.Outputs, ro)
 	}
 	return rr
+}
+
+// dirtyExtents returns the runs of consecutive dirty chunks of b as byte
+// ranges of the data area (clipped to size), at most
+// report.MaxDirtyExtents of them.
+func dirtyExtents(b *md.Bitmap, size int64) []report.Extent {
+	var out []report.Extent
+	if b.ChunkSize <= 0 {
+		return nil
+	}
+	for k := int64(0); k < b.NBits && len(out) < report.MaxDirtyExtents; k++ {
+		if !b.Dirty(k) {
+			continue
+		}
+		start := k
+		for k+1 < b.NBits && b.Dirty(k+1) {
+			k++
+		}
+		off := start * b.ChunkSize
+		if off >= size {
+			break
+		}
+		end := min((k+1)*b.ChunkSize, size)
+		out = append(out, report.Extent{Offset: off, Length: end - off})
+	}
+	return out
 }

@@ -1,0 +1,157 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// manyRanges is staleBitmap with n differing 4 KiB ranges, every other
+// 4 KiB block, half in a file and half in $MFT records, the odd ones
+// decided by their own structure from m1.
+func manyRanges(n int) *Report {
+	r := sourced(staleBitmap)()
+	s := &r.Sets[0]
+	s.Divergence.Ranges = nil
+	for i := 0; i < n; i++ {
+		rg := Range{VolumeOffset: int64(i) * 8192, Length: 4096,
+			Agree:  [][]string{{s.Members[0].Path}, {s.Members[1].Path}},
+			Source: str(s.Members[0].Path), SourceBasis: "set-authority", SourceReason: "m0.img is the set's authoritative member"}
+		if i%2 == 0 {
+			rg.Owner = &Owner{FS: "ntfs", Structure: "data", Path: "/big.bin"}
+		} else {
+			rg.Owner = &Owner{FS: "ntfs", Structure: fmt.Sprintf("$MFT record %d", i), Record: i64(int64(i))}
+			rg.Source, rg.SourceBasis, rg.SourceReason = str(s.Members[1].Path), "structure", "only m1's copy passes its fixups"
+		}
+		s.Divergence.Ranges = append(s.Divergence.Ranges, rg)
+	}
+	s.Divergence.RangesTotal = int64(n)
+	s.Divergence.Bytes = int64(n) * 4096
+	return r
+}
+
+func TestTextBottomLineFirstAndLast(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteText(&buf, sourced(staleBitmap)()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	want := "Verdict: m0.img is current (by the set metadata); m1.img is stale (missed 5 updates)"
+	if got := lines[len(lines)-2]; got != want {
+		t.Errorf("second-to-last line %q, want %q", got, want)
+	}
+	if got := lines[len(lines)-1]; got != "Next: mirrorchk repair --out DIR /evidence/case-17/m0.img /evidence/case-17/m1.img" {
+		t.Errorf("last line %q", got)
+	}
+	if lines[1] != want || lines[2] != lines[len(lines)-1] {
+		t.Errorf("the report does not open with the verdict and the next step:\n%s", strings.Join(lines[:4], "\n"))
+	}
+	if !strings.Contains(buf.String(), "\n  "+want+"\n") {
+		t.Errorf("the set does not state its verdict")
+	}
+}
+
+func TestTextSplitBrainBottomLine(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTextOptions(&buf, sourced(splitBrain)(), TextOptions{Width: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 ranges below)",
+		"Next: compare the affected files below in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
+	} {
+		if !strings.HasSuffix(strings.TrimSpace(buf.String()), want) && !strings.Contains(buf.String(), want) {
+			t.Errorf("missing %q in\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestTextPreferOverridesMetadata(t *testing.T) {
+	r := sourced(staleBitmap)()
+	s := &r.Sets[0]
+	r.Command = []string{"mirrorchk", "scan", "--prefer", s.Members[1].Path, s.Members[0].Path, s.Members[1].Path}
+	s.Authority = Authority{Member: str(s.Members[1].Path), Basis: BasisUser, Reasons: []string{"--prefer"}}
+	s.Members[0].Authoritative, s.Members[1].Authoritative = false, true
+	s.Problems = append(s.Problems, Problem{Code: CodePreferOverridesMetadata, Severity: SeverityWarning, Message: "x"})
+	b := SetBottom(r, s)
+	want := "m1.img is taken as current because you chose it with --prefer, against the set metadata; the metadata says m1.img is stale"
+	if !strings.HasPrefix(b.Verdict, want) {
+		t.Errorf("verdict %q, want prefix %q", b.Verdict, want)
+	}
+	if b.Next != "mirrorchk repair --out DIR --prefer /evidence/case-17/m1.img /evidence/case-17/m0.img /evidence/case-17/m1.img" {
+		t.Errorf("next %q", b.Next)
+	}
+}
+
+// TestTextWidth: at 80 columns no line is wider than 80 unless it is one
+// word, and the default is 100.
+func TestTextWidth(t *testing.T) {
+	for _, width := range []int{0, 80, 60} {
+		limit := width
+		if width == 0 {
+			limit = DefaultTextWidth
+		}
+		for _, c := range cases {
+			var buf bytes.Buffer
+			if err := WriteTextOptions(&buf, c.r(), TextOptions{Width: width}); err != nil {
+				t.Fatal(err)
+			}
+			for i, line := range strings.Split(buf.String(), "\n") {
+				if len(line) > limit && strings.Contains(strings.TrimSpace(line), " ") {
+					t.Errorf("%s width %d line %d is %d columns: %q", c.name, width, i+1, len(line), line)
+				}
+			}
+		}
+	}
+}
+
+// TestTextRangesOnce: 16,000 differing ranges print the first 50 once,
+// then the summaries, in a few hundred lines.
+func TestTextRangesOnce(t *testing.T) {
+	r := manyRanges(16000)
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n > 400 {
+		t.Errorf("%d lines for 16000 ranges", n)
+	}
+	for _, off := range []string{"0x0 ", "0x62000 "} { // ranges 0 and 49
+		if c := strings.Count(out, "    "+off); c != 1 {
+			t.Errorf("range at %s listed %d times", off, c)
+		}
+	}
+	if strings.Contains(out, "0x64000 ") { // range 50
+		t.Errorf("range 51 is listed")
+	}
+	for _, want := range []string{
+		"... and 15950 more ranges not listed here: --max-ranges N lists more, --json gives every range",
+		"32768000 bytes  8000 ranges  /big.bin",
+		"32768000 bytes  8000 ranges  ntfs $MFT record",
+		"32768000 bytes  8000 ranges  source: m0.img (set-authority)",
+		"32768000 bytes  8000 ranges  source: m1.img (structure)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	// --max-ranges -1: every range, once, and no summary.
+	buf.Reset()
+	WriteTextOptions(&buf, r, TextOptions{MaxRanges: -1, Width: 200})
+	if c := strings.Count(buf.String(), "  {m0.img} vs {m1.img}  "); c != 16000 {
+		t.Errorf("all ranges: %d listed", c)
+	}
+	if strings.Contains(buf.String(), "by owner") {
+		t.Errorf("summary printed although every range is listed")
+	}
+}
+
+func TestStructureGroup(t *testing.T) {
+	for in, want := range map[string]string{"$MFT record 42": "$MFT record", "FAT 2": "FAT", "boot sector": "boot sector", "": "-"} {
+		if got := StructureGroup(in); got != want {
+			t.Errorf("StructureGroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

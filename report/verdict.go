@@ -1,0 +1,257 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Bottom is the bottom line of one set, or of a whole run, for people: the
+// verdict in words and the next step. It is derived from the model alone,
+// so the text and HTML renderers say the same thing.
+type Bottom struct {
+	Verdict string // e.g. "m0.img is current; m1.img is stale (missed 5 updates)"
+	Next    string // e.g. "mirrorchk repair --out DIR m0.img m1.img"
+}
+
+// Problem codes the bottom line reads.
+const (
+	CodePreferOverridesMetadata = "prefer-overrides-metadata"
+	CodeCancelled               = "cancelled"
+)
+
+// SetBottom returns the bottom line of s, a set of r. Member names are the
+// labels lab gives them; the command in Next uses full paths, quoted for a
+// POSIX shell.
+func SetBottom(r *Report, s *Set) Bottom {
+	return setBottom(r, s, func(p string) string { return memberLabels(s.Members).of(p) }, commandLine)
+}
+
+func setBottom(r *Report, s *Set, name func(string) string, quote func([]string) string) Bottom {
+	var b Bottom
+	auth := ""
+	if s.Authority.Member != nil {
+		auth = *s.Authority.Member
+	}
+	var authGen *uint64
+	for _, m := range s.Members {
+		if m.Path == auth {
+			authGen = m.Generation
+		}
+	}
+	var stale, bad []string
+	for _, m := range s.Members {
+		switch m.State {
+		case StateStale:
+			w := name(m.Path) + " is stale"
+			if authGen != nil && m.Generation != nil && *authGen > *m.Generation {
+				w += " (missed " + count(int64(*authGen-*m.Generation), "update", "updates") + ")"
+			}
+			stale = append(stale, w)
+		case StateFaulty, StateMissing, StateRebuilding:
+			bad = append(bad, name(m.Path)+" is "+m.State)
+		}
+	}
+	overrides := hasCode(s.Problems, CodePreferOverridesMetadata)
+	ranges := s.Divergence.RangesTotal
+	seeRanges := ""
+	if ranges > 0 {
+		seeRanges = " (see the " + count(ranges, "range", "ranges") + " below)"
+	}
+	repairCmd := func(prefer bool) string {
+		return quote(nextCommand(r, s, prefer))
+	}
+	switch {
+	case s.Verdict == VerdictConsistent:
+		b.Verdict = "consistent: " + count(int64(len(s.Members)), "member holds", "members hold") + " the same data"
+		if n := severe(s.Problems); n > 0 {
+			b.Next = "read the " + count(int64(n), "problem", "problems") + " below; no repair is needed"
+		} else {
+			b.Next = "nothing to do"
+		}
+	case auth != "" && s.Authority.Basis == BasisUser:
+		b.Verdict = name(auth) + " is taken as current because you chose it with --prefer"
+		if overrides {
+			b.Verdict += ", against the set metadata"
+		}
+		if len(stale) > 0 {
+			b.Verdict += "; the metadata says " + strings.Join(stale, ", ")
+		}
+	case auth != "" && s.Verdict == VerdictDiverged:
+		how := "by the set metadata"
+		if s.Authority.Basis == BasisFilesystem {
+			how = "by the filesystem evidence"
+		}
+		b.Verdict = name(auth) + " is current (" + how + ")"
+		if len(stale) > 0 {
+			b.Verdict += "; " + strings.Join(stale, ", ")
+		} else if ranges > 0 {
+			b.Verdict += "; the other " + plural(len(s.Members)-1, "member differs", "members differ") + " in " + count(ranges, "range", "ranges")
+		}
+	case s.Verdict == VerdictSplitBrain:
+		b.Verdict = "split brain: the members each have writes the other lacks; nothing will be repaired without --prefer" + seeRanges
+		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+	case s.Verdict == VerdictDiverged:
+		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
+		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+	case s.Verdict == VerdictDegraded:
+		w := "degraded"
+		if len(bad) > 0 {
+			w += ": " + strings.Join(bad, ", ")
+		} else {
+			w += ": a member is missing, faulty or too short to compare"
+		}
+		if auth != "" {
+			w += "; " + name(auth) + " is current"
+		}
+		b.Verdict = w
+		b.Next = "read the problems below; replace or re-image the failed member"
+	default:
+		b.Verdict = "cannot be judged: " + orDash(s.Verdict) + " (not a mirror, no trusted metadata, or metadata this release cannot read)"
+		b.Next = "read the problems below"
+	}
+	if b.Next == "" {
+		b.Next = repairCmd(false)
+	}
+	if rp := s.Repair; rp != nil {
+		switch rp.Status {
+		case "repaired":
+			b.Verdict += "; repaired"
+			b.Next = "use the repaired images listed below (verified); the inputs were not changed"
+		case "refused":
+			b.Verdict += "; repair refused: " + rp.Reason
+		case "not-needed":
+			b.Next = "nothing to do"
+		case "failed":
+			b.Verdict += "; repair failed: " + rp.Reason
+			b.Next = "read the error, fix its cause and run the repair again"
+		}
+	}
+	if hasCode(s.Problems, CodeCancelled) {
+		b.Verdict = "cancelled before the check finished; this report is incomplete"
+		b.Next = "run the command again"
+	}
+	return b
+}
+
+// RunBottom is the bottom line of the whole run: the set's when there is
+// one, else a count and the sets that need something.
+func RunBottom(r *Report) Bottom {
+	if len(r.Sets) == 1 && severe(r.Problems) == 0 {
+		return SetBottom(r, &r.Sets[0])
+	}
+	if hasCode(r.Problems, CodeCancelled) {
+		return Bottom{Verdict: "cancelled before the check finished; this report is incomplete", Next: "run the command again"}
+	}
+	if len(r.Sets) == 0 {
+		return Bottom{Verdict: "no mirror set was checked", Next: "read the problems above"}
+	}
+	ok := 0
+	var need []string
+	for i := range r.Sets {
+		s := &r.Sets[i]
+		if s.Verdict == VerdictConsistent && severe(s.Problems) == 0 {
+			ok++
+			continue
+		}
+		need = append(need, "set "+strconv.Itoa(i+1))
+	}
+	b := Bottom{Verdict: fmt.Sprintf("%s checked, %d consistent", count(int64(len(r.Sets)), "set", "sets"), ok)}
+	if n := severe(r.Problems); n > 0 {
+		b.Verdict += ", " + count(int64(n), "problem", "problems") + " not tied to a set"
+	}
+	if len(need) == 0 {
+		b.Next = "nothing to do"
+		if severe(r.Problems) > 0 {
+			b.Next = "read the problems not tied to a set"
+		}
+		return b
+	}
+	b.Next = "see the verdict of " + strings.Join(need, ", ")
+	return b
+}
+
+// nextCommand is the command a user runs next for s: the command that made
+// the report turned into a repair (the same images, hives and bindings),
+// with --prefer IMAGE when prefer is set.
+func nextCommand(r *Report, s *Set, prefer bool) []string {
+	out := []string{"mirrorchk", "repair"}
+	hasOut := false
+	args := r.Command
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	skip := map[string]bool{"--json": true, "--quiet": true, "--dry-run": true, "--example": true}
+	value := map[string]bool{"--report": true, "--html": true, "--width": true, "--max-ranges": true, "--hash": true}
+	example := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "scan" || a == "repair":
+			continue
+		case a == "--example":
+			example = true
+			continue
+		case skip[a]:
+			continue
+		case value[a]:
+			i++
+			continue
+		case strings.Contains(a, "=") && value[a[:strings.IndexByte(a, '=')]]:
+			continue
+		case a == "--prefer" && prefer:
+			i++
+			continue
+		case strings.HasPrefix(a, "--prefer=") && prefer:
+			continue
+		case a == "--out" || strings.HasPrefix(a, "--out="):
+			hasOut = true
+		}
+		out = append(out, a)
+	}
+	if example {
+		for _, m := range s.Members {
+			out = append(out, baseName(m.Path))
+		}
+	}
+	if len(r.Command) == 0 {
+		for _, m := range s.Members {
+			out = append(out, m.Path)
+		}
+	}
+	extra := []string{}
+	if prefer {
+		extra = append(extra, "--prefer", "IMAGE")
+	}
+	if !hasOut {
+		extra = append(extra, "--out", "DIR")
+	}
+	return append(out[:2], append(extra, out[2:]...)...)
+}
+
+func hasCode(ps []Problem, code string) bool {
+	for _, p := range ps {
+		if p.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// severe counts problems of warning severity or worse.
+func severe(ps []Problem) int {
+	n := 0
+	for _, p := range ps {
+		if p.Severity != SeverityInfo {
+			n++
+		}
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
