@@ -57,7 +57,7 @@ var criteria = []criterion{
 		}},
 	// A filesystem without any dated entry counts as older than any date:
 	// the other member holds entries it lacks.
-	{"latest timestamp in the directory entries", nil, func(e fs.Evidence) (int64, bool) {
+	{"latest timestamp in the directory entries", latestLabel, func(e fs.Evidence) (int64, bool) {
 		if e.Latest.IsZero() {
 			return math.MinInt64, true
 		}
@@ -97,6 +97,23 @@ func logLabel(ev []*fs.Evidence) string {
 		}
 		if i > 0 && n != label {
 			return "filesystem log current position"
+		}
+		label = n
+	}
+	return label
+}
+
+// latestLabel names the timestamp criterion after what the members'
+// filesystems date (fs.Evidence.LatestName).
+func latestLabel(ev []*fs.Evidence) string {
+	label := ""
+	for i, e := range ev {
+		n := "latest timestamp in the directory entries"
+		if e != nil && e.LatestName != "" {
+			n = e.LatestName
+		}
+		if i > 0 && n != label {
+			return "latest timestamp the filesystems record"
 		}
 		label = n
 	}

@@ -74,6 +74,7 @@ type Evidence struct {
 	MaxRecordLSN uint64    // NTFS highest FILE record LSN
 	FreeClusters int64     // FAT32 FSInfo free count, or -1 when unknown
 	Latest       time.Time // latest timestamp in directory entries / $STANDARD_INFORMATION; zero if none
+	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT and NTFS)
 	Files        int       // files and directories found
 	Notes        []string  // anything else, in words
 }

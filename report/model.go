@@ -250,7 +250,7 @@ type ByteRange struct {
 
 // Filesystem is one filesystem found in a member's data area.
 type Filesystem struct {
-	Type      string     `json:"type"`      // "ntfs", "fat12", "fat16", "fat32"
+	Type      string     `json:"type"`      // "ntfs", "fat12", "fat16", "fat32", "ext2", "ext3", "ext4", "xfs"
 	Offset    int64      `json:"offset"`    // bytes from the start of the data area
 	Size      int64      `json:"size"`      // bytes
 	Partition *Partition `json:"partition"` // null for a filesystem at the start of the data area
@@ -276,7 +276,7 @@ type File struct {
 
 // Owner is what a range belongs to in one member's filesystem.
 type Owner struct {
-	FS        string `json:"fs"` // "ntfs", "fat12", "fat16", "fat32", or "" outside any filesystem
+	FS        string `json:"fs"` // "ntfs", "fat12", "fat16", "fat32", "ext2", "ext3", "ext4", "xfs", or "" outside any filesystem
 	Structure string `json:"structure"`
 	Path      string `json:"path"`    // the owning file or directory, or ""
 	Record    *int64 `json:"record"`  // NTFS MFT record number, or null

@@ -64,6 +64,28 @@ func TestDamaged(t *testing.T) {
 		d := bmaps(t, base, "/c/d 0")[0]
 		want(t, img, bs, []uint64{d}, "ext4-dir-loop", "loop")
 	})
+	t.Run("primary superblock lost", func(t *testing.T) {
+		// 1 KiB blocks: the primary superblock and descriptors zeroed,
+		// the backups in group 1 stand in.
+		img := copyImage(t, fixturePath(t, "ext4-1k"), "bad.img")
+		putLE(t, img, 1024, 0, 8)
+		putLE(t, img, 1024+0x38, 0, 2)
+		putLE(t, img, 2048, 0, 8)
+		v := openFile(t, img)
+		if !v.FromBackup || !hasCode(v.Problems(), "ext4-superblock-bad") {
+			t.Fatalf("from backup %v, problems %+v", v.FromBackup, v.Problems())
+		}
+		found := false
+		for _, e := range v.Owners(0, v.Size()) {
+			found = found || e.Owner.Path == "/a/f10" && e.Owner.Structure == "file data"
+		}
+		if !found {
+			t.Error("/a/f10 not found through the backup superblock and descriptors")
+		}
+		if out, c := run(t, "e2fsck", "e2fsprogs", "-fn", img); c == 0 && !strings.Contains(out, "? no") && !strings.Contains(out, "backup") {
+			t.Errorf("e2fsck -fn finds nothing:\n%s", out)
+		}
+	})
 	t.Run("absurd inodes per group", func(t *testing.T) {
 		img := copyImage(t, base, "bad.img")
 		putLE(t, img, 1024+0x28, 0xFFFFFFFF, 4)

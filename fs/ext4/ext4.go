@@ -14,7 +14,13 @@
 // it; each group's inodes are read at most once, and the reverse map holds
 // only the block runs of the inodes read (at most maxRuns runs). Paths are
 // found the same way, reading the directories of the inode's own group
-// first. Damage is reported as fs.Problem values with stable codes ("ext4-…");
+// first. The bound: each used inode table is read at most once (the part
+// itable_unused marks unused is skipped) and every directory at most once;
+// memory is at most maxRuns block runs, maxTracked inodes and maxNames
+// names, past which owners are reported as not searched. When a block's
+// owner lies in another flex group than the block (mkfs -d lays inodes and
+// data out apart), most inode tables may be read even for a few blocks.
+// Damage is reported as fs.Problem values with stable codes ("ext4-…");
 // Open fails only when no superblock (primary or the first backup) is an
 // ext2/3/4 superblock this reader can follow.
 package ext4
@@ -53,6 +59,7 @@ const (
 	InodeTable     = "inode table"
 	JournalSuper   = "journal superblock"
 	Journal        = "journal"
+	JournalMap     = "journal block map (extent tree or indirect block)"
 	ExtentTree     = "extent tree block"
 	IndirectBlock  = "indirect block"
 	XattrBlock     = "extended attribute block"
@@ -340,6 +347,11 @@ func (v *Volume) descBlock(g int64) uint64 {
 	d := v.descPerBlock()
 	blk := g / d
 	if v.sb.Incompat&incompatMetaBG == 0 || blk < int64(v.sb.FirstMetaBG) {
+		if v.FromBackup {
+			// The copy after the backup superblock the volume was
+			// opened from.
+			return v.groupStart(1) + 1 + uint64(blk)
+		}
 		return uint64(v.sb.FirstDataBlock) + 1 + uint64(blk)
 	}
 	first := blk * d
@@ -462,7 +474,7 @@ func (v *Volume) sortMeta() {
 }
 
 func metaName(k uint8) string {
-	return [...]string{BootBlock, Superblock0, GroupDescs, ReservedGDT, "block bitmap", "inode bitmap", InodeTable, Journal, "journal extent tree"}[k]
+	return [...]string{BootBlock, Superblock0, GroupDescs, ReservedGDT, "block bitmap", "inode bitmap", InodeTable, Journal, JournalMap}[k]
 }
 
 // findMeta returns the metadata run holding block b, or nil, and the
@@ -588,7 +600,8 @@ func (v *Volume) Evidence() fs.Evidence {
 func (v *Volume) evidence() {
 	sb := v.sb
 	dirty := sb.State&1 == 0 || sb.Incompat&incompatRecover != 0
-	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence (next transaction ID)"}
+	v.ev = fs.Evidence{Dirty: &dirty, FreeClusters: -1, LogName: "jbd2 journal sequence (next transaction ID)",
+		LatestName: "latest timestamp of the superblock (write, mount) and the change times of the inodes owning differing ranges"}
 	if v.jsb != nil {
 		v.ev.LogLSN = uint64(v.jseq)
 		if v.jlast != 0 {

@@ -145,3 +145,47 @@ func TestJournal(t *testing.T) {
 		t.Errorf("after umount: evidence %+v against the original's %+v", ea, e0)
 	}
 }
+
+// kernelFS returns a copy of the ext4 fixture after the kernel wrote to it
+// through a loop mount: a directory of 2,000 entries (an htree the kernel
+// builds), a preallocated file (unwritten extents), two files grown in
+// turns (fragmented extents, an extent tree), a removed file, a hard link.
+// It skips, saying why, when the loop mount is refused.
+func kernelFS(t *testing.T) string {
+	img := copyImage(t, fixturePath(t, "ext4"), "kernel.img")
+	if os.Geteuid() != 0 {
+		t.Skip("loop mount needs root: the kernel-written case is not exercised")
+	}
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("the kernel refuses the loop mount (%v: %s)", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	k := filepath.Join(mnt, "k")
+	os.Mkdir(k, 0o755)
+	for i := range 2000 {
+		os.WriteFile(filepath.Join(k, "kernel-made-entry-"+strconv.Itoa(i)), []byte(strconv.Itoa(i)), 0o644)
+	}
+	if out, err := exec.Command("fallocate", "-l", "3M", filepath.Join(mnt, "prealloc")).CombinedOutput(); err != nil {
+		t.Fatalf("fallocate: %v %s", err, out)
+	}
+	a, _ := os.Create(filepath.Join(mnt, "frag-a"))
+	b, _ := os.Create(filepath.Join(mnt, "frag-b"))
+	chunk := make([]byte, 8192)
+	for i := range 200 {
+		chunk[0] = byte(i)
+		a.Write(chunk)
+		a.Sync()
+		b.Write(chunk)
+		b.Sync()
+	}
+	a.Close()
+	b.Close()
+	os.Remove(filepath.Join(mnt, "a", "f7"))
+	os.Link(filepath.Join(mnt, "a", "f8"), filepath.Join(mnt, "k", "hard-f8"))
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	return img
+}

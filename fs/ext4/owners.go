@@ -563,7 +563,7 @@ func (v *Volume) ownerAt(pos, limit int64) (int64, fs.Owner) {
 				}
 			}
 		case mJournalTree:
-			o.Structure, o.Record = Journal+" "+ExtentTree, int64(v.sb.JournalInum)
+			o.Structure, o.Record = JournalMap, int64(v.sb.JournalInum)
 		}
 		return mend, o
 	} else {
