@@ -62,6 +62,7 @@ var variants = []variant{
 	{name: "best", args: []string{"-c", "best", "-d", "sha1"}, sha1: true},
 	{name: "empty-block-b128", args: []string{"-c", "empty-block", "-b", "128"}},
 	{name: "fast-b16", args: append([]string{"-c", "fast", "-b", "16"}, metaArgs...), meta: true},
+	{name: "sector4096", args: []string{"-c", "fast", "-P", "4096"}},
 	{name: "encase1", args: []string{"-f", "encase1", "-c", "fast"}},
 	{name: "encase5", args: []string{"-f", "encase5", "-c", "best"}},
 	{name: "ftk", args: []string{"-f", "ftk", "-c", "fast"}},
