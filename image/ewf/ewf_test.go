@@ -417,6 +417,15 @@ func TestVariants(t *testing.T) {
 				t.Errorf("ewfinfo MD5 %q", info["MD5"])
 			}
 			checkHeader(t, d, info, v.meta)
+			if got := fmt.Sprint(d.SectorSize()); info["Bytes per sector"] != got {
+				t.Errorf("sector size %s, ewfinfo %q", got, info["Bytes per sector"])
+			}
+			if got := fmt.Sprint(d.Size() / d.SectorSize()); info["Number of sectors"] != got {
+				t.Errorf("%s sectors, ewfinfo %q", got, info["Number of sectors"])
+			}
+			if got := fmt.Sprint(d.ChunkSize() / d.SectorSize()); info["Sectors per chunk"] != got {
+				t.Errorf("%s sectors per chunk, ewfinfo %q", got, info["Sectors per chunk"])
+			}
 			if ex, n, err := d.Extent(12345); !ex || n != d.Size()-12345 || err != nil {
 				t.Errorf("Extent = %v %d %v", ex, n, err)
 			}
