@@ -122,7 +122,7 @@ func (p *textPrinter) report(r *Report) {
 	if len(r.Sets) > 1 {
 		for i := range r.Sets {
 			s := &r.Sets[i]
-			p.line(2, "Set %d (%s): %s", i+1, setNames(s, pathText), text(SetBottom(r, s).Verdict))
+			p.line(2, "Set %d (%s): %s", i+1, setNames(s, memberLabels(s.Members).of), text(SetBottom(r, s).Verdict))
 		}
 	}
 	p.blank()
@@ -161,10 +161,10 @@ func (p *textPrinter) report(r *Report) {
 
 // setNames names a set for people: its member files, and its ID when
 // the metadata gives one.
-func setNames(s *Set, path func(string) string) string {
+func setNames(s *Set, label func(string) string) string {
 	var names []string
 	for _, m := range s.Members {
-		names = append(names, path(baseName(m.Path)))
+		names = append(names, label(m.Path))
 	}
 	n := strings.Join(names, ", ")
 	if n == "" {

@@ -155,3 +155,30 @@ func TestStructureGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestRunBottomSets: with several sets the run's verdict counts them by
+// verdict, names the sets, and gives the one set's next step when only
+// one needs something.
+func TestRunBottomSets(t *testing.T) {
+	r := sourced(staleBitmap)()
+	c := sourced(clean)()
+	r.Sets = append(c.Sets, r.Sets[0])
+	b := RunBottom(r)
+	if b.Verdict != "2 sets checked, 1 consistent, 1 diverged (set 2)" {
+		t.Errorf("verdict %q", b.Verdict)
+	}
+	if b.Next != "set 2: mirrorchk repair --out DIR /evidence/case-17/m0.img /evidence/case-17/m1.img" {
+		t.Errorf("next %q", b.Next)
+	}
+	r.Sets = append(r.Sets, sourced(splitBrain)().Sets[0])
+	b = RunBottom(r)
+	if b.Verdict != "3 sets checked, 1 consistent, 1 diverged (set 2), 1 split-brain (set 3)" || b.Next != "see the verdict and next step of sets 2, 3 above" {
+		t.Errorf("three sets: %+v", b)
+	}
+	var buf bytes.Buffer
+	WriteTextOptions(&buf, r, TextOptions{Width: 200})
+	lines := strings.Split(buf.String(), "\n")
+	if !strings.HasPrefix(lines[3], "  Set 1 (m0.img, m1.img; ") || !strings.HasPrefix(lines[5], "  Set 3 (left/disk.img, right/disk.img; ") {
+		t.Errorf("the per-set verdicts are not at the top:\n%s", strings.Join(lines[:7], "\n"))
+	}
+}
