@@ -336,6 +336,7 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		shown = shown[:p.maxRanges]
 	}
 	t := table{right: []bool{true, true, false, false}}
+	lastWhy := ""
 	for _, r := range shown {
 		src := "source: none"
 		if r.Source != nil {
@@ -348,8 +349,10 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		if o := ownerText(r, lab); o != "" {
 			extra = append(extra, "owner: "+o)
 		}
-		if r.SourceBasis != "" && r.SourceBasis != "set-authority" && r.SourceReason != "" {
-			extra = append(extra, "why: "+text(r.SourceReason))
+		// A reason is written once for a run of ranges that share it.
+		if why := text(r.SourceReason); r.SourceBasis != "" && r.SourceBasis != "set-authority" && why != "" && why != lastWhy {
+			extra = append(extra, "why: "+why)
+			lastWhy = why
 		}
 		t.addWith(extra, hex(r.VolumeOffset), count(r.Length, "byte", "bytes")+" "+paren(human(r.Length)),
 			agreeText(r.Agree, lab), src)

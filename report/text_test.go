@@ -58,8 +58,8 @@ func TestTextSplitBrainBottomLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 ranges below)",
-		"Next: compare the affected files below in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
+		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 differing ranges)",
+		"Next: compare the differing ranges in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
 	} {
 		if !strings.HasSuffix(strings.TrimSpace(buf.String()), want) && !strings.Contains(buf.String(), want) {
 			t.Errorf("missing %q in\n%s", want, buf.String())

@@ -57,7 +57,11 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	ranges := s.Divergence.RangesTotal
 	seeRanges := ""
 	if ranges > 0 {
-		seeRanges = " (see the " + count(ranges, "range", "ranges") + " below)"
+		seeRanges = " (see the " + count(ranges, "differing range", "differing ranges") + ")"
+	}
+	compare := "compare the differing ranges in each member, then choose: "
+	if len(s.Files) > 0 {
+		compare = "compare the affected files in each member, then choose: "
 	}
 	repairCmd := func(prefer bool) string {
 		return quote(nextCommand(r, s, prefer))
@@ -91,10 +95,10 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 	case s.Verdict == VerdictSplitBrain:
 		b.Verdict = "split brain: the members each have writes the other lacks; nothing will be repaired without --prefer" + seeRanges
-		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDiverged:
 		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
-		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
 		if len(bad) > 0 {
