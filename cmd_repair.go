@@ -31,8 +31,16 @@ metadata brought in sync. Each output is written under a temporary name, synced,
 verified, then renamed. --dry-run only reports the plan. A split-brain set is not repaired
 unless --prefer names the authoritative member.
 
+DIR is checked before the images are read: it is created when it does not exist (its parent
+must), must be writable, hold no input and no output yet, and have room for every output.
+An interrupted repair leaves only hidden files carrying the plan's identity; rerunning the
+same command removes them and starts again. Unreadable regions (a ddrescue mapfile, read
+errors) are taken from a copy the evidence vouches for; what no copy vouches for is lost,
+left as it is and marked '-' in NAME.map beside each output.
+
 EXIT STATUS
-  0 nothing needed, 1 repaired and verified, 4 not repaired, 8 operational error, 16 usage`,
+  0 nothing needed, 1 repaired and verified, 4 not repaired or not fully (lost data),
+  8 operational error (including too little room in DIR), 16 usage`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.out == "" && !o.dryRun {
