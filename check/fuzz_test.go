@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,14 @@ func FuzzCheckFilesystems(f *testing.F) {
 		shrinkNTFS(fixture.ReadUnzstd(f, "ntfs/win2008r2-mirror.img.zst"), 256<<10, 8),
 	}
 	dir := f.TempDir()
+	var bases []string // each seed written once, as the intact member
+	for i, b := range seeds {
+		p := filepath.Join(dir, fmt.Sprintf("base%d.img", i))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			f.Fatal(err)
+		}
+		bases = append(bases, p)
+	}
 	for i := range seeds {
 		f.Add(uint8(i), []byte{0x0b, 0, 0, 0, 0xff})                // bytes per sector
 		f.Add(uint8(i), []byte{0x00, 0x42, 0, 0, 0x00, 0x10, 0x42}) // somewhere in the metadata
@@ -40,11 +49,9 @@ func FuzzCheckFilesystems(f *testing.F) {
 			damaged[off] = edits[4]
 			edits = edits[5:]
 		}
-		paths := []string{filepath.Join(dir, "m0.img"), filepath.Join(dir, "m1.img")}
-		for i, b := range [][]byte{base, damaged} {
-			if err := os.WriteFile(paths[i], b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		paths := []string{bases[int(which)%len(seeds)], filepath.Join(dir, "m1.img")}
+		if err := os.WriteFile(paths[1], damaged, 0o644); err != nil {
+			t.Fatal(err)
 		}
 		s := fakefs.Group(t, paths...)
 		r, err := check.Check(context.Background(), s, check.Options{ChunkSize: 64 << 10})
