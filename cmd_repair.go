@@ -32,12 +32,19 @@ func newRepairCommand(e *env) *cobra.Command {
 repaired image per member into DIR: the authoritative member's data with each member's own
 metadata brought in sync. Each output is written under a temporary name, synced, re-read and
 verified, then renamed. --dry-run only reports the plan. A split-brain set is not repaired
-unless --prefer names the authoritative member. Everything about DIR (created when missing,
-writable, no output already there, room for every output) is checked before the read pass.
+unless --prefer names the authoritative member.
+
+DIR is checked before the images are read: it is created when it does not exist (its parent
+must), must be writable, hold no input and no output yet, and have room for every output.
+An interrupted repair leaves only hidden files carrying the plan's identity; rerunning the
+same command removes them and starts again. Unreadable regions (a ddrescue mapfile, read
+errors) are taken from a copy the evidence vouches for; what no copy vouches for is lost,
+left as it is and marked '-' in NAME.map beside each output.
 
 EXIT STATUS
   0 nothing needed, 1 repaired and verified, 4 not repaired (or not fully: lost data),
-  8 operational error, 16 usage, 32 cancelled (partial outputs removed)`,
+  8 operational error (including too little room in DIR), 16 usage, 32 cancelled (partial
+  outputs removed)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.manifest != "" {
 				return nil

@@ -20,6 +20,12 @@ min=${1:?usage: bench/fuzz.sh MINUTES [PATTERN]}
 pattern=${2:-.}
 secs=$(awk -v m="$min" 'BEGIN { s = m * 60; if (s < 1) s = 1; printf "%d", s }')
 LOG_DIR=${LOG_DIR:-$(mktemp -d /tmp/mirrorchk-fuzz.XXXXXX)}
+mkdir -p "$LOG_DIR"
+# The whole-pipeline targets (check, set) write their member images as
+# files: on tmpfs that costs memory, not disk I/O.
+if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
 printf '%-28s %-26s %12s %10s %s\n' package target execs execs/s result
 total_crash=0
 while IFS=: read -r file line rest; do

@@ -30,6 +30,9 @@ type Options struct {
 	// ("mapfile m0.img.map"), for the report.
 	Unreadable     map[int][]Extent
 	UnreadableFrom map[int]string
+	// ChunkSize is the diff's read size (DiffOptions.ChunkSize), 1 MiB
+	// when zero; the fuzz targets use less, to allocate less per input.
+	ChunkSize int
 }
 
 // Result is one set checked: the diff, the decision, and its evidence.
@@ -123,6 +126,13 @@ const maxUncovered = 100
 // Check diffs the members of s and decides which one is authoritative.
 // It reads the members and never writes.
 func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
+	if len(s.Members) == 0 {
+		// A set the metadata describes but none of whose members is among
+		// the inputs (NT FT: every member missing or misplaced): nothing
+		// to read, and no error either.
+		return &Result{Set: s, Diff: &DiffResult{}, Decision: Decision{Verdict: Unknown, Basis: BasisNone, States: map[int]string{},
+			Reasons: append(append([]string(nil), s.Reasons...), "no member of the set is among the inputs: nothing was compared")}}, nil
+	}
 	srcs := make([]Source, len(s.Members))
 	for i, m := range s.Members {
 		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image, Unreadable: opt.Unreadable[m.Input]}
@@ -174,6 +184,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		Progress:   opt.Progress,
 		OnRange:    onRange,
 		OnUnread:   unread.add,
+		ChunkSize:  opt.ChunkSize,
 	})
 	if err != nil {
 		return nil, err

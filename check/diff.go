@@ -137,7 +137,9 @@ type DiffResult struct {
 	// except that a range ending at DataSize ends there.
 	Bytes int64
 	// PairBytes[i][j] is the number of data-area bytes in which sources i
-	// and j differ; symmetric, with a zero diagonal.
+	// and j differ; symmetric, with a zero diagonal. It includes the bytes
+	// of unreadable ranges that i and j both read and hold differently
+	// (possible with three or more sources), which are in no Range.
 	PairBytes [][]int64
 	// Hashes[i] maps each requested algorithm to the lower-case hex digest
 	// of source i's whole image; the maps are nil when none was requested.
@@ -956,6 +958,15 @@ func (c *comparator) flushUnread() {
 		if l < 0 {
 			u.Unreadable = append(u.Unreadable, i)
 			c.res.UnreadBy[i] += u.Length
+			continue
+		}
+		// Members that read it and hold different copies differ here,
+		// though the range is not a Range (three or more members).
+		for j := i + 1; j < len(c.uLab); j++ {
+			if lj := c.uLab[j]; lj >= 0 && lj != l {
+				c.res.PairBytes[i][j] += u.Length
+				c.res.PairBytes[j][i] += u.Length
+			}
 		}
 	}
 	res := c.res

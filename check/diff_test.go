@@ -1002,8 +1002,12 @@ func (b badReader) ReadAt(p []byte, off int64) (int, error) {
 // naiveUnread is the sector-by-sector model of Diff with unreadable
 // sectors: a sector meeting a source's bad or declared range is unreadable
 // for it; the others are grouped by content.
-func naiveUnread(imgs [][]byte, offs []int64, size int64, ss int, bad [][]check.Extent) (ranges []check.Range, unread []check.UnreadRange) {
+func naiveUnread(imgs [][]byte, offs []int64, size int64, ss int, bad [][]check.Extent) (ranges []check.Range, unread []check.UnreadRange, pair [][]int64) {
 	n := len(imgs)
+	pair = make([][]int64, n)
+	for i := range pair {
+		pair[i] = make([]int64, n)
+	}
 	for lo := int64(0); lo < size; lo += int64(ss) {
 		hi := min(lo+int64(ss), size)
 		var groups [][]int
@@ -1024,6 +1028,16 @@ func naiveUnread(imgs [][]byte, offs []int64, size int64, ss int, bad [][]check.
 				}
 			}
 			groups = append(groups, []int{i})
+		}
+		for gi, g := range groups { // readable copies that differ
+			for _, h := range groups[gi+1:] {
+				for _, i := range g {
+					for _, j := range h {
+						pair[i][j] += hi - lo
+						pair[j][i] += hi - lo
+					}
+				}
+			}
 		}
 		if u != nil {
 			if groups == nil {
@@ -1046,7 +1060,7 @@ func naiveUnread(imgs [][]byte, offs []int64, size int64, ss int, bad [][]check.
 		}
 		ranges = append(ranges, check.Range{Offset: lo, Length: hi - lo, Groups: groups})
 	}
-	return ranges, unread
+	return ranges, unread, pair
 }
 
 func TestDiffUnreadProperty(t *testing.T) {
@@ -1087,7 +1101,7 @@ func TestDiffUnreadProperty(t *testing.T) {
 				at = hi + 1
 			}
 		}
-		wantRanges, wantUnread := naiveUnread(imgs, offs, size, ss, all)
+		wantRanges, wantUnread, wantPair := naiveUnread(imgs, offs, size, ss, all)
 		srcs := make([]check.Source, n)
 		for i := range n {
 			srcs[i] = check.Source{Name: fmt.Sprint("m", i), R: badReader{bytes.NewReader(imgs[i]), bad[i]}, Size: int64(len(imgs[i])), DataOffset: offs[i], Unreadable: declared[i]}
@@ -1105,6 +1119,9 @@ func TestDiffUnreadProperty(t *testing.T) {
 		}
 		if !reflect.DeepEqual(seenU, wantUnread) {
 			t.Fatalf("%s:\nunread %v\nwant   %v", desc, seenU, wantUnread)
+		}
+		if !reflect.DeepEqual(res.PairBytes, wantPair) {
+			t.Fatalf("%s: PairBytes %v; want %v", desc, res.PairBytes, wantPair)
 		}
 		for i := range n {
 			// whole sectors of the data area around each bad range

@@ -171,3 +171,13 @@ func TestUnreadMDClean(t *testing.T) {
 		t.Errorf("verdict %s lost %d", r.Verdict, r.LostBytes)
 	}
 }
+
+// Regression (fuzz, FuzzFTGroup): an NT FT set none of whose members is
+// among the inputs has no members; checking it is no error (Diff of no
+// sources was one, so the whole scan stopped with exit 8).
+func TestCheckSetWithoutMembers(t *testing.T) {
+	r, err := check.Check(context.Background(), &set.Set{ID: "ft-mirror-0", Format: "ftdisk", Level: "raid1"}, check.Options{})
+	if err != nil || r.Verdict != check.Unknown || r.Diff == nil || len(r.Unread) != 0 {
+		t.Fatalf("Check = %+v, %v", r, err)
+	}
+}
