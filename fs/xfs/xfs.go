@@ -329,6 +329,7 @@ func (v *Volume) Evidence() fs.Evidence {
 	e := fs.Evidence{FreeClusters: -1, Latest: v.latest}
 	if v.log.found {
 		e.LogLSN = v.log.lastLSN
+		e.LogName = "XFS log: LSN of the last record (cycle<<32|block)"
 		clean := v.log.clean
 		dirty := !clean
 		e.LogClean, e.Dirty = &clean, &dirty
