@@ -261,8 +261,8 @@ func TestCompressedMemberRefused(t *testing.T) {
 	raw := members(t, "md/md-1.2/b-stale-member")
 	zst := fixture.Path("md/md-1.2/b-stale-member/m0.img.zst")
 	code, _, stderr := mirrorchk(t, "scan", zst, raw[1])
-	if code != exitOperation || !strings.Contains(stderr, "zstd stream") || !strings.Contains(stderr, "decompress") {
-		t.Errorf("scan of a .zst member: exit %d, stderr %q; want 8 naming the zstd stream", code, stderr)
+	if code&exitOperation == 0 || !strings.Contains(stderr, "zstd stream") || !strings.Contains(stderr, "decompress") {
+		t.Errorf("scan of a .zst member: exit %d, stderr %q; want 8 (with the other set's code) naming the zstd stream", code, stderr)
 	}
 }
 
@@ -279,9 +279,11 @@ func TestDamagedContainers(t *testing.T) {
 		if err := os.Truncate(c, fi.Size()/2); err != nil {
 			t.Fatal(err)
 		}
-		code, _, stderr := mirrorchk(t, "scan", c, raw[1])
-		if code != exitOperation || !strings.Contains(stderr, c) {
-			t.Errorf("exit %d, stderr %q; want 8 naming %s", code, stderr, c)
+		// The set that cannot be read is reported, with the error naming
+		// the file and the offset; the run goes on (batch rules).
+		code, stdout, stderr := mirrorchk(t, "scan", "--width", "300", c, raw[1])
+		if code&exitOperation == 0 || !strings.Contains(stdout+stderr, c+": qcow2") || !strings.Contains(stdout+stderr, "past the end of") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 8 naming %s and the offset", code, stdout, stderr, c)
 		}
 	})
 	t.Run("missing E01 segment", func(t *testing.T) {
@@ -291,7 +293,7 @@ func TestDamagedContainers(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, _, stderr := mirrorchk(t, "scan", c, raw[1])
-		if code != exitOperation || !strings.Contains(stderr, "E02") {
+		if code&exitOperation == 0 || !strings.Contains(stderr, "E02") {
 			t.Errorf("exit %d, stderr %q; want 8 naming the missing E02", code, stderr)
 		}
 	})
@@ -304,7 +306,7 @@ func TestDamagedContainers(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, _, stderr := mirrorchk(t, "scan", child, raw[1])
-		if code != exitOperation || !strings.Contains(stderr, "m0.qcow2") {
+		if code&exitOperation == 0 || !strings.Contains(stderr, "m0.qcow2") {
 			t.Errorf("exit %d, stderr %q; want 8 naming the missing backing file", code, stderr)
 		}
 	})
