@@ -18,10 +18,7 @@ func newMergeCommand(e *env) *cobra.Command {
 writes the report of the whole plan, as scan without --shard would: text on stdout, or
 JSON with --json, and the files of --report, --html, --jsonl and --dfxml. It refuses
 outputs of different plans (each line carries the plan's hash), a missing or duplicated
-shard, and an incomplete output. Its exit code is the bitwise OR of the sets' codes.
-
-Example:
-  mirrorchk merge --jsonl all.jsonl out/shard-*.jsonl`,
+shard, and an incomplete output. Its exit code is the bitwise OR of the sets' codes.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.json && o.jsonlFile == "-" {

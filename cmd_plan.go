@@ -44,11 +44,7 @@ func newPlanCommand(e *env) *cobra.Command {
 --manifest), reads only their set metadata and the identity of images without it,
 and prints the sets: their images, why they were grouped, and the shard each falls in
 with --shards N. It reads no data: an examiner checks the grouping in seconds before
-the long run. The plan hash it prints is the one every shard output carries.
-
-Example:
-  mirrorchk plan --shards 4 evidence/
-  mirrorchk plan --json --manifest case.csv`,
+the long run. The plan hash it prints is the one every shard output carries.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && o.manifest == "" {
 				return usageError{errors.New("give images, directories or --manifest")}

@@ -37,7 +37,7 @@ writable, no output already there, room for every output) is checked before the 
 
 EXIT STATUS
   0 nothing needed, 1 repaired and verified, 4 not repaired (or not fully: lost data),
-  8 operational error, 16 usage, 32 cancelled`,
+  8 operational error, 16 usage, 32 cancelled (partial outputs removed)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.manifest != "" {
 				return nil

@@ -127,7 +127,8 @@ differ. Directories are walked recursively. Nothing is written to the inputs.
 
 EXIT STATUS
   the bitwise OR of the sets' codes: 0 consistent, 4 divergence, stale member, unpaired
-  image or other problems, 8 an input could not be read (its set only), 16 usage`,
+  image or other problems, 8 an input could not be read (its set only), 16 usage,
+  32 cancelled`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.example {
 				if len(args) > 0 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/example"
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
@@ -268,5 +269,47 @@ func TestScanBareSplitBrain(t *testing.T) {
 	}
 	if code, _, stderr := mirrorchk(t, "repair", "--out", t.TempDir(), a, b); code != exitProblems || !strings.Contains(stderr, "split brain") {
 		t.Errorf("repair: exit %d %s", code, stderr)
+	}
+}
+
+// TestScanBareSplitBrainNewer: the same file rewritten on each side, each
+// member dated later for one of two files (mcopy -m keeps the source's
+// modification time): a split brain. Rewritten on one side only, it is
+// not.
+func TestScanBareSplitBrainNewer(t *testing.T) {
+	base := fixture.Unzstd(t, "fat/small-fat12.img.zst")
+	// Two files on both members, old dates.
+	old := time.Date(2020, 1, 1, 12, 0, 0, 0, time.UTC)
+	put := func(img, name, content string, when time.Time) {
+		t.Helper()
+		f := writeFile(t, filepath.Join(t.TempDir(), name), []byte(content))
+		if err := os.Chtimes(f, when, when); err != nil {
+			t.Fatal(err)
+		}
+		ftRun(t, "mcopy", "-o", "-m", "-i", img, f, "::/")
+	}
+	put(base, "one.txt", strings.Repeat("1", 3000), old)
+	put(base, "two.txt", strings.Repeat("2", 3000), old)
+	b0, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := writeFile(t, filepath.Join(t.TempDir(), "a.img"), b0)
+	b := writeFile(t, filepath.Join(t.TempDir(), "b.img"), b0)
+	put(a, "one.txt", strings.Repeat("A", 3000), old.Add(24*time.Hour))
+	put(b, "two.txt", strings.Repeat("B", 3000), old.Add(48*time.Hour))
+	_, rep := scanJSON(t, a, b)
+	s := rep.Sets[0]
+	p := ftProblem(s.Problems, "split-brain")
+	if s.Verdict != report.VerdictSplitBrain || p == nil || !strings.Contains(p.Message, "/one.txt (newer)") || !strings.Contains(p.Message, "/two.txt (newer)") {
+		t.Fatalf("verdict %s problem %+v\n%s", s.Verdict, p, ftReasons(s))
+	}
+	// Only b rewrote a file: not a split brain (the fixture's own later
+	// timestamps leave the authority to the other evidence).
+	c := writeFile(t, filepath.Join(t.TempDir(), "c.img"), b0)
+	_, rep = scanJSON(t, c, b)
+	s = rep.Sets[0]
+	if s.Verdict != report.VerdictDiverged || ftProblem(s.Problems, "split-brain") != nil {
+		t.Errorf("one side rewritten: verdict %s authority %v\n%s\n%+v", s.Verdict, s.Authority.Member, ftReasons(s), s.Problems)
 	}
 }

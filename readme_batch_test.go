@@ -72,7 +72,7 @@ func TestReadmeBatchCommands(t *testing.T) {
 		root.SetArgs([]string{help, "--help"})
 		root.SetOut(&out)
 		root.Execute()
-		_, ex, ok := strings.Cut(out.String(), "Example:\n")
+		_, ex, ok := strings.Cut(out.String(), "Examples:\n")
 		if !ok {
 			t.Fatalf("%s --help has no Example", help)
 		}

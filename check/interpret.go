@@ -247,9 +247,31 @@ func fileOwned(o fs.Owner) bool {
 	return o.Path != "" && !strings.HasPrefix(o.Path, "/$") && o.Structure != fs.FreeSpace && o.Structure != fs.LostClusters
 }
 
+// fileDater is implemented by filesystems that date a file's last write
+// by its path (FAT).
+type fileDater interface {
+	Modified(path string) (time.Time, bool)
+}
+
+// modified dates path in member i's filesystems, when one can.
+func (in *interp) modified(i int, path string) (time.Time, bool) {
+	if i >= len(in.layouts) || in.layouts[i] == nil {
+		return time.Time{}, false
+	}
+	for _, v := range in.layouts[i].Volumes {
+		if d, ok := v.Vol.(fileDater); ok {
+			if t, ok := d.Modified(path); ok {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
 // countExclusive adds p to excl: for every two members holding different
 // bytes, whether one's filesystem allocates them to a file the other's
-// does not (free there, or another file's).
+// does not (free there, or another file's), or to the same file written
+// later than the other's copy of it.
 func (in *interp) countExclusive(p Piece) {
 	if len(p.Owners) != len(in.s.Members) {
 		return
@@ -262,6 +284,19 @@ func (in *interp) countExclusive(p Piece) {
 			for _, i := range g {
 				for _, j := range h {
 					oi, oj := p.Owners[i], p.Owners[j]
+					if fileOwned(oi) && fileOwned(oj) && oj.Path == oi.Path && oi.Structure == fs.FileData && oj.Structure == fs.FileData {
+						// The same file on both: a write i has and j lacks
+						// when i's copy is dated later.
+						ti, oki := in.modified(i, oi.Path)
+						tj, okj := in.modified(j, oj.Path)
+						if oki && okj && ti.After(tj) {
+							in.excl[i][j] += p.Length
+							if in.exclPath[i][j] == "" {
+								in.exclPath[i][j] = oi.Path + " (newer)"
+							}
+						}
+						continue
+					}
 					if !fileOwned(oi) || oj.FS == "" || (fileOwned(oj) && oj.Path == oi.Path) {
 						continue
 					}

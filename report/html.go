@@ -348,7 +348,7 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 		Verdict:      orDash(htmlText(s.Verdict)),
 		VerdictClass: verdictClass(s.Verdict),
 		MemberCount:  len(s.Members),
-		Names:        setNames(s, htmlPath),
+		Names:        setNames(s, name),
 		Bottom:       setBottom(r, s, name, htmlCommand),
 		Maps:         setMaps(s, name),
 	}

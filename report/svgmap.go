@@ -31,10 +31,14 @@ var markKinds = map[string]markKind{
 	"none":       {"#d42020", "no source: nothing decides"},
 	"replaced":   {"#9a9a9a", "this member's copy differs (replaced from the source)"},
 	"dirty":      {"#e08a00", "write-intent bitmap: dirty chunk"},
+	// For ranges a member could not read or lost (failing disks): drawn
+	// on the member's row once the model carries them (see mapMarks).
+	"unreadable": {"#5c3a1e", "unreadable on this member"},
+	"lost":       {"#c2185b", "lost on this member"},
 }
 
 // markOrder is the legend's order.
-var markOrder = []string{"metadata", "filesystem", "majority", "none", "replaced", "dirty"}
+var markOrder = []string{"metadata", "filesystem", "majority", "none", "replaced", "dirty", "unreadable", "lost"}
 
 // Map geometry in SVG user units: the plot is mapUnits wide and stretched
 // to the page's width; marks narrower than mapMinWidth are widened so
@@ -164,15 +168,25 @@ func mapMarks(s *Set, rs []Range, names func(string) string) ([]string, []MapMar
 			}
 		}
 	}
+	// Extents of the model drawn as marks of their own kind: one line
+	// each (with the kind in markKinds). Per member, on its row:
+	//   marks = append(marks, extentMarks(i, "unreadable", m.Unreadable, "unreadable")...)
 	if b := s.Bitmap; b != nil && len(b.DirtyExtents) > 0 {
-		row := len(rows)
 		rows = append(rows, "bitmap of "+names(b.Member))
-		for _, e := range b.DirtyExtents {
-			marks = append(marks, MapMark{Row: row, Kind: "dirty", Offset: e.Offset, Length: e.Length,
-				Title: fmt.Sprintf("dirty chunks at %s (%d), %s", hex(e.Offset), e.Offset, sizeText(e.Length))})
-		}
+		marks = append(marks, extentMarks(len(rows)-1, "dirty", b.DirtyExtents, "dirty chunks")...)
 	}
 	return rows, marks
+}
+
+// extentMarks draws extents on row as marks of kind, titled with what
+// they are, their offset and length.
+func extentMarks(row int, kind string, es []Extent, what string) []MapMark {
+	out := make([]MapMark, 0, len(es))
+	for _, e := range es {
+		out = append(out, MapMark{Row: row, Kind: kind, Offset: e.Offset, Length: e.Length,
+			Title: htmlText(fmt.Sprintf("%s at %s (%d), %s", what, hex(e.Offset), e.Offset, sizeText(e.Length)))})
+	}
+	return out
 }
 
 // rangeTitle is a range's hover text: offset, length, owners, source.

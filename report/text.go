@@ -122,7 +122,7 @@ func (p *textPrinter) report(r *Report) {
 	if len(r.Sets) > 1 {
 		for i := range r.Sets {
 			s := &r.Sets[i]
-			p.line(2, "Set %d (%s): %s", i+1, setNames(s, pathText), text(SetBottom(r, s).Verdict))
+			p.line(2, "Set %d (%s): %s", i+1, setNames(s, memberLabels(s.Members).of), text(SetBottom(r, s).Verdict))
 		}
 	}
 	p.blank()
@@ -161,10 +161,10 @@ func (p *textPrinter) report(r *Report) {
 
 // setNames names a set for people: its member files, and its ID when
 // the metadata gives one.
-func setNames(s *Set, path func(string) string) string {
+func setNames(s *Set, label func(string) string) string {
 	var names []string
 	for _, m := range s.Members {
-		names = append(names, path(baseName(m.Path)))
+		names = append(names, label(m.Path))
 	}
 	n := strings.Join(names, ", ")
 	if n == "" {
@@ -352,6 +352,7 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		shown = shown[:p.maxRanges]
 	}
 	t := table{right: []bool{true, true, false, false}}
+	lastWhy := ""
 	for _, r := range shown {
 		src := "source: none"
 		if r.Source != nil {
@@ -364,8 +365,10 @@ func (p *textPrinter) ranges(indent int, rs []Range, total int64, lab labels) {
 		if o := ownerText(r, lab); o != "" {
 			extra = append(extra, "owner: "+o)
 		}
-		if r.SourceBasis != "" && r.SourceBasis != "set-authority" && r.SourceReason != "" {
-			extra = append(extra, "why: "+text(r.SourceReason))
+		// A reason is written once for a run of ranges that share it.
+		if why := text(r.SourceReason); r.SourceBasis != "" && r.SourceBasis != "set-authority" && why != "" && why != lastWhy {
+			extra = append(extra, "why: "+why)
+			lastWhy = why
 		}
 		t.addWith(extra, hex(r.VolumeOffset), count(r.Length, "byte", "bytes")+" "+paren(human(r.Length)),
 			agreeText(r.Agree, lab), src)

@@ -58,8 +58,8 @@ func TestTextSplitBrainBottomLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 ranges below)",
-		"Next: compare the affected files below in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
+		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 differing ranges)",
+		"Next: compare the differing ranges in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
 	} {
 		if !strings.HasSuffix(strings.TrimSpace(buf.String()), want) && !strings.Contains(buf.String(), want) {
 			t.Errorf("missing %q in\n%s", want, buf.String())
@@ -153,5 +153,32 @@ func TestStructureGroup(t *testing.T) {
 		if got := StructureGroup(in); got != want {
 			t.Errorf("StructureGroup(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRunBottomSets: with several sets the run's verdict counts them by
+// verdict, names the sets, and gives the one set's next step when only
+// one needs something.
+func TestRunBottomSets(t *testing.T) {
+	r := sourced(staleBitmap)()
+	c := sourced(clean)()
+	r.Sets = append(c.Sets, r.Sets[0])
+	b := RunBottom(r)
+	if b.Verdict != "2 sets checked, 1 consistent, 1 diverged (set 2)" {
+		t.Errorf("verdict %q", b.Verdict)
+	}
+	if b.Next != "set 2: mirrorchk repair --out DIR /evidence/case-17/m0.img /evidence/case-17/m1.img" {
+		t.Errorf("next %q", b.Next)
+	}
+	r.Sets = append(r.Sets, sourced(splitBrain)().Sets[0])
+	b = RunBottom(r)
+	if b.Verdict != "3 sets checked, 1 consistent, 1 diverged (set 2), 1 split-brain (set 3)" || b.Next != "see the verdict and next step of sets 2, 3 above" {
+		t.Errorf("three sets: %+v", b)
+	}
+	var buf bytes.Buffer
+	WriteTextOptions(&buf, r, TextOptions{Width: 200})
+	lines := strings.Split(buf.String(), "\n")
+	if !strings.HasPrefix(lines[3], "  Set 1 (m0.img, m1.img; ") || !strings.HasPrefix(lines[5], "  Set 3 (left/disk.img, right/disk.img; ") {
+		t.Errorf("the per-set verdicts are not at the top:\n%s", strings.Join(lines[:7], "\n"))
 	}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -56,7 +57,11 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	ranges := s.Divergence.RangesTotal
 	seeRanges := ""
 	if ranges > 0 {
-		seeRanges = " (see the " + count(ranges, "range", "ranges") + " below)"
+		seeRanges = " (see the " + count(ranges, "differing range", "differing ranges") + ")"
+	}
+	compare := "compare the differing ranges in each member, then choose: "
+	if len(s.Files) > 0 {
+		compare = "compare the affected files in each member, then choose: "
 	}
 	repairCmd := func(prefer bool) string {
 		return quote(nextCommand(r, s, prefer))
@@ -90,10 +95,10 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 	case s.Verdict == VerdictSplitBrain:
 		b.Verdict = "split brain: the members each have writes the other lacks; nothing will be repaired without --prefer" + seeRanges
-		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDiverged:
 		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
-		b.Next = "compare the affected files below in each member, then choose: " + repairCmd(true)
+		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
 		if len(bad) > 0 {
@@ -135,39 +140,78 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 }
 
 // RunBottom is the bottom line of the whole run: the set's when there is
-// one, else a count and the sets that need something.
+// one (with the problems not tied to it), else a count of the sets by
+// verdict and the next step of the sets that need one.
 func RunBottom(r *Report) Bottom {
-	if len(r.Sets) == 1 && severe(r.Problems) == 0 {
-		return SetBottom(r, &r.Sets[0])
-	}
 	if hasCode(r.Problems, CodeCancelled) {
 		return Bottom{Verdict: "cancelled before the check finished; this report is incomplete", Next: "run the command again"}
 	}
+	loose := ""
+	if n := severe(r.Problems); n > 0 {
+		var codes []string
+		for _, p := range r.Problems {
+			if p.Severity != SeverityInfo && !slices.Contains(codes, p.Code) {
+				codes = append(codes, p.Code)
+			}
+		}
+		loose = count(int64(n), "problem", "problems") + " not tied to a set (" + strings.Join(codes, ", ") + ")"
+	}
 	if len(r.Sets) == 0 {
-		return Bottom{Verdict: "no mirror set was checked", Next: "read the problems above"}
+		b := Bottom{Verdict: "no mirror set was checked", Next: "read the problems"}
+		if loose != "" {
+			b.Verdict += "; " + loose
+		}
+		return b
+	}
+	if len(r.Sets) == 1 {
+		b := SetBottom(r, &r.Sets[0])
+		if loose != "" {
+			b.Verdict += "; also " + loose
+			if b.Next == "nothing to do" {
+				b.Next = "read the problems not tied to a set"
+			}
+		}
+		return b
 	}
 	ok := 0
-	var need []string
+	var need []int
+	byVerdict := map[string][]string{}
+	var order []string
 	for i := range r.Sets {
 		s := &r.Sets[i]
 		if s.Verdict == VerdictConsistent && severe(s.Problems) == 0 {
 			ok++
 			continue
 		}
-		need = append(need, "set "+strconv.Itoa(i+1))
+		need = append(need, i)
+		v := s.Verdict
+		if _, seen := byVerdict[v]; !seen {
+			order = append(order, v)
+		}
+		byVerdict[v] = append(byVerdict[v], strconv.Itoa(i+1))
 	}
 	b := Bottom{Verdict: fmt.Sprintf("%s checked, %d consistent", count(int64(len(r.Sets)), "set", "sets"), ok)}
-	if n := severe(r.Problems); n > 0 {
-		b.Verdict += ", " + count(int64(n), "problem", "problems") + " not tied to a set"
+	for _, v := range order {
+		b.Verdict += fmt.Sprintf(", %d %s (set %s)", len(byVerdict[v]), orDash(v), strings.Join(byVerdict[v], ", "))
 	}
-	if len(need) == 0 {
+	if loose != "" {
+		b.Verdict += "; " + loose
+	}
+	switch len(need) {
+	case 0:
 		b.Next = "nothing to do"
-		if severe(r.Problems) > 0 {
+		if loose != "" {
 			b.Next = "read the problems not tied to a set"
 		}
-		return b
+	case 1:
+		b.Next = "set " + strconv.Itoa(need[0]+1) + ": " + SetBottom(r, &r.Sets[need[0]]).Next
+	default:
+		var ns []string
+		for _, i := range need {
+			ns = append(ns, strconv.Itoa(i+1))
+		}
+		b.Next = "see the verdict and next step of sets " + strings.Join(ns, ", ") + " above"
 	}
-	b.Next = "see the verdict of " + strings.Join(need, ", ")
 	return b
 }
 

@@ -5,7 +5,10 @@
 //
 //	containerread FILE            read every byte (unallocated runs too)
 //	containerread -skip FILE      skip the runs Extent calls unallocated
-//	containerread -cmp RAW FILE   compare with RAW, like qemu-img compare
+//	containerread -cmp RAW FILE   compare with RAW, like qemu-img compare: runs
+//	                              Extent calls unallocated are checked
+//	                              against RAW without reading FILE, and
+//	                              skipped where RAW has a hole (SEEK_DATA)
 //	containerread -sha256 FILE    print the sha256 of the virtual disk
 package main
 
@@ -13,11 +16,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/mirrorchk/mirrorchk/image/qcow2"
 	"github.com/mirrorchk/mirrorchk/image/vmdk"
@@ -96,6 +101,30 @@ func run(path string, skip bool, cmp string, sum bool) error {
 	rbuf := make([]byte, 1<<20)
 	for off := int64(0); off < d.Size(); {
 		n := min(int64(len(buf)), d.Size()-off)
+		if raw != nil {
+			a, m, err := d.Extent(off)
+			if err != nil {
+				return err
+			}
+			n = min(n, m)
+			if !a {
+				if hole(raw, off, n) {
+					off += n
+					continue
+				}
+				r := rbuf[:n]
+				if _, err := io.ReadFull(io.NewSectionReader(raw, off, n), r); err != nil {
+					return err
+				}
+				for _, c := range r {
+					if c != 0 {
+						return fmt.Errorf("content mismatch in the MiB at %d", off)
+					}
+				}
+				off += n
+				continue
+			}
+		}
 		if skip {
 			a, m, err := d.Extent(off)
 			if err != nil {
@@ -128,4 +157,15 @@ func run(path string, skip bool, cmp string, sum bool) error {
 		fmt.Printf("%s  %s\n", hex.EncodeToString(h.Sum(nil)), path)
 	}
 	return nil
+}
+
+// hole reports whether [off, off+n) of f is a hole (no data: SEEK_DATA
+// finds the next data at or after off+n, or none).
+func hole(f *os.File, off, n int64) bool {
+	const seekData = 3
+	next, err := f.Seek(off, seekData)
+	if err != nil {
+		return errors.Is(err, syscall.ENXIO) // no data after off
+	}
+	return next >= off+n
 }

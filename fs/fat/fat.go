@@ -62,6 +62,7 @@ type Volume struct {
 	// label entry, at rootLabelOff; rootLabelOff is -1 when there is none.
 	rootLabel    string
 	rootLabelOff int64
+	byPath       map[string]int // index in files by path, built after the walk
 	latest       time.Time
 	notes        []string
 	dirty        bool
@@ -144,6 +145,12 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	v.afterWalk()
 	v.checkFSInfo()
 	v.checkLabel()
+	v.byPath = make(map[string]int, len(v.files))
+	for i, f := range v.files {
+		if _, dup := v.byPath[f.Path]; !dup {
+			v.byPath[f.Path] = i
+		}
+	}
 	sortBad(v.dirBad)
 	return v, nil
 }
@@ -535,6 +542,16 @@ func (v *Volume) Size() int64 { return v.volSize }
 // Files lists the files and directories found, in the order the walk
 // found them; the root directory is not among them.
 func (v *Volume) Files() []File { return v.files[1:] }
+
+// Modified returns the write time of the file or directory at path (as
+// Files gives it), and false when there is none or it is not dated.
+func (v *Volume) Modified(path string) (time.Time, bool) {
+	i, ok := v.byPath[path]
+	if !ok || v.files[i].Modified.IsZero() {
+		return time.Time{}, false
+	}
+	return v.files[i].Modified, true
+}
 
 // FreeClusters is the number of free clusters counted in the FAT.
 func (v *Volume) FreeClusters() int64 { return v.free }

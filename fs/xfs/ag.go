@@ -203,6 +203,8 @@ type span struct {
 
 // agMap is the owner map of one AG's own structures.
 type agMap struct {
+	rmap     []rmapRec // inode-owned extents by the rmap B+tree, by start
+	rmapOK   bool      // the rmap B+tree was read whole
 	spans    []span
 	chunks   []span // inode chunks, by agino
 	complete bool   // no B+tree was damaged and no cap was hit
@@ -425,8 +427,16 @@ func (v *Volume) buildAG(a uint32) *agMap {
 			v.problem("xfs-cntbt-mismatch", fs.Error, v.agOff(a, 0)+int64(v.sb.SectSize), "AG %d: the by-size free-space B+tree holds %d free blocks, the by-block one %d", a, cfree, free)
 		}
 		if v.sb.RoCompat&roRmapbt != 0 && v.v5 {
-			if !v.walkShort(a, rmap, ag.roots[2], ag.levels[2], func(b uint32) { nbt[2]++; add(b, 1, kRmapBT, rmap.magic) }, func([]byte) {}) {
+			if !v.walkShort(a, rmap, ag.roots[2], ag.levels[2], func(b uint32) { nbt[2]++; add(b, 1, kRmapBT, rmap.magic) }, func(r []byte) {
+				owner := be.Uint64(r[8:])
+				if int64(owner) < 0 || len(m.rmap) >= maxSpansPerAG {
+					return // OWN_FS, OWN_LOG, OWN_AG, …: the AG structures mapped here
+				}
+				m.rmap = append(m.rmap, rmapRec{start: be.Uint32(r), n: be.Uint32(r[4:]), ino: owner, flags: uint8(be.Uint64(r[16:]) >> 61)})
+			}) {
 				m.complete = false
+			} else {
+				m.rmapOK = true
 			}
 		}
 		if v.sb.RoCompat&roReflink != 0 && v.v5 {
@@ -515,7 +525,14 @@ func (v *Volume) buildAG(a uint32) *agMap {
 		out = append(out, s)
 	}
 	m.spans = out
+	// Inode-owned extents by the rmap B+tree must not lie in free space.
+	for _, r := range m.rmap {
+		if sp, _ := m.find(r.start); sp != nil && (sp.kind == kFree || sp.kind == kAGFL) {
+			v.problem("xfs-extent-in-free", fs.Error, v.agOff(a, r.start), "AG %d: the rmap B+tree gives blocks %d+%d to inode %d, but they are free", a, r.start, r.n, r.ino)
+		}
+	}
 	sort.Slice(m.chunks, func(i, j int) bool { return m.chunks[i].ino < m.chunks[j].ino })
+	sort.SliceStable(m.rmap, func(i, j int) bool { return m.rmap[i].start < m.rmap[j].start })
 	return m
 }
 

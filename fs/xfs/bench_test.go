@@ -60,3 +60,26 @@ func BenchmarkOwnersWhole(b *testing.B) {
 		v.Owners(0, v.Size())
 	}
 }
+
+// BenchmarkOwnersFileRmap maps one range of file data on the rmapbt
+// fixture: the owner comes from the AG's rmap records, the path from the
+// directory tree; no inode walk.
+func BenchmarkOwnersFileRmap(b *testing.B) {
+	s := fixture(b)
+	v0 := openImg(b, s.V5R)
+	w := v0.ensureWalk()
+	var off int64
+	for _, c := range w.claims {
+		if c.kind == kData {
+			off, _ = v0.fsbOff(c.fsb)
+			break
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v := openImg(b, s.V5R)
+		if ex := v.Owners(off, 4096); ex[0].Owner.Path == "" || v.walk != nil {
+			b.Fatal(ex)
+		}
+	}
+}

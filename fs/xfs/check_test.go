@@ -47,11 +47,18 @@ func TestSeededCorruptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dataInoR, err := xfsfixture.Inode(s.V5R, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, base string
 		cmds       []string
 		code       string
 	}{
+		// rmap mode: the link count of an inode read as an owner is
+		// checked against the directory tree.
+		{"v5r-nlink", s.V5R, []string{fmt.Sprintf("inode %d", dataInoR), "write core.nlinkv2 4"}, "xfs-nlink"},
 		{"v5-agf-freeblks", s.V5, []string{"agf 1", "write -d freeblks 1234"}, "xfs-agf-freeblks"},
 		{"v5-agi-count", s.V5, []string{"agi 2", "write count 4096"}, "xfs-agi-count"},
 		{"v5-nlink", s.V5, []string{fmt.Sprintf("inode %d", dataIno), "write core.nlinkv2 7"}, "xfs-nlink"},
@@ -62,6 +69,8 @@ func TestSeededCorruptions(t *testing.T) {
 		{"v4-agf-freeblks", s.V4, []string{"agf 0", "write freeblks 77"}, "xfs-agf-freeblks"},
 		{"v4-nlink", s.V4, []string{fmt.Sprintf("inode %d", dataIno4), "write core.nlinkv2 3"}, "xfs-nlink"},
 		{"v4-agi-freecount", s.V4, []string{"agi 1", "write freecount 9"}, "xfs-agi-count"},
+		{"v5-sb-fdblocks", s.V5, []string{"sb 0", "write -d fdblocks 5"}, "xfs-sb-counts"},
+		{"v4-sb-icount", s.V4, []string{"sb 0", "write icount 64"}, "xfs-sb-counts"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -288,9 +297,26 @@ func TestLazy(t *testing.T) {
 		t.Fatal(err)
 	}
 	off, _ := v.fsbOff(fsb)
-	ex := v.Owners(off, v.bs)
-	if ex[0].Owner.Path != "/big" || v.walk == nil {
+	ex := v.Owners(off+100, v.bs)
+	if ex[0].Owner.Path != "/big" || v.walk == nil || ex[0].Off != off+100 {
 		t.Fatalf("file block: %+v", ex)
+	}
+	checkCover(t, ex, off+100, v.bs)
+
+	// With the rmap B+tree the owner of a file block comes from its AG's
+	// rmap records and the path from the directory tree: no inode walk.
+	r := openImg(t, s.V5R)
+	fsb, err = xfsfixture.FirstBlock(s.V5R, "/sfdir/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ = r.fsbOff(fsb)
+	ex = r.Owners(off, r.bs)
+	if ex[0].Owner.Path != "/sfdir/a" || ex[0].Owner.Structure != fs.FileData || r.walk != nil || r.names == nil {
+		t.Fatalf("rmap file block: %+v (walk ran: %v)", ex, r.walk != nil)
+	}
+	if w := r.names; len(w.parent) >= 1500 || len(w.parent) < 100 {
+		t.Logf("directory tree names %d inodes", len(w.parent))
 	}
 }
 
@@ -341,5 +367,25 @@ func TestLSNAheadOfLog(t *testing.T) {
 	off, _ := v.inoOff(ino)
 	if j := v.Judge(off, 512); j.Intact != -1 || !strings.Contains(j.Reason, "ahead of the log head") {
 		t.Errorf("inode with LSN 0x70:1: %+v", j)
+	}
+}
+
+// TestEvidenceSymmetric: Evidence does not depend on which ranges were
+// judged (check judges one member of each group of identical copies), and
+// a walk started from Judge counts as one started from Owners.
+func TestEvidenceSymmetric(t *testing.T) {
+	s := fixture(t)
+	a, b := openImg(t, s.V5B), openImg(t, s.V5B)
+	a.Owners(0, a.Size())
+	a.Judge(0, a.Size())
+	b.Judge(0, b.Size()) // starts the walk from Judge
+	ea, eb := a.Evidence(), b.Evidence()
+	if ea.MaxRecordLSN != eb.MaxRecordLSN || !ea.Latest.Equal(eb.Latest) || ea.LogLSN != eb.LogLSN {
+		t.Errorf("evidence depends on the calls: %+v / %+v", ea, eb)
+	}
+	c := openImg(t, s.V5B)
+	c.Owners(0, c.Size())
+	if ec := c.Evidence(); ec.MaxRecordLSN != ea.MaxRecordLSN || !ec.Latest.Equal(ea.Latest) {
+		t.Errorf("judging changed the evidence: %+v / %+v", ec, ea)
 	}
 }

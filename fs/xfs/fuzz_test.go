@@ -110,9 +110,9 @@ func FuzzDir(f *testing.F) {
 func fuzzDir(t *testing.T, b []byte) {
 	v := &Volume{sb: &Superblock{}, v5: true, pcount: map[string]int{}}
 	n := 0
-	parseShortDir(b, 1, func(uint64, []byte) { n++ })
+	parseShortDir(b, 1, func(uint64, []byte, byte) { n++ })
 	if len(b) >= 64 {
-		v.parseDataBlock(b, 0, 0, 1, func(uint64, []byte) { n++ })
+		v.parseDataBlock(b, 0, 0, 1, func(uint64, []byte, byte) { n++ })
 	}
 	if n > len(b) {
 		t.Fatalf("%d entries from %d bytes", n, len(b))

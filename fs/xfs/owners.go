@@ -57,12 +57,26 @@ func (v *Volume) segments(off, n int64, f func(seg)) {
 			if next != ^uint32(0) {
 				stop = min(stop, v.agOff(a, next))
 			}
+			if v.useRmap() {
+				c, nx, ok := v.rmapClaim(a, m, bno)
+				if ok && c != nil {
+					s = seg{off: pos, n: min(stop, v.agOff(a, bno)+int64(c.fsb+uint64(c.n)-v.fsb(a, bno))*v.bs) - pos, kind: segClaim, agno: a, c: c}
+					break
+				}
+				if ok {
+					if nx != ^uint32(0) {
+						stop = min(stop, v.agOff(a, nx))
+					}
+					s = seg{off: pos, n: stop - pos, kind: segLost, agno: a}
+					break
+				}
+			}
 			w := v.ensureWalk()
 			fsb := v.fsb(a, bno)
 			i := sort.Search(len(w.claims), func(i int) bool { return w.claims[i].fsb+uint64(w.claims[i].n) > fsb })
 			if i < len(w.claims) && w.claims[i].fsb <= fsb {
 				c := &w.claims[i]
-				s = seg{off: pos, n: min(stop, pos+int64(c.fsb+uint64(c.n)-fsb)*v.bs) - pos, kind: segClaim, agno: a, c: c}
+				s = seg{off: pos, n: min(stop, v.agOff(a, bno)+int64(c.fsb+uint64(c.n)-fsb)*v.bs) - pos, kind: segClaim, agno: a, c: c}
 				break
 			}
 			if i < len(w.claims) {
@@ -270,6 +284,8 @@ func (j *judgement) result(v4 bool) fs.Judgement {
 // their place, UUID). LSN is the highest LSN among those that verify. On
 // v4 only magic numbers are checked and no LSN exists but the log's.
 func (v *Volume) Judge(off, n int64) fs.Judgement {
+	v.judging = true
+	defer func() { v.judging = false }()
 	var j judgement
 	if v.log.found && v.v5 {
 		j.head = v.log.lastLSN

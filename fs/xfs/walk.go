@@ -150,6 +150,9 @@ func (v *Volume) inodeTime(b []byte) time.Time {
 }
 
 func (v *Volume) seeTime(b []byte, ino uint64) {
+	if v.judging {
+		return
+	}
 	if t := v.inodeTime(b); t.After(v.latest) {
 		v.latest, v.latestI = t, ino
 	}
@@ -302,6 +305,7 @@ func (v *Volume) ensureWalk() *walkState {
 	w := &walkState{inodes: map[uint64]inodeInfo{}, parent: map[uint64]dent{}, refs: map[uint64]uint32{}, complete: true,
 		budget: v.imgSize/v.bs + 1024}
 	v.walk = w
+	defer v.notJudging()()
 	v.mapAll()
 	isz := int64(v.sb.InodeSize)
 	buf := make([]byte, 64*isz)
@@ -479,7 +483,7 @@ func (v *Volume) walkDirs(w *walkState) {
 	buf := make([]byte, dbs)
 	for _, d := range w.dirs {
 		if d.local != nil {
-			if why := parseShortDir(d.local, ft, func(child uint64, name []byte) { add(d.ino, child, name) }); why != "" {
+			if why := parseShortDir(d.local, ft, func(child uint64, name []byte, _ byte) { add(d.ino, child, name) }); why != "" {
 				v.problem("xfs-dir-bad", fs.Error, -1, "directory inode %d (short form): %s", d.ino, why)
 				w.complete = false
 			}
@@ -501,7 +505,7 @@ func (v *Volume) walkDirs(w *walkState) {
 					w.complete = false
 					break
 				}
-				if why := v.parseDataBlock(buf, d.ino, off, ft, func(child uint64, name []byte) { add(d.ino, child, name) }); why != "" {
+				if why := v.parseDataBlock(buf, d.ino, off, ft, func(child uint64, name []byte, _ byte) { add(d.ino, child, name) }); why != "" {
 					v.problem("xfs-dir-bad", fs.Error, off, "directory inode %d block %d: %s", d.ino, e.off+k, why)
 					w.complete = false
 				}
@@ -517,7 +521,7 @@ func (v *Volume) walkDirs(w *walkState) {
 }
 
 // parseShortDir decodes a short-form directory.
-func parseShortDir(b []byte, ft int, f func(ino uint64, name []byte)) string {
+func parseShortDir(b []byte, ft int, f func(ino uint64, name []byte, ftype byte)) string {
 	if len(b) < 6 {
 		return "header does not fit"
 	}
@@ -537,6 +541,10 @@ func parseShortDir(b []byte, ft int, f func(ino uint64, name []byte)) string {
 			return fmt.Sprintf("entry %d (name length %d) runs past the fork", k, nl)
 		}
 		name := b[pos+3 : pos+3+nl]
+		var ftype byte
+		if ft == 1 {
+			ftype = b[pos+3+nl]
+		}
 		ib := b[pos+3+nl+ft : end]
 		var ino uint64
 		if isz == 8 {
@@ -544,14 +552,14 @@ func parseShortDir(b []byte, ft int, f func(ino uint64, name []byte)) string {
 		} else {
 			ino = uint64(be.Uint32(ib))
 		}
-		f(ino, name)
+		f(ino, name, ftype)
 		pos = end
 	}
 	return ""
 }
 
 // parseDataBlock decodes one directory data block (block or data form).
-func (v *Volume) parseDataBlock(b []byte, ino uint64, off int64, ft int, f func(ino uint64, name []byte)) string {
+func (v *Volume) parseDataBlock(b []byte, ino uint64, off int64, ft int, f func(ino uint64, name []byte, ftype byte)) string {
 	mag := be.Uint32(b)
 	hdr, end := 16, len(b)
 	switch mag {
@@ -598,7 +606,11 @@ func (v *Volume) parseDataBlock(b []byte, ino uint64, off int64, ft int, f func(
 		if nl == 0 || pos+size > end {
 			return fmt.Sprintf("entry at %d (name length %d) runs past the data", pos, nl)
 		}
-		f(be.Uint64(b[pos:]), b[pos+9:pos+9+nl])
+		var ftype byte
+		if ft == 1 {
+			ftype = b[pos+9+nl]
+		}
+		f(be.Uint64(b[pos:]), b[pos+9:pos+9+nl], ftype)
 		pos += size
 	}
 	return ""
@@ -648,7 +660,12 @@ func (v *Volume) pathOf(w *walkState, ino uint64) (string, bool) {
 
 // path names an inode: its path, or a description of a metadata inode.
 func (v *Volume) path(ino uint64) string {
-	w := v.ensureWalk()
+	var w *walkState
+	if v.useRmap() {
+		w = v.ensureNames()
+	} else {
+		w = v.ensureWalk()
+	}
 	if p, ok := v.pathOf(w, ino); ok {
 		return p
 	}

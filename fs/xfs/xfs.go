@@ -9,10 +9,12 @@
 // log head. The block-to-owner map is built lazily: AG metadata (AG
 // headers, free-space, inode, refcount and rmap B+trees, inode chunks,
 // free extents) per allocation group on the first question about it; file
-// blocks (data, directory, extent B+tree, attribute blocks) by one walk of
-// every inode's forks and every directory the first time a range falls on
-// a block no AG structure owns. That walk reads inode chunks and fork
-// metadata only, never file data, and is bounded by maxClaims.
+// blocks (data, directory, extent B+tree, attribute blocks) by the AG's
+// rmap records when the filesystem has them (paths then come from a walk
+// of the directory tree alone), else by one walk of every inode's forks
+// and every directory the first time a range falls on a block no AG
+// structure owns. Neither walk reads file data; both are bounded by a
+// read budget and caps.
 //
 // It reads through an io.ReaderAt only and never writes. Damage is reported
 // as fs.Problem values with stable codes prefixed "xfs-"; Open fails only
@@ -204,11 +206,19 @@ type Volume struct {
 	bs      int64 // block size
 	v5      bool
 
-	ags     []*agInfo // headers of every AG, read at Open
-	maps    []*agMap  // per-AG owner maps, built on first use
-	log     logInfo
-	walked  bool
-	walk    *walkState
+	ags            []*agInfo // headers of every AG, read at Open
+	maps           []*agMap  // per-AG owner maps, built on first use
+	log            logInfo
+	walk           *walkState // the inode walk, once run
+	names          *walkState // the directory-tree walk (rmap mode), once run
+	kinds          map[uint64]uint8
+	touched        map[uint64]inodeInfo // inodes read in rmap mode
+	checkedTouched bool
+	// judging is set during Judge: the blocks it reads do not count for
+	// Evidence, since check judges only one member of each group of
+	// identical copies, and every member's evidence must come from the
+	// same reads (Open and the walks Owners starts on every member).
+	judging bool
 	maxLSN  uint64
 	latest  time.Time
 	latestI uint64
@@ -231,7 +241,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}}
+	v := &Volume{r: r, imgSize: size, sb: sb, bs: int64(sb.BlockSize), v5: sb.V5(), pcount: map[string]int{}, kinds: map[uint64]uint8{}, touched: map[uint64]inodeInfo{}}
 	full := make([]byte, sb.SectSize)
 	if err := v.readAt(full, 0); err == nil && v.v5 {
 		if !crcOK(full, 224) {
@@ -287,6 +297,7 @@ func (v *Volume) Size() int64 { return int64(v.sb.DBlocks) * v.bs }
 // mapped, the log, and the inodes and directories once the inode walk ran.
 func (v *Volume) Problems() []fs.Problem {
 	v.mapAll()
+	v.checkTouched()
 	out := append([]fs.Problem(nil), v.problems...)
 	var codes []string
 	for c, n := range v.pcount {
@@ -351,7 +362,7 @@ func lsnString(l uint64) string { return fmt.Sprintf("%d:%d", l>>32, uint32(l)) 
 const nullLSN = ^uint64(0)
 
 func (v *Volume) seeLSN(l uint64) {
-	if v.v5 && l != nullLSN {
+	if v.v5 && l != nullLSN && !v.judging {
 		v.maxLSN = max(v.maxLSN, l)
 	}
 }

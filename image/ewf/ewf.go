@@ -20,9 +20,10 @@
 // EWF2 (Ex01, Lx01) and logical evidence files (L01) are recognised by
 // Detect and refused by Open with an UnsupportedError.
 //
-// Sources: libyal/libewf "Expert Witness Compression Format (EWF)" and the
-// observed output of ewf-tools 20140813 (see docs in the repository's
-// research notes); no code was copied.
+// Sources: libyal/libewf's "Expert Witness Compression Format (EWF)"
+// document and the observed output of ewf-tools 20140813 (ewfacquire,
+// ewfacquirestream, ewfexport, ewfinfo), against which the tests compare;
+// no code was copied.
 package ewf
 
 import (

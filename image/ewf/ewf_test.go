@@ -62,6 +62,7 @@ var variants = []variant{
 	{name: "best", args: []string{"-c", "best", "-d", "sha1"}, sha1: true},
 	{name: "empty-block-b128", args: []string{"-c", "empty-block", "-b", "128"}},
 	{name: "fast-b16", args: append([]string{"-c", "fast", "-b", "16"}, metaArgs...), meta: true},
+	{name: "sector4096", args: []string{"-c", "fast", "-P", "4096"}},
 	{name: "encase1", args: []string{"-f", "encase1", "-c", "fast"}},
 	{name: "encase5", args: []string{"-f", "encase5", "-c", "best"}},
 	{name: "ftk", args: []string{"-f", "ftk", "-c", "fast"}},
@@ -416,6 +417,15 @@ func TestVariants(t *testing.T) {
 				t.Errorf("ewfinfo MD5 %q", info["MD5"])
 			}
 			checkHeader(t, d, info, v.meta)
+			if got := fmt.Sprint(d.SectorSize()); info["Bytes per sector"] != got {
+				t.Errorf("sector size %s, ewfinfo %q", got, info["Bytes per sector"])
+			}
+			if got := fmt.Sprint(d.Size() / d.SectorSize()); info["Number of sectors"] != got {
+				t.Errorf("%s sectors, ewfinfo %q", got, info["Number of sectors"])
+			}
+			if got := fmt.Sprint(d.ChunkSize() / d.SectorSize()); info["Sectors per chunk"] != got {
+				t.Errorf("%s sectors per chunk, ewfinfo %q", got, info["Sectors per chunk"])
+			}
 			if ex, n, err := d.Extent(12345); !ex || n != d.Size()-12345 || err != nil {
 				t.Errorf("Extent = %v %d %v", ex, n, err)
 			}
@@ -553,6 +563,95 @@ func TestError2(t *testing.T) {
 	if h.CaseNumber != "C-1" || h.Examiner != "Examiner" {
 		t.Errorf("header %+v", h)
 	}
+}
+
+// TestError2Acquired makes a real error2 section in the test: ewfacquire
+// reads a read-only loop device through testdata/eio.c, an LD_PRELOAD shim
+// that fails two byte ranges with EIO (ewfacquire records read errors only
+// for devices). It needs root for the loop device, as the repository's
+// other loop-device tests do; without root it logs and returns.
+func TestError2Acquired(t *testing.T) {
+	need(t)
+	gcc := lookTool(t, "gcc", "gcc")
+	losetup := lookTool(t, "losetup", "mount")
+	if os.Geteuid() != 0 {
+		t.Log("not root: no loop device, the acquired error2 test is not run (testdata/error2.E01 still is)")
+		return
+	}
+	dir := t.TempDir()
+	so := filepath.Join(dir, "eio.so")
+	src, _ := filepath.Abs("testdata/eio.c")
+	if _, err := run(dir, gcc, "-shared", "-fPIC", "-o", so, src, "-ldl"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(rawPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "src.img")
+	if err := os.WriteFile(img, raw[:2<<20], 0o444); err != nil { // the start of the FAT volume
+		t.Fatal(err)
+	}
+	out, err := exec.Command(losetup, "--find", "--show", "--read-only", img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer exec.Command(losetup, "--detach", dev).Run()
+	// One bad sector at 1 MiB and one at 1.5 MiB + 1 KiB; with -g 16
+	// ewfacquire zeroes and records 16-sector runs around each.
+	cmd := exec.Command("ewfacquire", "-u", "-q", "-t", "e", "-c", "fast", "-b", "16", "-g", "16", "-r", "0", "-d", "sha1", dev)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=UTC", "EIO_FILE="+dev, "EIO_RANGE=1048576-1049088,1573888-1574400", "LD_PRELOAD="+so)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ewfacquire: %v: %s", err, out)
+	}
+	first := filepath.Join(dir, "e.E01")
+	d := mustOpen(t, first)
+	info, err := run(dir, "ewfinfo", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Range
+	for _, line := range strings.Split(info, "\n") {
+		var a, b, n int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "at sector(s): %d - %d number: %d", &a, &b, &n); err == nil {
+			want = append(want, Range{Off: a * 512, Len: n * 512})
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("ewfinfo lists %d error ranges, want 2:\n%s", len(want), info)
+	}
+	if got := d.Unreadable(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Unreadable = %v, ewfinfo %v", got, want)
+	}
+	got, err := readAllSum(t, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp := export(t, first); got != exp {
+		t.Errorf("sha256 %s, ewfexport %s", got, exp)
+	}
+	// What the acquisition stored: the source with the recorded ranges
+	// zeroed.
+	zeroed := append([]byte(nil), raw[:2<<20]...)
+	for _, r := range want {
+		clear(zeroed[r.Off : r.Off+r.Len])
+	}
+	if s := fmt.Sprintf("%x", sha256.Sum256(zeroed)); got != s {
+		t.Errorf("media is not the source with the error2 ranges zeroed")
+	}
+}
+
+func lookTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatalf("%s is not installed (apt-get install -y %s); the test needs it", name, pkg)
+	return ""
 }
 
 func TestDetect(t *testing.T) {

@@ -99,6 +99,10 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 // chunk tables are read later, on first use. Damage is a *FormatError
 // naming the file and byte offset; a recognised variant this package does
 // not read is an *UnsupportedError.
+//
+// The Disk reads the segment files through r and the ReaderAts open
+// returned for as long as it is used; it has no Close: the caller closes
+// the files.
 func Open(r io.ReaderAt, size int64, name string, open OpenFunc) (*Disk, error) {
 	d := &Disk{name: name}
 	w := &walker{d: d}

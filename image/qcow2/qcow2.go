@@ -822,12 +822,13 @@ var cbufPool sync.Pool // *[]byte compressed input buffers
 // compressed fills p with the bytes of the compressed cluster pc from
 // pc.coff, taking it from ahead when it was decompressed ahead.
 func (d *Disk) compressed(p []byte, pc piece, ahead batch) error {
-	if f := ahead[pc.host]; f != nil {
+	if f := ahead[pc.host]; f != nil && f.claimed.CompareAndSwap(false, true) {
 		<-f.done
 		if f.err != nil {
 			return f.err
 		}
 		copy(p, f.buf[pc.coff:])
+		putBuf(f.buf)
 		return nil
 	}
 	if pc.coff == 0 && int64(len(p)) == d.cluster {

@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 )
 
@@ -12,10 +13,23 @@ const aheadBytes = 4 << 20
 
 // inflight is one compressed cluster being decompressed ahead.
 type inflight struct {
-	done chan struct{}
-	buf  []byte // the whole cluster, valid after done when err is nil
-	err  error
+	claimed atomic.Bool // set by the one read that takes buf
+	done    chan struct{}
+	buf     []byte // the whole cluster from bufs, valid after done when err is nil
+	err     error
 }
+
+// bufs recycles the buffers of clusters decompressed ahead.
+var bufs sync.Pool // *[]byte
+
+func getBuf(n int64) []byte {
+	if bp, _ := bufs.Get().(*[]byte); bp != nil && int64(cap(*bp)) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) { bufs.Put(&b) }
 
 // batch is the clusters decompressed ahead for one window, by host offset
 // of their compressed data.
@@ -72,7 +86,7 @@ func (d *Disk) startBatch(start, n int64) batch {
 					return
 				}
 				f := b[pcs[i].host]
-				f.buf = make([]byte, d.cluster)
+				f.buf = getBuf(d.cluster)
 				f.err = d.decode(f.buf, pcs[i])
 				close(f.done)
 			}

@@ -135,6 +135,12 @@ func TestDamaged(t *testing.T) {
 				b[i] ^= 0x55
 			}
 		}, "compressed grain"},
+		{"adler32", "streamOptimized", "streamOptimized.vmdk", func(t *testing.T, f files) {
+			b := f["streamOptimized.vmdk"]
+			g := int64(le.Uint32(b[firstGTE(t, b):])) * 512
+			size := int64(le.Uint32(b[g+8:]))
+			b[g+12+size-1] ^= 1 // the last byte of the zlib Adler-32
+		}, "compressed grain"},
 		{"grain-marker-lba", "streamOptimized", "streamOptimized.vmdk", func(t *testing.T, f files) {
 			b := f["streamOptimized.vmdk"]
 			g := int64(le.Uint32(b[firstGTE(t, b):])) * 512

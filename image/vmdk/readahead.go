@@ -2,6 +2,7 @@ package vmdk
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 )
 
@@ -12,10 +13,23 @@ const aheadBytes = 4 << 20
 
 // inflight is one compressed grain being decompressed ahead.
 type inflight struct {
-	done chan struct{}
-	buf  []byte // the whole grain, valid after done when err is nil
-	err  error
+	claimed atomic.Bool // set by the one read that takes buf
+	done    chan struct{}
+	buf     []byte // the whole grain from bufs, valid after done when err is nil
+	err     error
 }
+
+// bufs recycles the buffers of grains decompressed ahead.
+var bufs sync.Pool // *[]byte
+
+func getBuf(n int64) []byte {
+	if bp, _ := bufs.Get().(*[]byte); bp != nil && int64(cap(*bp)) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) { bufs.Put(&b) }
 
 type grainKey struct {
 	sp   *sparse
@@ -77,7 +91,7 @@ func (d *Disk) startBatch(start, n int64) batch {
 				}
 				pc := pcs[i]
 				f := b[grainKey{pc.x.sp, pc.host}]
-				f.buf = make([]byte, pc.x.sp.grain)
+				f.buf = getBuf(pc.x.sp.grain)
 				f.err = pc.x.sp.decode(f.buf, pc)
 				close(f.done)
 			}

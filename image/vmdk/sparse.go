@@ -219,12 +219,13 @@ var (
 // grainAt fills p with the bytes of compressed grain pc from pc.goff,
 // taking it from ahead when it was decompressed ahead.
 func (s *sparse) grainAt(p []byte, pc piece, ahead batch) error {
-	if f := ahead[grainKey{s, pc.host}]; f != nil {
+	if f := ahead[grainKey{s, pc.host}]; f != nil && f.claimed.CompareAndSwap(false, true) {
 		<-f.done
 		if f.err != nil {
 			return f.err
 		}
 		copy(p, f.buf[pc.goff:])
+		putBuf(f.buf)
 		return nil
 	}
 	if pc.goff == 0 && int64(len(p)) == s.grain {
@@ -257,8 +258,8 @@ func (s *sparse) decode(out []byte, pc piece) error {
 	}
 	defer release()
 	need := min(s.grain, s.h.capacity*512-pc.gidx*s.grain)
-	if err := inflate(out[:need], in); err != nil {
-		return s.errAt(pc.host, "compressed grain", "zlib data (grain table entry at %#x) does not decompress to %d bytes: %v", pc.eoff, need, err)
+	if err := inflate(out[:need], in, need == s.grain); err != nil {
+		return s.errAt(pc.host, "compressed grain", "zlib data (grain table entry at %#x) is not a valid %d-byte grain: %v", pc.eoff, need, err)
 	}
 	return nil
 }
@@ -299,7 +300,9 @@ func (s *sparse) compressedData(pc piece) ([]byte, func(), error) {
 }
 
 // inflate decompresses the zlib stream in into exactly len(out) bytes.
-func inflate(out, in []byte) error {
+// When end is set, the stream must end there, and its Adler-32 checksum
+// is verified.
+func inflate(out, in []byte, end bool) error {
 	br := bytes.NewReader(in)
 	zr, _ := zlibPool.Get().(io.ReadCloser)
 	if zr == nil {
@@ -315,5 +318,19 @@ func inflate(out, in []byte) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return err
+	if err != nil || !end {
+		return err
+	}
+	var one [1]byte
+	for range 4 {
+		switch n, err := zr.Read(one[:]); {
+		case n > 0:
+			return errors.New("more data than a grain")
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err // a checksum error
+		}
+	}
+	return errors.New("the stream does not end after a grain")
 }

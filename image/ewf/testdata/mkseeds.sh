@@ -4,7 +4,7 @@
 # of FuzzEWF and, for error2.E01, the only fixture with an error2 section:
 # ewfacquire writes one only when reading a *device* fails, which a test
 # cannot arrange portably. Here a read-only loop device is read through
-# eio.c, an LD_PRELOAD shim that fails read(2) with EIO for one byte range,
+# eio.c, an LD_PRELOAD shim that fails read(2) with EIO for byte ranges,
 # so error2.E01 is what ewfacquire really writes (nothing edited).
 #
 # Needs root (losetup), gcc. Run from this directory: ./mkseeds.sh
