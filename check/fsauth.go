@@ -97,7 +97,7 @@ func logLabel(ev []*fs.Evidence, types []string) string {
 		case e != nil && e.LogName != "":
 			n = e.LogName
 		case types[i] != "" && types[i] != "ntfs":
-			n = types[i] + " log current position"
+			n = strings.ToUpper(types[i]) + " log current LSN"
 		}
 		if i > 0 && n != label {
 			return "filesystem log current position"
