@@ -34,8 +34,9 @@ type fsVerdict struct {
 // strongest first.
 type criterion struct {
 	name string
-	// label, when set, names the criterion after the members' evidence.
-	label func(ev []*fs.Evidence) string
+	// label, when set, names the criterion after the members' evidence
+	// and filesystem types ("" for a member without a filesystem).
+	label func(ev []*fs.Evidence, types []string) string
 	value func(e fs.Evidence) (int64, bool) // false: not recorded
 	show  func(v int64) string
 	// implausible says why a member's value cannot be evidence (damage
@@ -86,14 +87,17 @@ var criteria = []criterion{
 }
 
 // logLabel names the log position criterion after the members'
-// filesystems: NTFS $LogFile current LSN, or the LogName they share, or a
-// general wording when they differ.
-func logLabel(ev []*fs.Evidence) string {
+// filesystems: the LogName they record, else NTFS's $LogFile current LSN
+// or the filesystem type's log; a general wording when they differ.
+func logLabel(ev []*fs.Evidence, types []string) string {
 	label := ""
 	for i, e := range ev {
 		n := "NTFS $LogFile current LSN"
-		if e != nil && e.LogName != "" {
+		switch {
+		case e != nil && e.LogName != "":
 			n = e.LogName
+		case types[i] != "" && types[i] != "ntfs":
+			n = strings.ToUpper(types[i]) + " log current LSN"
 		}
 		if i > 0 && n != label {
 			return "filesystem log current position"
@@ -105,7 +109,7 @@ func logLabel(ev []*fs.Evidence) string {
 
 // latestLabel names the timestamp criterion after what the members'
 // filesystems date (fs.Evidence.LatestName).
-func latestLabel(ev []*fs.Evidence) string {
+func latestLabel(ev []*fs.Evidence, _ []string) string {
 	label := ""
 	for i, e := range ev {
 		n := "latest timestamp in the directory entries"
@@ -118,6 +122,18 @@ func latestLabel(ev []*fs.Evidence) string {
 		label = n
 	}
 	return label
+}
+
+// typesOf returns the type of each member's first filesystem, "" for a
+// member without one.
+func (in *interp) typesOf() []string {
+	out := make([]string, len(in.s.Members))
+	for i, l := range in.layouts {
+		if l != nil && len(l.Volumes) > 0 {
+			out[i] = l.Volumes[0].Vol.Type()
+		}
+	}
+	return out
 }
 
 // evidence returns each member's evidence from its first filesystem, nil
@@ -181,7 +197,7 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 			break
 		}
 		if c.label != nil {
-			c.name = c.label(ev)
+			c.name = c.label(ev, in.typesOf())
 		}
 		if c.implausible != nil {
 			var bad []string
