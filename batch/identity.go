@@ -80,6 +80,14 @@ func ReadIdentity(r io.ReaderAt, size int64) (Identity, error) {
 			add(b.Serial != 0, "ntfs@%d:serial=%016x", off, b.Serial)
 			continue
 		}
+		if tok, ok := xfsIdentity(sec, off); ok {
+			add(true, "%s", tok)
+			continue
+		}
+		if tok, ok := extIdentity(r, size, off); ok {
+			add(true, "%s", tok)
+			continue
+		}
 		if b, err := fat.DecodeBPB(sec, off); err == nil && b.Type != "" {
 			if b.BootSig == 0x29 {
 				add(b.VolID != 0, "%s@%d:volume-id=%08x:label=%q", strings.ToLower(b.Type), off, b.VolID, b.VolLab)
@@ -110,4 +118,40 @@ func gptDiskGUID(r io.ReaderAt, size int64) (string, bool) {
 	}
 	le := binary.LittleEndian
 	return fmt.Sprintf("%08X-%04X-%04X-%X-%X", le.Uint32(g[0:]), le.Uint16(g[4:]), le.Uint16(g[6:]), g[8:10], g[10:16]), true
+}
+
+// xfsIdentity is the UUID and label of an XFS superblock in sec (the
+// first sector of the volume at off): magic "XFSB", sb_uuid at byte 32,
+// sb_fname at byte 108.
+func xfsIdentity(sec []byte, off int64) (string, bool) {
+	if string(sec[:4]) != "XFSB" || isZero(sec[32:48]) {
+		return "", false
+	}
+	return fmt.Sprintf("xfs@%d:uuid=%x:label=%q", off, sec[32:48], strings.TrimRight(string(sec[108:120]), "\x00")), true
+}
+
+// extIdentity is the UUID and label of an ext2/3/4 superblock at byte 1024
+// of the volume at off: s_magic 0xEF53 at 0x38, s_uuid at 0x68, s_volume_name
+// at 0x78.
+func extIdentity(r io.ReaderAt, size, off int64) (string, bool) {
+	if off+2048 > size {
+		return "", false
+	}
+	sb := make([]byte, 256)
+	if _, err := r.ReadAt(sb, off+1024); err != nil {
+		return "", false
+	}
+	if binary.LittleEndian.Uint16(sb[0x38:]) != 0xEF53 || isZero(sb[0x68:0x78]) {
+		return "", false
+	}
+	return fmt.Sprintf("ext@%d:uuid=%x:label=%q", off, sb[0x68:0x78], strings.TrimRight(string(sb[0x78:0x88]), "\x00")), true
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
