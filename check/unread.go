@@ -215,13 +215,20 @@ func (r *Result) salvage(u *unreadState, opt Options, in *interp, fsv fsVerdict)
 	if r.LostBytes > 0 {
 		var names []string
 		for _, f := range r.LostFiles {
-			if f.Path != "" && len(names) < 10 {
+			if len(names) == 10 {
+				break
+			}
+			if f.Path != "" {
 				names = append(names, f.Path)
+			} else if f.FS != "" {
+				names = append(names, fmt.Sprintf("[%s %s]", f.FS, strings.Join(f.Structures, ", ")))
+			} else {
+				names = append(names, "["+strings.Join(f.Structures, ", ")+"]")
 			}
 		}
 		files := ""
 		if len(names) > 0 {
-			files = "; files with lost data: " + strings.Join(names, ", ")
+			files = "; files and structures with lost data: " + strings.Join(names, ", ")
 			if len(r.LostFiles) > len(names) {
 				files += ", …"
 			}
