@@ -771,3 +771,34 @@ func TestFailingDiskFAT(t *testing.T) {
 		}
 	}
 }
+
+// A disk that gets worse between the read pass and the write pass: a
+// range the scan read fails when the repair reads it again. The repair
+// stops with an operational error naming it (it never writes zeros in its
+// place), and no output appears under its final name.
+func TestRepairDiskGetsWorse(t *testing.T) {
+	const dataOff, chunk = 1 << 20, 64 << 10
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: dataOff + 50*chunk, Len: 4096, After: 1}})
+	out := filepath.Join(t.TempDir(), "fixed")
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, disk.Path, src[1])
+	if code != exitOperation || !strings.Contains(stderr, "getting worse") {
+		t.Fatalf("exit %d, want 8 and the disk getting worse: %s", code, stderr)
+	}
+	if rep, err := report.ReadJSON(strings.NewReader(stdout)); err != nil || !hasCode(rep.Problems, "operational-error") {
+		t.Errorf("report: %v", err)
+	}
+	for _, n := range dirState(out) {
+		if n == "m0.img" || n == "m1.img" {
+			// m0 is written first and fails; m1 is never reached.
+			t.Errorf("%s appeared under its final name", n)
+		}
+		if strings.Contains(n, "partial") {
+			t.Errorf("partial file %s left after an error", n)
+		}
+	}
+	// The marker stays only if an output was published: none was.
+	if got := dirState(out); len(got) != 0 {
+		t.Errorf("--out holds %v", got)
+	}
+}
