@@ -802,3 +802,31 @@ func TestRepairDiskGetsWorse(t *testing.T) {
 		t.Errorf("--out holds %v", got)
 	}
 }
+
+// A failing disk whose md superblock cannot be read: the scan goes on. The
+// image is not grouped by metadata it could not read (metadata-unreadable,
+// not-in-set), the other member's set is checked, and the exit is 4, not 8.
+func TestFailingDiskMetadataUnreadable(t *testing.T) {
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: 4096, Len: 512}}) // the 1.2 superblock
+	code, stdout, stderr := mirrorchk(t, "scan", "--json", disk.Path, src[1])
+	if code != exitProblems {
+		t.Fatalf("exit %d, want 4: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, p := range rep.Problems {
+		if p.Member == disk.Path {
+			codes = append(codes, p.Code)
+		}
+	}
+	if !slices.Contains(codes, "metadata-unreadable") || !slices.Contains(codes, "not-in-set") {
+		t.Errorf("problems of the failing disk: %v", codes)
+	}
+	if len(rep.Sets) != 1 || len(rep.Sets[0].Members) != 1 || rep.Sets[0].Members[0].Path != src[1] {
+		t.Errorf("sets %+v", rep.Sets)
+	}
+}

@@ -64,9 +64,17 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 				problems = append(problems, p)
 			}
 		}
+		// A read error while probing (a failing disk) is no reason to stop:
+		// the format's metadata is taken as unreadable on this image, said
+		// as a problem, and the other formats are probed.
+		unreadable := func(format string, err error) {
+			problems = append(problems, Problem{Code: "metadata-unreadable", Severity: Error, Member: im.Path(),
+				Message: fmt.Sprintf("%s: the %s metadata could not be read (%v): the image is not grouped by it", im.Path(), format, err)})
+		}
 		f, ps, err := readMD(im)
 		if err != nil {
-			return nil, nil, err
+			unreadable("md", err)
+			f, ps = nil, nil
 		}
 		if f != nil {
 			problems = append(problems, ps...)
@@ -82,7 +90,8 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		// No md superblock: firmware RAID and Windows metadata.
 		mpb, ips, err := readIMSM(im)
 		if err != nil {
-			return nil, nil, err
+			unreadable("IMSM", err)
+			mpb, ips = nil, nil
 		}
 		if mpb != nil {
 			used(damaged)
@@ -92,7 +101,8 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		damaged = append(damaged, ips...)
 		lf, lps, err := readLDM(im)
 		if err != nil {
-			return nil, nil, err
+			unreadable("LDM", err)
+			lf, lps = nil, nil
 		}
 		if lf != nil {
 			used(damaged)
@@ -103,7 +113,8 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		damaged = append(damaged, lps...)
 		d, dps, err := readDDF(im)
 		if err != nil {
-			return nil, nil, err
+			unreadable("DDF", err)
+			d, dps = nil, nil
 		}
 		if d != nil {
 			used(damaged)
