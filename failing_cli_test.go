@@ -764,3 +764,62 @@ func TestFailingDiskFAT(t *testing.T) {
 		}
 	}
 }
+
+// A disk that gets worse between the read pass and the write pass: a
+// range the scan read fails when the repair reads it again. The repair
+// stops with an operational error naming it (it never writes zeros in its
+// place), and no output appears under its final name.
+func TestRepairDiskGetsWorse(t *testing.T) {
+	const dataOff, chunk = 1 << 20, 64 << 10
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: dataOff + 50*chunk, Len: 4096, After: 1}})
+	out := filepath.Join(t.TempDir(), "fixed")
+	code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, disk.Path, src[1])
+	if code != exitOperation || !strings.Contains(stderr, "getting worse") {
+		t.Fatalf("exit %d, want 8 and the disk getting worse: %s", code, stderr)
+	}
+	if rep, err := report.ReadJSON(strings.NewReader(stdout)); err != nil || !hasCode(rep.Problems, "operational-error") {
+		t.Errorf("report: %v", err)
+	}
+	for _, n := range dirState(out) {
+		if n == "m0.img" || n == "m1.img" {
+			// m0 is written first and fails; m1 is never reached.
+			t.Errorf("%s appeared under its final name", n)
+		}
+		if strings.Contains(n, "partial") {
+			t.Errorf("partial file %s left after an error", n)
+		}
+	}
+	// The marker stays only if an output was published: none was.
+	if got := dirState(out); len(got) != 0 {
+		t.Errorf("--out holds %v", got)
+	}
+}
+
+// A failing disk whose md superblock cannot be read: the scan goes on. The
+// image is not grouped by metadata it could not read (metadata-unreadable,
+// not-in-set), the other member's set is checked, and the exit is 4, not 8.
+func TestFailingDiskMetadataUnreadable(t *testing.T) {
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: 4096, Len: 512}}) // the 1.2 superblock
+	code, stdout, stderr := mirrorchk(t, "scan", "--json", disk.Path, src[1])
+	if code != exitProblems {
+		t.Fatalf("exit %d, want 4: %s", code, stderr)
+	}
+	rep, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, p := range rep.Problems {
+		if p.Member == disk.Path {
+			codes = append(codes, p.Code)
+		}
+	}
+	if !slices.Contains(codes, "metadata-unreadable") || !slices.Contains(codes, "not-in-set") {
+		t.Errorf("problems of the failing disk: %v", codes)
+	}
+	if len(rep.Sets) != 1 || len(rep.Sets[0].Members) != 1 || rep.Sets[0].Members[0].Path != src[1] {
+		t.Errorf("sets %+v", rep.Sets)
+	}
+}

@@ -383,6 +383,13 @@ func newDiffConfig(srcs []Source, opt DiffOptions) (diffConfig, error) {
 			return cfg, fmt.Errorf("%s: data area of %d bytes at byte %#x does not fit in the image (%d bytes)",
 				s.Name, opt.DataSize, s.DataOffset, s.Size)
 		}
+		var end int64
+		for _, e := range s.Unreadable {
+			if e.Off < end || e.Len <= 0 || e.Len > s.Size-e.Off {
+				return cfg, fmt.Errorf("%s: unreadable range %#x+%#x is out of order, empty, overlapping or past the image (%d bytes)", s.Name, e.Off, e.Len, s.Size)
+			}
+			end = e.End()
+		}
 	}
 	var err error
 	cfg.hashes, err = hashNames(opt.Hashes)

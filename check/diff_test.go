@@ -376,6 +376,14 @@ func TestDiffErrors(t *testing.T) {
 		{"negative sector", []check.Source{ok.source("a")}, check.DiffOptions{SectorSize: -512}, "invalid sector size -512"},
 		{"negative data size", []check.Source{ok.source("a")}, check.DiffOptions{DataSize: -1}, "invalid data size"},
 		{"unknown hash", []check.Source{ok.source("a")}, check.DiffOptions{Hashes: []string{"sha512"}}, `unknown hash "sha512"`},
+		{"unreadable out of order", []check.Source{{Name: "a", R: bytes.NewReader(ok.img), Size: 8192, Unreadable: []check.Extent{{Off: 1024, Len: 512}, {Off: 0, Len: 512}}}},
+			check.DiffOptions{}, "a: unreadable range 0x0+0x200 is out of order"},
+		{"unreadable overlapping", []check.Source{{Name: "a", R: bytes.NewReader(ok.img), Size: 8192, Unreadable: []check.Extent{{Off: 0, Len: 1024}, {Off: 512, Len: 512}}}},
+			check.DiffOptions{}, "overlapping"},
+		{"unreadable past the image", []check.Source{{Name: "a", R: bytes.NewReader(ok.img), Size: 8192, Unreadable: []check.Extent{{Off: 8000, Len: 512}}}},
+			check.DiffOptions{}, "past the image"},
+		{"unreadable empty", []check.Source{{Name: "a", R: bytes.NewReader(ok.img), Size: 8192, Unreadable: []check.Extent{{Off: 0, Len: 0}}}},
+			check.DiffOptions{}, "empty"},
 	}
 	for _, tt := range tests {
 		_, err := check.Diff(context.Background(), tt.srcs, tt.opt)

@@ -167,8 +167,8 @@ func (r *Result) salvage(u *unreadState, opt Options, in *interp, fsv fsVerdict)
 				why = append(why, fmt.Sprintf("%d bytes are marked unreadable by %s", mu.DeclaredBytes, src))
 			}
 			r.Problems = append(r.Problems, set.Problem{Code: "unreadable", Severity: set.Warning, Member: m.Path(),
-				Message: fmt.Sprintf("%s: %d bytes in %d ranges could not be read from the disk (%d in the data area): %s; they are neither equal nor different, never taken for zeros",
-					m.Path(), mu.Bytes, mu.Ranges, mu.DataBytes, strings.Join(why, "; "))})
+				Message: fmt.Sprintf("%s: %d bytes in %s could not be read from the disk (%d in the data area): %s; they are neither equal nor different, never taken for zeros",
+					m.Path(), mu.Bytes, nRanges(mu.Ranges), mu.DataBytes, strings.Join(why, "; "))})
 		}
 		if mu.HashesDropped {
 			r.Problems = append(r.Problems, set.Problem{Code: "hash-incomplete", Severity: set.Warning, Member: m.Path(),
@@ -210,24 +210,31 @@ func (r *Result) salvage(u *unreadState, opt Options, in *interp, fsv fsVerdict)
 			Message: fmt.Sprintf("more than %d unreadable ranges; the %d bytes past that limit are not decided, so repair refuses", maxOverrides, u.bytes)})
 	}
 	if r.RecoveredBytes > 0 {
-		r.Reasons = append(r.Reasons, fmt.Sprintf("%d unreadable bytes in %d ranges are recovered from a member that read them (see recovered, with each range's reason)", r.RecoveredBytes, r.RecoveredTotal))
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%d unreadable bytes in %s are recovered from a member that read them (see recovered, with each range's reason)", r.RecoveredBytes, nRanges(r.RecoveredTotal)))
 	}
 	if r.LostBytes > 0 {
 		var names []string
 		for _, f := range r.LostFiles {
-			if f.Path != "" && len(names) < 10 {
+			if len(names) == 10 {
+				break
+			}
+			if f.Path != "" {
 				names = append(names, f.Path)
+			} else if f.FS != "" {
+				names = append(names, fmt.Sprintf("[%s %s]", f.FS, strings.Join(f.Structures, ", ")))
+			} else {
+				names = append(names, "["+strings.Join(f.Structures, ", ")+"]")
 			}
 		}
 		files := ""
 		if len(names) > 0 {
-			files = "; files with lost data: " + strings.Join(names, ", ")
+			files = "; files and structures with lost data: " + strings.Join(names, ", ")
 			if len(r.LostFiles) > len(names) {
 				files += ", …"
 			}
 		}
 		r.Problems = append(r.Problems, set.Problem{Code: "data-lost", Severity: set.Error,
-			Message: fmt.Sprintf("%d bytes in %d ranges were read by no member whose copy the evidence shows current: they are lost (see lost)%s", r.LostBytes, r.LostTotal, files)})
+			Message: fmt.Sprintf("%d bytes in %s were read by no member whose copy the evidence shows current: they are lost (see lost)%s", r.LostBytes, nRanges(r.LostTotal), files)})
 	}
 	if r.Diff.UnreadBytes > 0 && r.Verdict == Consistent {
 		r.Verdict = Degraded
@@ -482,4 +489,12 @@ func dirtyIn(s *set.Set, off, n int64) bool {
 		}
 	}
 	return false
+}
+
+// nRanges is "1 range" or "N ranges".
+func nRanges(n int64) string {
+	if n == 1 {
+		return "1 range"
+	}
+	return fmt.Sprintf("%d ranges", n)
 }

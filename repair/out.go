@@ -215,6 +215,9 @@ func PrepareOut(dir string, inputs []string, outputs []OutSpec, id string, dryRu
 	}
 	for _, out := range outputs {
 		for _, p := range []string{out.Path, out.Path + ".map"} {
+			if dryRun && slices.Contains(o.Removed, filepath.Base(p)) {
+				continue // an interrupted run's output, which a real run removes
+			}
 			if _, err := os.Lstat(p); err == nil {
 				return nil, outErr("%s already exists; mirrorchk does not overwrite files", p)
 			}

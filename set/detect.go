@@ -161,9 +161,20 @@ func probe(im *image.Image, i int, problemsp *[]Problem, foundp *[]*mdFound, fim
 				problems = append(problems, p)
 			}
 		}
+		// A read error while probing (a failing disk) is no reason to stop:
+		// the format's metadata is taken as unreadable on this image, said
+		// as a problem, and the other formats are probed.
+		unreadable := func(format string, err error) {
+			problems = append(problems, Problem{Code: "metadata-unreadable", Severity: Error, Member: im.Path(),
+				Message: fmt.Sprintf("%s: the %s metadata could not be read (%v): the image is not grouped by it", im.Path(), format, err)})
+		}
 		f, ps, err := readMD(im)
 		if err != nil {
-			return err
+			if isContainerError(err) {
+				return err // the input itself is damaged: its set is unreadable
+			}
+			unreadable("md", err)
+			f, ps = nil, nil
 		}
 		if f != nil {
 			problems = append(problems, ps...)
@@ -179,7 +190,11 @@ func probe(im *image.Image, i int, problemsp *[]Problem, foundp *[]*mdFound, fim
 		// No md superblock: firmware RAID and Windows metadata.
 		mpb, ips, err := readIMSM(im)
 		if err != nil {
-			return err
+			if isContainerError(err) {
+				return err // the input itself is damaged: its set is unreadable
+			}
+			unreadable("IMSM", err)
+			mpb, ips = nil, nil
 		}
 		if mpb != nil {
 			used(damaged)
@@ -189,7 +204,11 @@ func probe(im *image.Image, i int, problemsp *[]Problem, foundp *[]*mdFound, fim
 		damaged = append(damaged, ips...)
 		lf, lps, err := readLDM(im)
 		if err != nil {
-			return err
+			if isContainerError(err) {
+				return err // the input itself is damaged: its set is unreadable
+			}
+			unreadable("LDM", err)
+			lf, lps = nil, nil
 		}
 		if lf != nil {
 			used(damaged)
@@ -200,7 +219,11 @@ func probe(im *image.Image, i int, problemsp *[]Problem, foundp *[]*mdFound, fim
 		damaged = append(damaged, lps...)
 		d, dps, err := readDDF(im)
 		if err != nil {
-			return err
+			if isContainerError(err) {
+				return err // the input itself is damaged: its set is unreadable
+			}
+			unreadable("DDF", err)
+			d, dps = nil, nil
 		}
 		if d != nil {
 			used(damaged)
@@ -296,4 +319,12 @@ func shortest(s *Set) int64 {
 func unusable(im *image.Image, off int64, err error) []Problem {
 	return []Problem{{Code: "bad-metadata", Severity: Error, Member: im.Path(), Offset: ptr(off),
 		Message: fmt.Sprintf("%s: %v; the image is not used as a set member", im.Path(), err)}}
+}
+
+// isContainerError reports whether err lies in a container's own structure
+// (image.ContainerError: the input cannot be read as a whole), not in its
+// media.
+func isContainerError(err error) bool {
+	var ce *image.ContainerError
+	return errors.As(err, &ce)
 }

@@ -17,8 +17,14 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// Range is a run of bytes that cannot be read.
-type Range struct{ Off, Len int64 }
+// Range is a run of bytes that cannot be read: every read meeting it fails,
+// or, with After > 0, every read after the first After that meet it (a disk
+// that gets worse while it is read).
+type Range struct {
+	Off, Len int64
+	After    int64
+	seen     *atomic.Int64
+}
 
 // file is the one file: backing bytes and bad ranges.
 type file struct {
@@ -59,7 +65,7 @@ func (f *file) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 	}
 	end := min(off+int64(len(dest)), f.size)
 	for _, b := range f.bad {
-		if b.Off < end && b.Off+b.Len > off {
+		if b.Off < end && b.Off+b.Len > off && b.seen.Add(1) > b.After {
 			f.eio.Add(1)
 			return nil, syscall.EIO
 		}
@@ -100,6 +106,10 @@ func ServeSlow(t testing.TB, backing, name string, bad []Range, slow time.Durati
 		t.Fatal(err)
 	}
 	eio, read := &atomic.Int64{}, &atomic.Int64{}
+	bad = append([]Range(nil), bad...)
+	for i := range bad {
+		bad[i].seen = &atomic.Int64{}
+	}
 	root := &fs.Inode{}
 	f := &file{back: back, size: fi.Size(), bad: bad, eio: eio, read: read, slow: slow}
 	mnt := filepath.Join(t.TempDir(), "mnt")
