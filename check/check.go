@@ -136,6 +136,12 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	srcs := make([]Source, len(s.Members))
 	for i, m := range s.Members {
 		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image, Unreadable: opt.Unreadable[m.Input]}
+		// A container's stored media hashes are verified in the same pass.
+		for _, a := range []string{"md5", "sha1", "sha256"} {
+			if _, ok := m.Image.Info().StoredHashes[a]; ok {
+				srcs[i].ExtraHashes = append(srcs[i].ExtraHashes, a)
+			}
+		}
 	}
 	dataSize := s.DataSize
 	if s.Level != "" && s.Level != "raid1" {

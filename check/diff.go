@@ -52,6 +52,10 @@ type Source struct {
 	// overlapping. Their bytes are read and hashed as they are, but never
 	// compared: a sector touching one is unreadable for this source.
 	Unreadable []Extent
+	// ExtraHashes are digests to compute of this source besides
+	// DiffOptions.Hashes (a container's stored MD5/SHA-1, verified in the
+	// same pass), when DiffOptions.Hashes asks for hashing at all.
+	ExtraHashes []string
 }
 
 // Extent is a run of bytes.
@@ -228,6 +232,21 @@ func Diff(ctx context.Context, srcs []Source, opt DiffOptions) (*DiffResult, err
 	}
 	compare := n >= 2 && opt.DataSize > 0
 	hashing := len(cfg.hashes) > 0
+	names := make([][]string, n) // each source's algorithms
+	for i, s := range srcs {
+		if hashing {
+			names[i] = append(names[i], cfg.hashes...)
+			extra, err := hashNames(s.ExtraHashes)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range extra {
+				if !slices.Contains(names[i], x) {
+					names[i] = append(names[i], x)
+				}
+			}
+		}
+	}
 	if !compare && !hashing {
 		return res, nil
 	}
@@ -260,7 +279,7 @@ func Diff(ctx context.Context, srcs []Source, opt DiffOptions) (*DiffResult, err
 		if compare {
 			r.out = make(chan chunk, bufDepth)
 		}
-		for _, name := range cfg.hashes {
+		for _, name := range names[i] {
 			r.hashes = append(r.hashes, newHash(name))
 		}
 		readers[i] = r
@@ -322,7 +341,7 @@ func Diff(ctx context.Context, srcs []Source, opt DiffOptions) (*DiffResult, err
 		if hashing && r.errBytes == 0 {
 			res.Hashes[i] = make(map[string]string, len(r.hashes))
 			for j, h := range r.hashes {
-				res.Hashes[i][cfg.hashes[j]] = hex.EncodeToString(h.Sum(nil))
+				res.Hashes[i][names[i][j]] = hex.EncodeToString(h.Sum(nil))
 			}
 		}
 	}
@@ -528,9 +547,7 @@ func (r *reader) hashOnly(ctx context.Context, lo, hi int64) error {
 // (the source's hashes are then dropped). Only a cancelled ctx is an error.
 func (r *reader) load(ctx context.Context, off int64, n int) ([]byte, []Extent, error) {
 	if r.inHole(off, off+int64(n)) {
-		for _, h := range r.hashes {
-			h.Write(r.zero()[:n])
-		}
+		r.hash(r.zero()[:n])
 		r.done.Add(int64(n))
 		return nil, nil, nil
 	}
@@ -550,11 +567,28 @@ func (r *reader) load(ctx context.Context, off int64, n int) ([]byte, []Extent, 
 			return nil, nil, err
 		}
 	}
-	for _, h := range r.hashes {
-		h.Write(buf)
-	}
+	r.hash(buf)
 	r.done.Add(int64(n))
 	return buf, bad, nil
+}
+
+// hash feeds b to every digest of the reader: with several, each on its
+// own goroutine (MD5, SHA-1 and SHA-256 of one member then take the time
+// of the slowest, not of the three together).
+func (r *reader) hash(b []byte) {
+	switch len(r.hashes) {
+	case 0:
+		return
+	case 1:
+		r.hashes[0].Write(b)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, h := range r.hashes[1:] {
+		wg.Go(func() { h.Write(b) })
+	}
+	r.hashes[0].Write(b)
+	wg.Wait()
 }
 
 // notMedia reports whether a read error lies in the source's own

@@ -2,31 +2,11 @@ package scan
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
 )
-
-// withStored adds to the run's hash algorithms those a container records
-// of its media (EWF: MD5, SHA-1), so that the stored hashes are verified in
-// the same read pass. With no hashing asked for (--hash none) nothing is
-// added and the stored hashes are reported as not computed.
-func withStored(algs []string, images []*image.Image) []string {
-	if len(algs) == 0 {
-		return algs
-	}
-	out := slices.Clone(algs)
-	for _, im := range images {
-		for _, a := range []string{"md5", "sha1"} {
-			if _, ok := im.Info().StoredHashes[a]; ok && !slices.Contains(out, a) {
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
 
 // hashContainerFiles hashes the evidence files of every container image
 // (their own bytes, as forensic practice records them beside the media

@@ -279,7 +279,7 @@ func CheckSet(ctx context.Context, s *set.Set, images []*image.Image, opt CheckO
 	if err := hashContainerFiles(ims, opt.Hashes); err != nil {
 		return nil, err
 	}
-	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: withStored(opt.Hashes, ims), Progress: opt.Progress,
+	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: opt.Hashes, Progress: opt.Progress,
 		Unreadable: opt.Unreadable, UnreadableFrom: opt.UnreadableFrom}
 	for _, m := range s.Members {
 		if opt.Prefer >= 0 && opt.Prefer < len(images) && m.Image == images[opt.Prefer] {
