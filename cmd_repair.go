@@ -30,8 +30,7 @@ verified, then renamed. --dry-run only reports the plan. A split-brain set is no
 unless --prefer names the authoritative member.
 
 EXIT STATUS
-  0 nothing needed, 1 repaired and verified, 4 not repaired, 8 operational error, 16 usage,
-  32 cancelled (partial outputs removed)`,
+  0 nothing needed, 1 repaired and verified, 4 not repaired, 8 operational error, 16 usage`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.out == "" && !o.dryRun {

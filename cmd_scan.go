@@ -99,8 +99,7 @@ sector by sector, and reports the verdict, the authoritative member and its evid
 and every range where the members differ. Nothing is written.
 
 EXIT STATUS
-  0 consistent, 4 divergence, stale member or other problems, 8 operational error, 16 usage,
-  32 cancelled`,
+  0 consistent, 4 divergence, stale member or other problems, 8 operational error, 16 usage`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.example {
 				if len(args) > 0 {
