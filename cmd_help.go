@@ -73,6 +73,9 @@ var examples = map[string]string{
 
   # keep m1.img's data although the metadata calls it stale
   mirrorchk repair --prefer m1.img --out chosen m0.img m1.img`,
+	"plan": `  mirrorchk plan --shards 4 evidence/
+  mirrorchk plan --json --manifest case.csv`,
+	"merge":      `  mirrorchk merge --jsonl all.jsonl out/shard-*.jsonl`,
 	"version":    `  mirrorchk version`,
 	"completion": `  mirrorchk completion bash > /etc/bash_completion.d/mirrorchk`,
 	"man":        `  mirrorchk man man1 && man -l man1/mirrorchk.1`,

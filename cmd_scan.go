@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/mirrorchk/mirrorchk/batch"
 	"github.com/mirrorchk/mirrorchk/example"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -32,11 +36,17 @@ type scanOptions struct {
 	quiet      bool
 	sectorSize int
 	example    bool
-	width      int  // --width; 0: the terminal's, else 100
-	allRanges  bool // --max-ranges given: the text lists every range the report holds
 	serials    []string
 	hives      []string
 	ftMembers  []string
+	manifest   string
+	jsonlFile  string
+	dfxmlFile  string
+	jobs       int
+	shard      string
+	width      int  // --width; 0: the terminal's, else 100
+	allRanges  bool // --max-ranges given: the text lists every range the report holds
+	mapfiles   []string
 }
 
 func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
@@ -48,9 +58,15 @@ func (o *scanOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxRanges, "max-ranges", 10000, "list at most `N` differing ranges per set (the rest are counted)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar and no text report (the exit code and --report still tell)")
 	fs.IntVar(&o.sectorSize, "sector-size", 512, "comparison granularity in bytes")
-	fs.IntVar(&o.width, "width", 0, "wrap the text report at `N` columns (default: the terminal's width, or 100 when stdout is not a terminal)")
 	fs.StringArrayVar(&o.serials, "serial", nil, "`IMAGE=SERIAL`: the drive serial number of an image (binds IMSM members to disk entries); repeatable")
 	fs.StringArrayVar(&o.hives, "hive", nil, "`FILE`: a Windows NT SYSTEM hive (or SYSTEM.ALT) whose \\DISK\\Information describes FT mirror sets; read only; repeatable")
+	fs.IntVar(&o.width, "width", 0, "wrap the text report at `N` columns (default: the terminal's width, or 100 when stdout is not a terminal)")
+	fs.StringArrayVar(&o.mapfiles, "mapfile", nil, "`IMAGE=MAPFILE`: the GNU ddrescue mapfile of an image: every block not finished ('+') is unreadable; repeatable (IMAGE.map or IMAGE.mapfile beside an image is used when found)")
+	fs.StringVar(&o.manifest, "manifest", "", "read the images from `FILE`: CSV with a header, or JSON lines; columns image (required), case, set, hive, member, serial, prefer; paths relative to the manifest's directory")
+	fs.StringVar(&o.jsonlFile, "jsonl", "", "also write one JSON line per set, then a summary line, to `FILE` (\"-\": stdout, and no other report there)")
+	fs.StringVar(&o.dfxmlFile, "dfxml", "", "also write Digital Forensics XML (DFXML) to `FILE`")
+	fs.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "check `N` sets at once")
+	fs.StringVar(&o.shard, "shard", "", "`I/N`: check only the sets of shard I of N (0 <= I < N); merge the N outputs with mirrorchk merge")
 	fs.StringArrayVar(&o.ftMembers, "member", nil, "`IMAGE=SIGNATURE:OFFSET`: bind a partition image to the NT FT member on the disk with that signature (hex) at that byte offset; repeatable")
 }
 
@@ -85,6 +101,15 @@ func (o *scanOptions) validate() error {
 	if o.width != 0 && (o.width < report.MinTextWidth || o.width > 10000) {
 		return usageError{fmt.Errorf("--width %d: must be from %d to 10000 columns", o.width, report.MinTextWidth)}
 	}
+	if o.jobs < 1 {
+		return usageError{fmt.Errorf("--jobs %d: must be at least 1", o.jobs)}
+	}
+	if o.json && o.jsonlFile == "-" {
+		return usageError{fmt.Errorf("--json and --jsonl - both write to stdout; give --jsonl a file")}
+	}
+	if _, _, err := o.shardSpec(); err != nil {
+		return err
+	}
 	_, err := o.hashes()
 	return err
 }
@@ -92,19 +117,26 @@ func (o *scanOptions) validate() error {
 func newScanCommand(e *env) *cobra.Command {
 	var o scanOptions
 	cmd := &cobra.Command{
-		Use:   "scan IMAGE...",
+		Use:   "scan [IMAGE|DIR]... [--manifest FILE]",
 		Short: "Check the members of mirror sets and report which copy is authoritative",
-		Long: `scan groups the images into mirror sets by their metadata, diffs each set's members
-sector by sector, and reports the verdict, the authoritative member and its evidence,
-and every range where the members differ. Nothing is written.
+		Long: `scan groups the images into mirror sets by their metadata (images without metadata
+only with copies of the same disk: same size and filesystem identity, or the manifest's
+set; else each is "unpaired"), diffs each set's members sector by sector, and reports the
+verdict, the authoritative member and its evidence, and every range where the members
+differ. Directories are walked recursively. Nothing is written to the inputs.
 
 EXIT STATUS
-  0 consistent, 4 divergence, stale member or other problems, 8 operational error, 16 usage`,
+  the bitwise OR of the sets' codes: 0 consistent, 4 divergence, stale member, unpaired
+  image or other problems, 8 an input could not be read (its set only), 16 usage,
+  32 cancelled`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.example {
 				if len(args) > 0 {
 					return usageError{fmt.Errorf("--example takes no images")}
 				}
+				return nil
+			}
+			if o.manifest != "" {
 				return nil
 			}
 			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
@@ -129,16 +161,16 @@ EXIT STATUS
 					labels[p] = "example/" + example.Names[i]
 				}
 			}
-			run, err := runScan(cmd.Context(), e, o, args, labels)
+			run, err := runScan(cmd.Context(), e, o, args, labels, false, nil)
 			if err != nil {
-				return err
+				return failReport(e, o, run, err)
 			}
 			defer run.Close()
-			rep := runReport(run, e, o)
-			if err := emit(e, o, rep); err != nil {
+			rep := run.report(e, o)
+			if err := emit(e, o, rep, run.stream); err != nil {
 				return err
 			}
-			e.code = scanCode(rep)
+			e.code = *rep.ExitCode
 			return nil
 		},
 	}
@@ -150,70 +182,221 @@ EXIT STATUS
 // now is the report's clock; tests replace it.
 var now = func() time.Time { return time.Now().UTC() }
 
-// runScan opens the images, groups them into sets and checks each set,
-// through package scan. The returned run owns the open images: the caller
-// closes it.
-func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string) (*scan.Run, error) {
+// batchRun is one run of the batch pipeline: the plan (which owns the open
+// images), its results and the report.
+type batchRun struct {
+	plan    *batch.Plan
+	results []*batch.SetResult
+	hashes  []string
+	start   time.Time
+	stream  *jsonlStream // --jsonl written while the sets are checked, or nil
+}
+
+func (r *batchRun) Close() {
+	r.stream.abort()
+	r.plan.Close()
+}
+
+// runScan collects the inputs (files, directories, --manifest), groups
+// them into sets, and checks the sets (those of --shard) --jobs at a time.
+// The returned run owns the open images: the caller closes it.
+// beforeCheck, when not nil, is called after the sets are formed and
+// before the read pass (repair checks --out there), with the paths of the
+// mapfiles used, by image.
+func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels map[string]string, keep bool, beforeCheck func(*batchRun, map[int]string) error) (*batchRun, error) {
+	start := now()
 	hashes, _ := o.hashes()
-	run, err := scan.Open(paths, labels)
+	in, err := batch.Collect(paths, o.manifest)
+	if err != nil {
+		var me *batch.ManifestError
+		if errors.As(err, &me) || errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("--manifest: %w", err)}
+		}
+		return nil, err
+	}
+	gopt, err := o.groupOptions()
 	if err != nil {
 		return nil, err
 	}
+	shard, shards, err := o.shardSpec()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := batch.MakePlan(in, batch.Options{Hives: gopt.Hives, Serials: gopt.Serials, FTMembers: gopt.FTMembers,
+		Prefer: o.prefer, Labels: labels, Shards: shards, Settings: o.settings()})
+	if err != nil {
+		return nil, err
+	}
+	run := &batchRun{plan: plan, hashes: hashes, start: start}
 	ok := false
 	defer func() {
 		if !ok {
 			run.Close()
 		}
 	}()
-	prefer := -1
-	if o.prefer != "" {
-		if prefer, err = run.Find("--prefer", o.prefer); err != nil {
-			return nil, err
+	if err := o.checkOutputs(plan); err != nil {
+		return nil, err
+	}
+	// Unreadable ranges known before reading: ddrescue mapfiles, and what
+	// a container's acquisition could not read (E01 error2).
+	var given []scan.Mapfile
+	for _, kv := range o.mapfiles {
+		img, mf, ok := strings.Cut(kv, "=")
+		if !ok || img == "" || mf == "" {
+			return nil, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
 		}
+		given = append(given, scan.Mapfile{Image: img, Path: mf})
 	}
-	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}} {
-		if err := checkReportPath(rf.flag, rf.path, run.Images); err != nil {
-			return nil, err
-		}
-	}
-	if o.reportFile != "" && o.reportFile == o.htmlFile {
-		return nil, usageError{fmt.Errorf("--report and --html name the same file %s", o.reportFile)}
-	}
-	gopt, err := o.groupOptions()
+	unread, from, mpaths, err := (&scan.Run{Images: plan.Images}).Unreadable(given)
 	if err != nil {
 		return nil, err
 	}
-	if err := run.Group(gopt); err != nil {
-		return nil, err
+	if beforeCheck != nil {
+		if err := beforeCheck(run, mpaths); err != nil {
+			return nil, err
+		}
+	}
+	for _, ps := range plan.Sets {
+		if ps.Err != nil && (shard < 0 || ps.Shard == shard) {
+			fmt.Fprintf(e.stderr, "mirrorchk: %v (reported as an unreadable input; every other set is still scanned)\n", ps.Err)
+		}
+	}
+	ropt := batch.RunOptions{
+		Check: scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes,
+			Unreadable: unread, UnreadableFrom: from},
+		Jobs:        o.jobs,
+		Shard:       shard,
+		KeepResults: keep,
+	}
+	if o.jsonlFile != "" && !keep {
+		head := &report.Report{Plan: plan.Hash, Tool: report.Tool{Name: "mirrorchk", Version: toolVersion()}}
+		if shard >= 0 {
+			head.Shard = fmt.Sprintf("%d/%d", shard, plan.Shards)
+		}
+		lean := !o.json && o.reportFile == "" && o.htmlFile == "" && o.dfxmlFile == "" && (o.quiet || o.jsonlFile == "-")
+		if run.stream, err = newJSONLStream(e, o.jsonlFile, head, lean); err != nil {
+			return nil, fmt.Errorf("--jsonl: %w", err)
+		}
+		ropt.OnSet = run.stream.set
 	}
 	bar := newBar(e, o, "scan")
-	err = run.Check(ctx, scan.CheckOptions{SectorSize: o.sectorSize, MaxRanges: o.maxRanges, Hashes: hashes, Prefer: prefer,
-		Progress: bar.progress, OnSet: bar.onSet})
+	ropt.Progress = bar.progress
+	run.results, err = plan.Run(ctx, ropt)
 	bar.done()
 	if err != nil {
-		if ctx.Err() != nil {
-			// Cancelled: the report, if one was asked for, says so and
-			// holds the sets checked before.
-			rep := runReport(run, e, o)
-			rep.Problems = append(rep.Problems, cancelledProblem())
-			if o.reportFile != "" || o.htmlFile != "" || o.json {
-				emit(e, o, rep)
-			}
-		}
 		return nil, err
 	}
 	ok = true
 	return run, nil
 }
 
+// checkOutputs refuses an output file that is an input, a directory, or
+// named by two output flags.
+func (o *scanOptions) checkOutputs(plan *batch.Plan) error {
+	var images []*image.Image
+	for _, im := range plan.Images {
+		if im != nil {
+			images = append(images, im)
+		}
+	}
+	seen := map[string]string{}
+	for _, rf := range []struct{ flag, path string }{{"--report", o.reportFile}, {"--html", o.htmlFile}, {"--jsonl", o.jsonlFile}, {"--dfxml", o.dfxmlFile}} {
+		if rf.path == "" || rf.path == "-" {
+			continue
+		}
+		if err := checkReportPath(rf.flag, rf.path, images); err != nil {
+			return err
+		}
+		if f, ok := seen[rf.path]; ok {
+			return usageError{fmt.Errorf("%s and %s name the same file %s", f, rf.flag, rf.path)}
+		}
+		seen[rf.path] = rf.flag
+	}
+	return nil
+}
+
+// failReport writes, for an operational error, a complete JSON report
+// whose problems carry the error, to stdout with --json and to the
+// --report file, so that a batch job always gets a machine-readable
+// answer; then it returns err (exit 8 as before). A cancelled run's
+// report says so. Usage errors stay one line on stderr.
+func failReport(e *env, o scanOptions, run *batchRun, err error) error {
+	var ue usageError
+	var se *scan.UsageError
+	cancelled := errors.Is(err, context.Canceled)
+	if errors.As(err, &ue) || errors.As(err, &se) || (!o.json && o.reportFile == "" && !(cancelled && o.htmlFile != "")) {
+		return err
+	}
+	var rep *report.Report
+	if run != nil && run.plan != nil {
+		rep = run.report(e, o)
+	} else {
+		rep = (&scan.Run{}).Report(scan.Meta{Tool: report.Tool{Name: "mirrorchk", Version: toolVersion()}, Command: e.argv, Generated: now(), SectorSize: o.sectorSize})
+	}
+	if cancelled {
+		rep.Problems = append(rep.Problems, cancelledProblem())
+		code := exitCancelled
+		rep.ExitCode = &code
+		o.jsonlFile = "" // the shard's lines are not all there: write no JSONL
+		if werr := emit(e, o, rep, nil); werr != nil {
+			fmt.Fprintf(e.stderr, "mirrorchk: %v\n", werr)
+		}
+		return err
+	}
+	rep.Problems = append(rep.Problems, report.Problem{Code: "operational-error", Severity: report.SeverityError, Message: err.Error()})
+	code := exitOperation
+	rep.ExitCode = &code
+	if o.reportFile != "" {
+		if werr := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); werr != nil {
+			fmt.Fprintf(e.stderr, "mirrorchk: --report: %v\n", werr)
+		}
+	}
+	if o.json {
+		report.WriteJSON(e.stdout, rep)
+	}
+	return err
+}
+
+// cancelledProblem is the report's note of a run stopped by SIGINT or
+// SIGTERM.
+func cancelledProblem() report.Problem {
+	return report.Problem{Code: report.CodeCancelled, Severity: report.SeverityError,
+		Message: "the run was cancelled (SIGINT or SIGTERM) before it finished: sets not listed were not checked, and partial outputs were removed"}
+}
+
 // report builds the report model of a run.
-func runReport(run *scan.Run, e *env, o scanOptions) *report.Report {
-	return run.Report(scan.Meta{
+func (r *batchRun) report(e *env, o scanOptions) *report.Report {
+	shard, _, _ := o.shardSpec()
+	prov := provenance(e.argv, r.start)
+	rep := r.plan.Report(r.results, scan.Meta{
 		Tool:       report.Tool{Name: "mirrorchk", Version: toolVersion()},
 		Command:    e.argv,
 		Generated:  now(),
 		SectorSize: o.sectorSize,
-	})
+	}, r.hashes, shard, prov)
+	prov.End = now().UTC().Format(time.RFC3339Nano)
+	return rep
+}
+
+// settings are the options that change the results: part of the plan's
+// hash, so that merge refuses shard outputs of different settings.
+func (o *scanOptions) settings() string {
+	h, _ := o.hashes()
+	return fmt.Sprintf("sector-size=%d hashes=%s max-ranges=%d", o.sectorSize, strings.Join(h, ","), o.maxRanges)
+}
+
+// shardSpec parses --shard I/N: shard -1 when not given.
+func (o *scanOptions) shardSpec() (shard, shards int, err error) {
+	if o.shard == "" {
+		return -1, 1, nil
+	}
+	is, ns, ok := strings.Cut(o.shard, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n || n > 1<<20 {
+		return 0, 0, usageError{fmt.Errorf("--shard %q: want I/N with 0 <= I < N", o.shard)}
+	}
+	return i, n, nil
 }
 
 // groupOptions parses --serial and --member.
@@ -266,8 +449,9 @@ func checkReportPath(flag, path string, images []*image.Image) error {
 	return nil
 }
 
-// emit writes the report: JSON or text on stdout, and the JSON file.
-func emit(e *env, o scanOptions, rep *report.Report) error {
+// emit writes the report: JSON or text on stdout (nothing when --jsonl
+// is "-"), and the files of --report, --html, --jsonl and --dfxml.
+func emit(e *env, o scanOptions, rep *report.Report, stream *jsonlStream) error {
 	if o.reportFile != "" {
 		if err := writeFileAtomic(o.reportFile, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
 			return fmt.Errorf("--report: %w", err)
@@ -276,6 +460,27 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 	if o.htmlFile != "" {
 		if err := writeFileAtomic(o.htmlFile, func(f *os.File) error { return report.WriteHTML(f, rep) }); err != nil {
 			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	if o.dfxmlFile != "" {
+		if err := writeFileAtomic(o.dfxmlFile, func(f *os.File) error { return report.WriteDFXML(f, rep) }); err != nil {
+			return fmt.Errorf("--dfxml: %w", err)
+		}
+	}
+	switch {
+	case stream != nil:
+		if err := stream.finish(rep); err != nil {
+			return fmt.Errorf("--jsonl: %w", err)
+		}
+		if o.jsonlFile == "-" {
+			return nil
+		}
+	case o.jsonlFile == "":
+	case o.jsonlFile == "-":
+		return report.WriteJSONL(e.stdout, rep)
+	default:
+		if err := writeFileAtomic(o.jsonlFile, func(f *os.File) error { return report.WriteJSONL(f, rep) }); err != nil {
+			return fmt.Errorf("--jsonl: %w", err)
 		}
 	}
 	switch {
@@ -296,37 +501,11 @@ func emit(e *env, o scanOptions, rep *report.Report) error {
 		if o.allRanges {
 			topt.MaxRanges = -1 // --max-ranges N: the report holds N, the text lists them
 		}
-		return report.WriteTextOptions(e.stdout, rep, topt)
-	}
-}
-
-// cancelledProblem is the report's note of a run stopped by SIGINT or
-// SIGTERM.
-func cancelledProblem() report.Problem {
-	return report.Problem{Code: report.CodeCancelled, Severity: report.SeverityError,
-		Message: "the run was cancelled (SIGINT or SIGTERM) before it finished: sets not listed were not checked, and partial outputs were removed"}
-}
-
-// scanCode is the exit code of a scan: 0 when every set is consistent and
-// nothing of warning severity or worse was found, else 4.
-func scanCode(rep *report.Report) int {
-	bad := func(ps []report.Problem) bool {
-		for _, p := range ps {
-			if p.Severity != report.SeverityInfo {
-				return true
-			}
+		if err := report.WriteTextOptions(e.stdout, rep, topt); err != nil {
+			return err
 		}
-		return false
+		return report.WriteProvenanceText(e.stdout, rep)
 	}
-	if bad(rep.Problems) {
-		return exitProblems
-	}
-	for _, s := range rep.Sets {
-		if s.Verdict != report.VerdictConsistent || bad(s.Problems) {
-			return exitProblems
-		}
-	}
-	return exitOK
 }
 
 // writeFileAtomic writes path through a temporary file in the same

@@ -940,7 +940,9 @@ func TestDerivedDDFBadCRC(t *testing.T) {
 		t.Errorf("mdadm read an image with both header CRCs bad:\n%s", out)
 	}
 	code, rep = scanJSON(t, "--hash", "none", p[0], p[1])
-	if code != exitProblems || len(rep.Sets) != 1 || !hasCode(rep.Problems, "bad-metadata") {
+	// The member without usable metadata is its own, unpaired set (issue
+	// 15: every input is hashed and reported), after the DDF set.
+	if code != exitProblems || len(rep.Sets) != 2 || !hasCode(rep.Problems, "bad-metadata") || rep.Sets[1].Verdict != report.VerdictUnpaired {
 		t.Fatalf("both bad: exit %d sets %d problems %+v", code, len(rep.Sets), rep.Problems)
 	}
 	if s := rep.Sets[0]; len(s.Members) != 1 || s.Verdict != report.VerdictDegraded || !hasCode(s.Problems, "member-missing") {

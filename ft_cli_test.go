@@ -394,7 +394,8 @@ func TestScanFTWrongSignature(t *testing.T) {
 	d0, d1 := ftMirror(t, "87")
 	ftRun(t, "sfdisk", "-q", "--disk-id", d1, "0xDEADBEEF")
 	code, rep := scanJSON(t, "--hive", ftHive("orphaned-shadow"), d0, d1)
-	if code != exitProblems || len(rep.Sets) != 1 {
+	// The re-signed disk binds to nothing: its own unpaired set (issue 15).
+	if code != exitProblems || len(rep.Sets) != 2 || rep.Sets[1].Verdict != report.VerdictUnpaired || rep.Sets[1].Members[0].Path != d1 {
 		t.Fatalf("exit %d sets %d", code, len(rep.Sets))
 	}
 	s := rep.Sets[0]

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -89,7 +90,7 @@ func newRootCommand(e *env) *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newScanCommand(e), newRepairCommand(e), newVersionCommand(e))
+	root.AddCommand(newScanCommand(e), newRepairCommand(e), newPlanCommand(e), newMergeCommand(e), newVersionCommand(e))
 	document(root)
 	return root
 }
@@ -100,7 +101,11 @@ func newVersionCommand(e *env) *cobra.Command {
 		Short: "Print the version",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(e.stdout, "mirrorchk %s\n", toolVersion())
+			v, rev, mod := buildInfo()
+			if mod {
+				rev += " (modified)"
+			}
+			fmt.Fprintf(e.stdout, "mirrorchk %s\nrevision %s\n%s\n", v, rev, runtime.Version())
 			return nil
 		},
 	}

@@ -23,6 +23,16 @@ type Options struct {
 	// Openers are the filesystem readers tried on each member's data area,
 	// in order; nil means DefaultOpeners, an empty non-nil slice none.
 	Openers []Opener
+	// Unreadable gives, by Member.Input, the byte ranges of a member image
+	// known not to have been read from its disk (a ddrescue mapfile's
+	// unfinished blocks, an E01 error section), in image offsets, in order
+	// and not overlapping; UnreadableFrom says where each list comes from
+	// ("mapfile m0.img.map"), for the report.
+	Unreadable     map[int][]Extent
+	UnreadableFrom map[int]string
+	// ChunkSize is the diff's read size (DiffOptions.ChunkSize), 1 MiB
+	// when zero; the fuzz targets use less, to allocate less per input.
+	ChunkSize int
 }
 
 // Result is one set checked: the diff, the decision, and its evidence.
@@ -53,6 +63,21 @@ type Result struct {
 	// PiecePairs[i][j] counts the pieces (ranges split at owner
 	// boundaries) in which members i and j differ, listed or not.
 	PiecePairs [][]int64
+
+	// Unread[i] is what of member i could not be read.
+	Unread []MemberUnread
+	// Salvages decides every unreadable range of the data area (a repair
+	// writes them all); Recovered and Lost list the first of those taken
+	// from a member and of those no copy vouches for, with totals.
+	Salvages                       []Salvage
+	SalvageOverflow                bool // too many to keep: repair refuses
+	Recovered, Lost                []Salvage
+	RecoveredTotal, RecoveredBytes int64
+	LostTotal, LostBytes           int64
+	// LostFiles are the files and structures with lost bytes, largest
+	// first; LostFilesUnlisted counts the lost bytes past the listing limit.
+	LostFiles         []FileImpact
+	LostFilesUnlisted int64
 }
 
 // Override is a range copied from another member than the authority.
@@ -101,9 +126,16 @@ const maxUncovered = 100
 // Check diffs the members of s and decides which one is authoritative.
 // It reads the members and never writes.
 func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
+	if len(s.Members) == 0 {
+		// A set the metadata describes but none of whose members is among
+		// the inputs (NT FT: every member missing or misplaced): nothing
+		// to read, and no error either.
+		return &Result{Set: s, Diff: &DiffResult{}, Decision: Decision{Verdict: Unknown, Basis: BasisNone, States: map[int]string{},
+			Reasons: append(append([]string(nil), s.Reasons...), "no member of the set is among the inputs: nothing was compared")}}, nil
+	}
 	srcs := make([]Source, len(s.Members))
 	for i, m := range s.Members {
-		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image}
+		srcs[i] = Source{Name: m.Path(), R: m.Image, Size: m.Image.Size(), DataOffset: m.DataOffset, Holes: m.Image, Unreadable: opt.Unreadable[m.Input]}
 	}
 	dataSize := s.DataSize
 	if s.Level != "" && s.Level != "raid1" {
@@ -113,7 +145,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	if openers == nil {
 		openers = DefaultOpeners
 	}
-	layouts, notes := memberFS(s, opt.SectorSize, openers)
+	layouts, notes := memberFS(s, opt.SectorSize, openers, opt.Unreadable)
 	maxList := opt.MaxRanges
 	if maxList == 0 {
 		maxList = defaultMaxRanges
@@ -143,6 +175,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		}
 		countPairs(r.Groups, pairs)
 	}
+	var unread unreadState
 	d, err := Diff(ctx, srcs, DiffOptions{
 		DataSize:   dataSize,
 		SectorSize: opt.SectorSize,
@@ -150,6 +183,8 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		Hashes:     opt.Hashes,
 		Progress:   opt.Progress,
 		OnRange:    onRange,
+		OnUnread:   unread.add,
+		ChunkSize:  opt.ChunkSize,
 	})
 	if err != nil {
 		return nil, err
@@ -158,6 +193,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	r := &Result{Set: s, Diff: d, PairRanges: pairs, Decision: decide(s, d, opt.Prefer, f, fsv), Layouts: layouts}
 	cov.finish(&r.Decision)
 	r.interpret(in, fsv, notes)
+	r.salvage(&unread, opt, in, fsv)
 	return r, nil
 }
 

@@ -385,21 +385,26 @@ func TestDiffErrors(t *testing.T) {
 	}
 }
 
-// failingReader fails every read that reaches byte failAt.
+// failingReader fails every read that reaches byte failAt, like a disk
+// with one bad byte there (to: failAt+1), or a file cut short (to: -1).
 type failingReader struct {
 	r      io.ReaderAt
 	failAt int64
+	to     int64
 	err    error
 }
 
 func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
-	if off+int64(len(p)) > f.failAt {
+	if off+int64(len(p)) > f.failAt && (f.to < 0 || off < f.to) {
 		n, _ := f.r.ReadAt(p[:max(0, f.failAt-off)], off)
 		return n, f.err
 	}
 	return f.r.ReadAt(p, off)
 }
 
+// A read error no longer stops the diff: the sectors that still fail
+// when read one by one are unreadable for their source, reported with the
+// error, and neither equal nor different; the source has no hashes.
 func TestDiffReadError(t *testing.T) {
 	const size = 1 << 20
 	eio := errors.New("input/output error")
@@ -409,35 +414,65 @@ func TestDiffReadError(t *testing.T) {
 		failAt  int64
 		err     error
 		hashes  []string
-		wantMsg string
-		wantOff int64
+		wantBad []check.Extent // read errors of the source, offsets of its ReaderAt
+		unread  bool           // inside the data area
 		wantIs  error
 	}{
-		{"data area", 1, 0x41234, eio, nil, "m1.img: read 60876 bytes at byte 0x41234: input/output error", 0x41234, eio},
-		{"before data area, hashing", 0, 0x800, eio, []string{"md5"}, "m0.img: read 2048 bytes at byte 0x800: input/output error", 0x800, eio},
-		{"tail, hashing", 2, 4096 + size + 10, eio, []string{"sha1"}, "m2.img: read 8182 bytes at byte 0x10100a: input/output error", 4096 + size + 10, eio},
-		{"short read", 1, size - 100, io.EOF, nil, "m1.img: read 100 bytes at byte 0xfff9c: short read, 65436 of 65536 bytes (source is 1056768 bytes): unexpected EOF", size - 100, io.ErrUnexpectedEOF},
-		{"image error", 0, 0x2000, &image.ReadError{Path: "seg.002", Off: 0x1000, Len: 512, Err: eio}, nil, "seg.002: read 512 bytes at byte 0x1000: input/output error", 0x2000, eio},
+		{"data area", 1, 0x41234, eio, nil, []check.Extent{{0x41200, 0x200}}, true, eio},
+		{"before data area, hashing", 0, 0x800, eio, []string{"md5"}, []check.Extent{{0x800, 0x200}}, false, eio},
+		{"tail, hashing", 2, 4096 + size + 10, eio, []string{"sha1"}, []check.Extent{{4096 + size, 0x200}}, false, eio},
+		{"short read", 1, size - 100, io.EOF, nil, []check.Extent{{size - 512, 0x200}}, true, io.ErrUnexpectedEOF},
+		{"image error", 0, 0x2000, &image.ReadError{Path: "seg.002", Off: 0x1000, Len: 512, Err: eio}, nil, []check.Extent{{0x2000, 0x200}}, true, eio},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
 			ms := members(3, size, []int64{4096, 0, 4096}, 8192)
 			srcs := sources(ms)
-			srcs[tt.src].R = failingReader{srcs[tt.src].R, tt.failAt, tt.err}
-			_, err := check.Diff(context.Background(), srcs, check.DiffOptions{DataSize: size, ChunkSize: 64 << 10, Hashes: tt.hashes})
-			var re *check.ReadError
-			if !errors.As(err, &re) {
-				t.Fatalf("error %v (%T); want *check.ReadError", err, err)
+			to := tt.failAt + 1
+			if tt.err == io.EOF { // the file ends early: no byte after failAt
+				to = -1
 			}
-			if err.Error() != tt.wantMsg {
-				t.Errorf("error %q\nwant %q", err, tt.wantMsg)
+			srcs[tt.src].R = failingReader{srcs[tt.src].R, tt.failAt, to, tt.err}
+			var unread []check.UnreadRange
+			res, err := check.Diff(context.Background(), srcs, check.DiffOptions{DataSize: size, ChunkSize: 64 << 10, Hashes: tt.hashes,
+				OnUnread: func(u check.UnreadRange) { unread = append(unread, u) }})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if re.Source != tt.src || re.Name != srcs[tt.src].Name || re.Off != tt.wantOff {
-				t.Errorf("check.ReadError{check.Source %d, Name %q, Off %#x}; want %d, %q, %#x", re.Source, re.Name, re.Off, tt.src, srcs[tt.src].Name, tt.wantOff)
+			if !reflect.DeepEqual(res.ReadErrors[tt.src], tt.wantBad) || res.ReadErrorBytes[tt.src] != tt.wantBad[0].Len || res.ReadErrorRanges[tt.src] != 1 {
+				t.Errorf("read errors %x (%d bytes, %d ranges); want %x", res.ReadErrors[tt.src], res.ReadErrorBytes[tt.src], res.ReadErrorRanges[tt.src], tt.wantBad)
 			}
-			if !errors.Is(err, tt.wantIs) {
-				t.Errorf("error %v is not %v", err, tt.wantIs)
+			if !errors.Is(res.FirstReadError[tt.src], tt.wantIs) {
+				t.Errorf("first error %v is not %v", res.FirstReadError[tt.src], tt.wantIs)
+			}
+			if res.Bytes != 0 || res.RangesTotal != 0 {
+				t.Errorf("an unreadable sector differs: %d bytes in %d ranges", res.Bytes, res.RangesTotal)
+			}
+			if tt.hashes != nil && res.Hashes[tt.src] != nil {
+				t.Errorf("hashes of a source with read errors: %v", res.Hashes[tt.src])
+			}
+			for i := range srcs {
+				if i != tt.src && tt.hashes != nil && res.Hashes[i] == nil {
+					t.Errorf("source %d lost its hashes", i)
+				}
+			}
+			if !tt.unread {
+				if len(unread) != 0 {
+					t.Errorf("unreadable data-area ranges %v for an error outside the data area", unread)
+				}
+				return
+			}
+			var others []int
+			for i := range srcs {
+				if i != tt.src {
+					others = append(others, i)
+				}
+			}
+			doff := tt.wantBad[0].Off - srcs[tt.src].DataOffset
+			want := []check.UnreadRange{{Offset: doff, Length: 512, Unreadable: []int{tt.src}, Groups: [][]int{others}}}
+			if !reflect.DeepEqual(unread, want) || !reflect.DeepEqual(res.Unread, want) || res.UnreadBytes != 512 || res.UnreadTotal != 1 || res.UnreadBy[tt.src] != 512 {
+				t.Errorf("unread %+v (kept %+v, %d bytes); want %+v", unread, res.Unread, res.UnreadBytes, want)
 			}
 		})
 	}
@@ -942,4 +977,164 @@ func ExampleDiff() {
 	// bytes 1024-1535: groups [[0 2] [1]]
 	// m0 and m1 differ in 512 bytes
 	// m0, m2 same md5: true
+}
+
+// badReader fails, with EIO, every read that meets one of its bad ranges,
+// returning the bytes before the first bad byte, as a failing disk does.
+type badReader struct {
+	r   io.ReaderAt
+	bad []check.Extent
+}
+
+var errEIO = errors.New("input/output error")
+
+func (b badReader) ReadAt(p []byte, off int64) (int, error) {
+	end := off + int64(len(p))
+	for _, x := range b.bad {
+		if x.Off < end && x.End() > off {
+			n, _ := b.r.ReadAt(p[:max(0, x.Off-off)], off)
+			return n, errEIO
+		}
+	}
+	return b.r.ReadAt(p, off)
+}
+
+// naiveUnread is the sector-by-sector model of Diff with unreadable
+// sectors: a sector meeting a source's bad or declared range is unreadable
+// for it; the others are grouped by content.
+func naiveUnread(imgs [][]byte, offs []int64, size int64, ss int, bad [][]check.Extent) (ranges []check.Range, unread []check.UnreadRange, pair [][]int64) {
+	n := len(imgs)
+	pair = make([][]int64, n)
+	for i := range pair {
+		pair[i] = make([]int64, n)
+	}
+	for lo := int64(0); lo < size; lo += int64(ss) {
+		hi := min(lo+int64(ss), size)
+		var groups [][]int
+		var u []int
+	next:
+		for i := range n {
+			for _, x := range bad[i] {
+				if x.Off < offs[i]+hi && x.End() > offs[i]+lo {
+					u = append(u, i)
+					continue next
+				}
+			}
+			for g := range groups {
+				j := groups[g][0]
+				if bytes.Equal(imgs[i][offs[i]+lo:offs[i]+hi], imgs[j][offs[j]+lo:offs[j]+hi]) {
+					groups[g] = append(groups[g], i)
+					continue next
+				}
+			}
+			groups = append(groups, []int{i})
+		}
+		for gi, g := range groups { // readable copies that differ
+			for _, h := range groups[gi+1:] {
+				for _, i := range g {
+					for _, j := range h {
+						pair[i][j] += hi - lo
+						pair[j][i] += hi - lo
+					}
+				}
+			}
+		}
+		if u != nil {
+			if groups == nil {
+				groups = [][]int{}
+			}
+			if k := len(unread) - 1; k >= 0 && unread[k].Offset+unread[k].Length == lo && reflect.DeepEqual(unread[k].Groups, groups) && slices.Equal(unread[k].Unreadable, u) {
+				unread[k].Length += hi - lo
+				continue
+			}
+			unread = append(unread, check.UnreadRange{Offset: lo, Length: hi - lo, Unreadable: u, Groups: groups})
+			continue
+		}
+		if len(groups) < 2 {
+			continue
+		}
+		if k := len(ranges) - 1; k >= 0 && ranges[k].Offset+ranges[k].Length == lo && reflect.DeepEqual(ranges[k].Groups, groups) &&
+			(len(unread) == 0 || unread[len(unread)-1].Offset+unread[len(unread)-1].Length <= ranges[k].Offset) {
+			ranges[k].Length += hi - lo
+			continue
+		}
+		ranges = append(ranges, check.Range{Offset: lo, Length: hi - lo, Groups: groups})
+	}
+	return ranges, unread, pair
+}
+
+func TestDiffUnreadProperty(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for it := range 200 {
+		n := 2 + rnd.IntN(3)
+		ss := []int{1, 7, 512, 512, 4096}[rnd.IntN(5)]
+		size := 1 + rnd.Int64N(40<<10)
+		chunk := []int{0, ss, 3 * ss, 4096, 5 * 4096}[rnd.IntN(5)]
+		base := randBytes(uint64(it), int(size))
+		imgs := make([][]byte, n)
+		offs := make([]int64, n)
+		bad := make([][]check.Extent, n)      // read errors
+		declared := make([][]check.Extent, n) // Source.Unreadable
+		all := make([][]check.Extent, n)
+		for i := range n {
+			offs[i] = rnd.Int64N(2000)
+			img := randBytes(uint64(it*10+i+1), int(offs[i]+size+rnd.Int64N(1000)))
+			copy(img[offs[i]:], base)
+			imgs[i] = img
+			for k := rnd.IntN(4); k > 0; k-- { // differing bytes
+				imgs[i][offs[i]+rnd.Int64N(size)] ^= 0x55
+			}
+			at := offs[i]
+			for k := rnd.IntN(4); k > 0; k-- {
+				lo := at + rnd.Int64N(size/3+1)
+				hi := min(lo+1+rnd.Int64N(size/4+1), offs[i]+size)
+				if lo >= hi {
+					break
+				}
+				x := check.Extent{Off: lo, Len: hi - lo}
+				if rnd.IntN(2) == 0 {
+					bad[i] = append(bad[i], x)
+				} else {
+					declared[i] = append(declared[i], x)
+				}
+				all[i] = append(all[i], x)
+				at = hi + 1
+			}
+		}
+		wantRanges, wantUnread, wantPair := naiveUnread(imgs, offs, size, ss, all)
+		srcs := make([]check.Source, n)
+		for i := range n {
+			srcs[i] = check.Source{Name: fmt.Sprint("m", i), R: badReader{bytes.NewReader(imgs[i]), bad[i]}, Size: int64(len(imgs[i])), DataOffset: offs[i], Unreadable: declared[i]}
+		}
+		var seen []check.Range
+		var seenU []check.UnreadRange
+		desc := fmt.Sprintf("#%d: %d sources, sector %d, size %d, chunk %d, bad %v, declared %v", it, n, ss, size, chunk, bad, declared)
+		res, err := check.Diff(context.Background(), srcs, check.DiffOptions{DataSize: size, SectorSize: ss, ChunkSize: chunk,
+			OnRange: func(r check.Range) { seen = append(seen, r) }, OnUnread: func(u check.UnreadRange) { seenU = append(seenU, u) }})
+		if err != nil {
+			t.Fatalf("%s: %v", desc, err)
+		}
+		if !reflect.DeepEqual(seen, wantRanges) {
+			t.Fatalf("%s:\nranges %v\nwant   %v", desc, seen, wantRanges)
+		}
+		if !reflect.DeepEqual(seenU, wantUnread) {
+			t.Fatalf("%s:\nunread %v\nwant   %v", desc, seenU, wantUnread)
+		}
+		if !reflect.DeepEqual(res.PairBytes, wantPair) {
+			t.Fatalf("%s: PairBytes %v; want %v", desc, res.PairBytes, wantPair)
+		}
+		for i := range n {
+			// whole sectors of the data area around each bad range
+			var want int64
+			for lo := int64(0); lo < size; lo += int64(ss) {
+				hi := min(lo+int64(ss), size)
+				if slices.ContainsFunc(bad[i], func(x check.Extent) bool { return x.Off < offs[i]+hi && x.End() > offs[i]+lo }) {
+					want += hi - lo
+				}
+			}
+			if res.ReadErrorBytes[i] != want {
+				t.Fatalf("%s: source %d: %d bytes of read errors; want %d", desc, i, res.ReadErrorBytes[i], want)
+			}
+		}
+	}
 }

@@ -33,7 +33,10 @@ type fsVerdict struct {
 // criterion is one kind of filesystem evidence of the later writer,
 // strongest first.
 type criterion struct {
-	name  string
+	name string
+	// label, when set, names the criterion after the members' evidence
+	// and filesystem types ("" for a member without a filesystem).
+	label func(ev []*fs.Evidence, types []string) string
 	value func(e fs.Evidence) (int64, bool) // false: not recorded
 	show  func(v int64) string
 	// implausible says why a member's value cannot be evidence (damage
@@ -42,9 +45,9 @@ type criterion struct {
 }
 
 var criteria = []criterion{
-	{"NTFS $LogFile current LSN", func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
+	{"NTFS $LogFile current LSN", logLabel, func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) }, nil},
-	{"highest NTFS record LSN", func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
+	{"highest NTFS record LSN", nil, func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) },
 		func(e fs.Evidence, _ time.Time) string {
 			// No record is written after the log's current LSN.
@@ -55,7 +58,7 @@ var criteria = []criterion{
 		}},
 	// A filesystem without any dated entry counts as older than any date:
 	// the other member holds entries it lacks.
-	{"latest timestamp in the directory entries", func(e fs.Evidence) (int64, bool) {
+	{"latest timestamp in the directory entries", latestLabel, func(e fs.Evidence) (int64, bool) {
 		if e.Latest.IsZero() {
 			return math.MinInt64, true
 		}
@@ -72,7 +75,7 @@ var criteria = []criterion{
 		}
 		return ""
 	}},
-	{"dirty flag (set while mounted for writing)", func(e fs.Evidence) (int64, bool) {
+	{"dirty flag (set while mounted for writing)", nil, func(e fs.Evidence) (int64, bool) {
 		if e.Dirty == nil {
 			return 0, false
 		}
@@ -81,6 +84,56 @@ var criteria = []criterion{
 		}
 		return 0, true
 	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }, nil},
+}
+
+// logLabel names the log position criterion after the members'
+// filesystems: the LogName they record, else NTFS's $LogFile current LSN
+// or the filesystem type's log; a general wording when they differ.
+func logLabel(ev []*fs.Evidence, types []string) string {
+	label := ""
+	for i, e := range ev {
+		n := "NTFS $LogFile current LSN"
+		switch {
+		case e != nil && e.LogName != "":
+			n = e.LogName
+		case types[i] != "" && types[i] != "ntfs":
+			n = strings.ToUpper(types[i]) + " log current LSN"
+		}
+		if i > 0 && n != label {
+			return "filesystem log current position"
+		}
+		label = n
+	}
+	return label
+}
+
+// latestLabel names the timestamp criterion after what the members'
+// filesystems date (fs.Evidence.LatestName).
+func latestLabel(ev []*fs.Evidence, _ []string) string {
+	label := ""
+	for i, e := range ev {
+		n := "latest timestamp in the directory entries"
+		if e != nil && e.LatestName != "" {
+			n = e.LatestName
+		}
+		if i > 0 && n != label {
+			return "latest timestamp the filesystems record"
+		}
+		label = n
+	}
+	return label
+}
+
+// typesOf returns the type of each member's first filesystem, "" for a
+// member without one.
+func (in *interp) typesOf() []string {
+	out := make([]string, len(in.s.Members))
+	for i, l := range in.layouts {
+		if l != nil && len(l.Volumes) > 0 {
+			out[i] = l.Volumes[0].Vol.Type()
+		}
+	}
+	return out
 }
 
 // evidence returns each member's evidence from its first filesystem, nil
@@ -142,6 +195,9 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	for _, c := range criteria {
 		if !rankable {
 			break
+		}
+		if c.label != nil {
+			c.name = c.label(ev, in.typesOf())
 		}
 		if c.implausible != nil {
 			var bad []string

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -559,8 +560,11 @@ func (in *interp) fileList() []FileImpact {
 	return out
 }
 
-// memberFS reads each member's layout of filesystems.
-func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string) {
+// memberFS reads each member's layout of filesystems. A member's bytes
+// declared unreadable (unreadable, by Member.Input, image offsets) are read
+// from another member that holds them readable at the same data-area
+// offset, where one does: zeros a failing disk left are not its structures.
+func memberFS(s *set.Set, sectorSize int, openers []Opener, unreadable map[int][]Extent) ([]*Layout, []string) {
 	layouts := make([]*Layout, len(s.Members))
 	var notes []string
 	if len(openers) == 0 || s.DataSize <= 0 || (s.Level != "" && s.Level != "raid1") {
@@ -576,8 +580,12 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		if size <= 0 {
 			continue
 		}
-		var r io.ReaderAt = io.NewSectionReader(m.Image, m.DataOffset, size)
-		l, err := ReadLayout(r, size, sectorSize, openers)
+		p := patchedReader(s, i, io.NewSectionReader(m.Image, m.DataOffset, size), unreadable)
+		l, err := ReadLayout(p, size, sectorSize, openers)
+		if p.failed > 0 || p.borrowed > 0 {
+			notes = append(notes, fmt.Sprintf("%s: its filesystem was read with %d unreadable bytes taken from another member's copy and %d that no member could read left as the image holds them (zeros), to read its structures only; the comparison never does",
+				m.Path(), p.borrowed, p.failed))
+		}
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s: filesystem not read: %v", m.Path(), err))
 			continue
@@ -585,4 +593,111 @@ func memberFS(s *set.Set, sectorSize int, openers []Opener) ([]*Layout, []string
 		layouts[i] = l
 	}
 	return layouts, notes
+}
+
+// patched reads a member's data area for its filesystem structures: its
+// declared-unreadable ranges, and sectors whose reads fail, are taken from
+// another member that holds them readable, else read as zeros (counted).
+type patched struct {
+	base     io.ReaderAt
+	holes    []Extent // data-area offsets
+	alts     []alt
+	borrowed int64 // bytes taken from another member (sectors that failed to read)
+	failed   int64 // bytes no member could read: zeros
+}
+
+type alt struct {
+	r     io.ReaderAt
+	holes []Extent // data-area offsets
+}
+
+func dataHoles(m *set.Member, ext []Extent) []Extent {
+	var out []Extent
+	for _, e := range ext {
+		lo, hi := max(e.Off, m.DataOffset), e.End()
+		if lo < hi {
+			out = append(out, Extent{lo - m.DataOffset, hi - lo})
+		}
+	}
+	return out
+}
+
+func patchedReader(s *set.Set, i int, base io.ReaderAt, unreadable map[int][]Extent) *patched {
+	p := &patched{base: base, holes: dataHoles(s.Members[i], unreadable[s.Members[i].Input])}
+	for j, m := range s.Members {
+		if j == i {
+			continue
+		}
+		size := m.Image.Size() - m.DataOffset
+		if size <= 0 {
+			continue
+		}
+		p.alts = append(p.alts, alt{io.NewSectionReader(m.Image, m.DataOffset, size), dataHoles(m, unreadable[m.Input])})
+	}
+	return p
+}
+
+func covered(holes []Extent, off int64) (in bool, next int64) {
+	k := sort.Search(len(holes), func(k int) bool { return holes[k].End() > off })
+	if k < len(holes) && holes[k].Off <= off {
+		return true, holes[k].End()
+	}
+	if k < len(holes) {
+		return false, holes[k].Off
+	}
+	return false, math.MaxInt64
+}
+
+func (p *patched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.base.ReadAt(b, off)
+	if n < len(b) && err != nil && err != io.EOF {
+		// A read error: sector by sector, each failing one from another
+		// member, else zeros.
+		n, err = len(b), nil
+		for lo := 0; lo < len(b); lo += 512 {
+			q := b[lo:min(lo+512, len(b))]
+			if m, e := p.base.ReadAt(q, off+int64(lo)); m == len(q) || (e == io.EOF && m == len(q)) {
+				continue
+			}
+			got := false
+			for _, a := range p.alts {
+				if in, _ := covered(a.holes, off+int64(lo)); !in {
+					if m, _ := a.r.ReadAt(q, off+int64(lo)); m == len(q) {
+						got = true
+						break
+					}
+				}
+			}
+			if got {
+				p.borrowed += int64(len(q))
+			} else {
+				clear(q)
+				p.failed += int64(len(q))
+			}
+		}
+	}
+	end := off + int64(n)
+	for at := off; at < end; {
+		in, next := covered(p.holes, at)
+		stop := min(next, end)
+		if in {
+			got := false
+			for _, a := range p.alts {
+				if aIn, aNext := covered(a.holes, at); !aIn {
+					stop = min(stop, aNext)
+					if m, _ := a.r.ReadAt(b[at-off:stop-off], at); m == int(stop-at) {
+						got = true
+						break
+					}
+				}
+			}
+			if got {
+				p.borrowed += stop - at
+			} else {
+				p.failed += stop - at
+			}
+		}
+		at = stop
+	}
+	return n, err
 }

@@ -14,11 +14,11 @@ import (
 
 // Owner is what a byte range of a volume belongs to.
 type Owner struct {
-	FS        string // "ntfs", "fat12", "fat16", "fat32"
+	FS        string // "ntfs", "fat12", "fat16", "fat32", "ext2", "ext3", "ext4"
 	Structure string // one of the Structure names below, or e.g. "FAT 2", "$MFT record 42"
 	Path      string // full path ("/dir/file.txt") of the owning file or directory, "" if none
-	Record    int64  // NTFS MFT record number, or -1
-	Cluster   int64  // FAT cluster number or NTFS LCN of the range's first byte, or -1
+	Record    int64  // NTFS MFT record number or ext2/3/4 inode number, or -1
+	Cluster   int64  // FAT cluster number, NTFS LCN or ext2/3/4 block number of the range's first byte, or -1
 }
 
 // Structure names shared by the readers, so reports read alike. FAT copies
@@ -68,11 +68,13 @@ type Problem struct {
 // "not recorded": Linux-made NTFS leaves every LSN at 0, FAT has none.
 type Evidence struct {
 	Dirty        *bool     // NTFS $Volume dirty flag; FAT BPB state bit or FAT[1] clean bit
-	LogLSN       uint64    // NTFS $LogFile restart area current_lsn
+	LogLSN       uint64    // the log's current position: NTFS $LogFile restart area current_lsn, ext2/3/4 jbd2 next transaction ID
+	LogName      string    // what LogLSN is ("jbd2 journal sequence"); "" for NTFS $LogFile current LSN
 	LogClean     *bool     // NTFS restart area says the volume was cleanly shut down
 	MaxRecordLSN uint64    // NTFS highest FILE record LSN
 	FreeClusters int64     // FAT32 FSInfo free count, or -1 when unknown
 	Latest       time.Time // latest timestamp in directory entries / $STANDARD_INFORMATION; zero if none
+	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT and NTFS)
 	Files        int       // files and directories found
 	Notes        []string  // anything else, in words
 }

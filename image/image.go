@@ -1,8 +1,15 @@
 // Package image opens mirrorchk's inputs: raw image files, block devices,
-// and split raw sets (disk.001, disk.002, ...) read as one image.
+// split raw sets (disk.001, disk.002, ...) read as one image, and the
+// evidence containers registered in containers.go (E01, VHD, VHDX, qcow2,
+// VMDK), each read as the virtual disk it holds.
 //
-// It knows no on-disk format. Inputs are evidence: every file is opened
-// with os.O_RDONLY and nothing in this package can write to it.
+// The format of an input is decided by its content (detect.go), never by
+// its name; an input that is plainly something else (a compressed stream,
+// an unsupported container) is refused, never read as raw. Package image
+// knows no format above the disk: set metadata, partitions and filesystems
+// are read by the layers above from the virtual disk. Inputs are evidence:
+// every file is opened with os.O_RDONLY and nothing in this package can
+// write to it.
 package image
 
 import (
@@ -24,8 +31,14 @@ import (
 // once, except Close and Relabel.
 type Image struct {
 	path string
-	segs []segment // in order; segs[i].off is the image offset of its first byte
+	segs []segment // raw: in order; segs[i].off is the image offset of its first byte
 	size int64
+	// A container's virtual disk, or nil for a raw image. files are then
+	// the evidence files it was read from (segs is empty).
+	disk       Disk
+	files      []segment
+	info       Info
+	fileHashes []File // from HashFiles
 }
 
 // segment is one file of an image.
@@ -50,11 +63,32 @@ type segment struct {
 // directory, an empty file or any other kind of file is an error that
 // names the file.
 func Open(path string) (*Image, error) {
+	first, err := openSegment(path)
+	if err != nil {
+		return nil, err
+	}
+	kind, err := detect(path, first)
+	if err != nil {
+		first.f.Close()
+		return nil, err
+	}
+	if kind != nil {
+		return openContainer(path, first, kind)
+	}
+	first.f.Close()
+	return openRaw(path)
+}
+
+// openRaw opens path as a raw image or split raw set.
+func openRaw(path string) (*Image, error) {
 	paths, err := segmentPaths(path)
 	if err != nil {
 		return nil, err
 	}
-	im := &Image{path: path}
+	im := &Image{path: path, info: Info{Format: "raw"}}
+	if len(paths) > 1 {
+		im.info.Format = "split raw"
+	}
 	for _, p := range paths {
 		s, err := openSegment(p)
 		if err != nil {
@@ -65,6 +99,7 @@ func Open(path string) (*Image, error) {
 		im.size += s.size
 		im.segs = append(im.segs, s)
 	}
+	im.files = im.segs
 	return im, nil
 }
 
@@ -211,11 +246,13 @@ func pathError(path string, err error) error {
 // Path returns the path the image was opened with.
 func (im *Image) Path() string { return im.path }
 
-// Segments returns the path of every file of the image, in order; one for
-// a plain image.
+// Segments returns the path of every file the image was read from, in
+// order: one for a plain image, each segment of a split raw set, and for a
+// container every file of it (EWF segments, VMDK extents, parent and
+// backing files).
 func (im *Image) Segments() []string {
-	paths := make([]string, len(im.segs))
-	for i, s := range im.segs {
+	paths := make([]string, len(im.files))
+	for i, s := range im.files {
 		paths[i] = s.path
 	}
 	return paths
@@ -228,14 +265,14 @@ func (im *Image) Size() int64 { return im.size }
 // Close closes every file of the image.
 func (im *Image) Close() error {
 	var first error
-	for i := range im.segs {
-		if im.segs[i].f == nil {
+	for i := range im.files {
+		if im.files[i].f == nil {
 			continue
 		}
-		if err := im.segs[i].f.Close(); err != nil && first == nil {
-			first = pathError(im.segs[i].path, err)
+		if err := im.files[i].f.Close(); err != nil && first == nil {
+			first = pathError(im.files[i].path, err)
 		}
-		im.segs[i].f = nil
+		im.files[i].f = nil
 	}
 	return first
 }
@@ -263,6 +300,9 @@ func (e *ReadError) Unwrap() error { return e.Err }
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%s: read at negative offset %d", im.path, off)
+	}
+	if im.disk != nil {
+		return im.readDisk(p, off)
 	}
 	n := 0
 	for i := im.segIndex(off); len(p) > 0; i++ {
@@ -321,6 +361,9 @@ func (im *Image) seek(off int64, whence int) (int64, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%s: seek to negative offset %d", im.path, off)
 	}
+	if im.disk != nil {
+		return im.seekDisk(off, whence == unix.SEEK_DATA)
+	}
 	for i := im.segIndex(off); i < len(im.segs); i++ {
 		s := &im.segs[i]
 		if s.f == nil {
@@ -358,7 +401,7 @@ func (im *Image) seek(off int64, whence int) (int64, error) {
 // SameFile reports whether im and other share any file: the same image
 // given twice, or two images that overlap.
 func (im *Image) SameFile(other *Image) bool {
-	for _, s := range other.segs {
+	for _, s := range other.files {
 		if im.Contains(s.fi) {
 			return true
 		}
@@ -370,7 +413,7 @@ func (im *Image) SameFile(other *Image) bool {
 // refusing an output path that would overwrite an input. Two device nodes
 // of the same block device count as the same file.
 func (im *Image) Contains(fi os.FileInfo) bool {
-	for _, s := range im.segs {
+	for _, s := range im.files {
 		if sameFile(s.fi, fi) {
 			return true
 		}

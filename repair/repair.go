@@ -4,11 +4,20 @@
 // and only then renamed to its final name.
 //
 // Crash ordering: while an output is being written it is named
-// ".NAME.mirrorchk-partial-*" (hidden, and saying what it is). The final name
-// appears only by an atomic link or rename after the data is synced and its
-// data area verified, followed by a sync of the directory. An interrupted run
-// leaves at most a partial file that no one can mistake for a result, never
-// a file with a final name that is incomplete.
+// ".NAME.mirrorchk-partial-ID" (hidden, saying what it is, and carrying the
+// plan's identity). The final name appears only by an atomic link or rename
+// after the data is synced and its data area verified, followed by a sync
+// of the directory. An interrupted run leaves at most a partial file that
+// no one can mistake for a result, never a file with a final name that is
+// incomplete; the plan's marker (PrepareOut) lets a rerun of the same plan
+// remove what it left and start again.
+//
+// Unreadable ranges: each output takes every unreadable range that a copy
+// is vouched for from that copy; a lost range is left as it is (the
+// output's own member's bytes, or nothing where its member could not read
+// them either), and a ddrescue-format mapfile NAME.map beside the output
+// marks every lost range '-'. The mapfile is published before the image,
+// so an image never appears without it.
 package repair
 
 import (
@@ -22,10 +31,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/image"
+	"github.com/mirrorchk/mirrorchk/image/mapfile"
 	"github.com/mirrorchk/mirrorchk/set"
 )
 
@@ -64,6 +76,12 @@ type Plan struct {
 	Outputs []*Output
 	// MetadataNote says why the metadata is not rewritten, or "".
 	MetadataNote string
+	// LostBytes are the set's lost bytes: a repair leaves them as they are
+	// and is not complete.
+	LostBytes int64
+	// Mapfiles is set when the outputs get a ddrescue mapfile: some member
+	// had unreadable bytes.
+	Mapfiles bool
 }
 
 // Output is one repaired image, planned or written.
@@ -82,17 +100,33 @@ type Output struct {
 	// FSProblems are what the filesystem checks find on the written
 	// image (warnings and errors, in words); nil when none was looked for.
 	FSProblems []string
+
+	// RecoveredBytes are the bytes it takes from another member where its
+	// own member could not read them; LostBytes the lost bytes it holds.
+	RecoveredBytes, LostBytes int64
+	// Mapfile is the path of its ddrescue mapfile once written, else "".
+	Mapfile string
 }
 
 // NewPlan plans the repair of r's set into outDir. It does not touch the
 // file system.
 func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	s := r.Set
-	p := &Plan{Result: r, Source: r.Authority}
+	p := &Plan{Result: r, Source: r.Authority, LostBytes: r.LostBytes}
 	if r.Verdict == check.Consistent {
 		return p, nil
 	}
-	if r.Authority == nil {
+	if r.Authority == nil && s.Adhoc() && r.Diff.Bytes == 0 && r.Diff.UnreadBytes > 0 {
+		// The members agree wherever read: any of them is the base, and
+		// each unreadable range comes from its own decision.
+		for _, m := range s.Members {
+			if m.State != set.StateSpare {
+				p.Source = m
+				break
+			}
+		}
+	}
+	if p.Source == nil {
 		if r.Verdict == check.SplitBrain {
 			return nil, ErrSplitBrain
 		}
@@ -109,10 +143,18 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	if r.Undecided > 0 {
 		return nil, fmt.Errorf("%w: %d bytes (see the ranges with source null); name a member with --prefer", ErrUndecided, r.Undecided)
 	}
+	if r.SalvageOverflow {
+		return nil, fmt.Errorf("%w: too many unreadable ranges to decide each one", ErrUndecided)
+	}
+	for _, mu := range r.Unread {
+		if mu.Bytes > 0 {
+			p.Mapfiles = true
+		}
+	}
 	// The metadata is brought in sync from the member the metadata names
 	// current even when --prefer takes the data from another: the user
 	// chose the data, not a rollback of the array's generation.
-	meta := r.Authority
+	meta := p.Source
 	if r.Basis == check.BasisUser && len(s.Fresh) == 1 && s.Fresh[0] != r.Authority && s.Conflict == "" {
 		meta = s.Fresh[0]
 	}
@@ -129,7 +171,7 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	for i, m := range s.Members {
 		idx[m] = i
 	}
-	src := idx[r.Authority]
+	src := idx[p.Source]
 	names := map[string]bool{}
 	for i, m := range s.Members {
 		if m.State == set.StateSpare {
@@ -153,7 +195,7 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 				o.RangesTotal++
 			}
 		}
-		name := outputName(m.Path())
+		name := outputName(m.Path(), m.Image.Container())
 		if names[name] {
 			return nil, fmt.Errorf("two members would be written to %s; give the inputs distinct file names", name)
 		}
@@ -164,8 +206,16 @@ func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 				o.Ranges = append(o.Ranges, pc)
 			}
 		}
+		for _, sv := range r.Salvages {
+			switch {
+			case sv.From < 0:
+				o.LostBytes += sv.Length
+			case slices.Contains(sv.Unreadable, i):
+				o.RecoveredBytes += sv.Length
+			}
+		}
 		p.Outputs = append(p.Outputs, o)
-		if o.BytesCopied > 0 || changes(m, o.Patches) {
+		if o.BytesCopied > 0 || o.RecoveredBytes > 0 || changes(m, o.Patches) {
 			p.Needed = true
 		}
 	}
@@ -196,10 +246,15 @@ func groupOf(groups [][]int, i int) int {
 
 var segSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
 
-// outputName is the file name of a member's repaired image: its own name,
-// or for a split raw set the name of the first segment without its number.
-func outputName(path string) string {
+// outputName is the file name of a member's repaired image: its own name;
+// for a split raw set the name of the first segment without its number;
+// for a container (E01, VHD, qcow2, …), which is always written as a raw
+// image, its name with ".img" in place of the container's extension.
+func outputName(path string, container bool) string {
 	base := filepath.Base(path)
+	if container {
+		return strings.TrimSuffix(base, filepath.Ext(base)) + ".img"
+	}
 	if segSuffix.MatchString(base) {
 		return segSuffix.ReplaceAllString(base, "") + ".img"
 	}
@@ -211,6 +266,9 @@ type Options struct {
 	Hashes    []string
 	ChunkSize int
 	Progress  func(done, total int64)
+	// PlanID is the plan's identity (Identity), carried by the temporary
+	// names; "" for a random one.
+	PlanID string
 }
 
 // CheckOutDir refuses an output directory that holds one of the inputs or
@@ -282,16 +340,13 @@ func Write(ctx context.Context, p *Plan, opt Options) error {
 
 func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress func(int64)) (err error) {
 	m, src := o.Member, p.Source
-	dataSize := p.Result.Set.DataSize
-	dir, name := filepath.Split(o.Path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+name+".mirrorchk-partial-*")
+	r := p.Result
+	self := idxOf(r.Set, m)
+	dataSize := r.Set.DataSize
+	f, tmp, err := createPartial(o.Path, opt.PlanID)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -304,31 +359,53 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 	buf := make([]byte, opt.ChunkSize)
 	size := m.Image.Size()
 	dataEnd := m.DataOffset + dataSize
+	var lost []mapfile.Range // image offsets: the output's '-' blocks
+	addLost := func(off, n int64) {
+		if k := len(lost) - 1; k >= 0 && lost[k].End() >= off {
+			lost[k].Len = max(lost[k].End(), off+n) - lost[k].Off
+			return
+		}
+		lost = append(lost, mapfile.Range{Off: off, Len: n})
+	}
 	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		// Pieces: own bytes before the data area, source data, own tail.
 		n := int64(len(buf))
-		var r io.ReaderAt = m.Image
+		var rd io.ReaderAt = m.Image
 		roff := off
+		inData := false
 		switch {
 		case off < m.DataOffset:
 			n = min(n, m.DataOffset-off)
 		case off < dataEnd:
 			n = min(n, dataEnd-off)
-			r, roff = src.Image, src.DataOffset+(off-m.DataOffset)
+			rd, roff = src.Image, src.DataOffset+(off-m.DataOffset)
+			inData = true
 		}
 		n = min(n, size-off)
 		b := buf[:n]
-		if err := image.ReadFull(r, b, roff); err != nil {
-			return err
-		}
-		if off >= m.DataOffset && off < dataEnd {
-			if err := applyOverrides(p.Result.Overrides, b, off-m.DataOffset); err != nil {
+		bad := readTolerant(rd, b, roff)
+		if inData {
+			doff := off - m.DataOffset
+			if err := applyOverrides(r.Overrides, b, doff); err != nil {
 				return err
 			}
+			covered, err := applySalvages(r, self, b, doff, func(lo, n int64) { addLost(m.DataOffset+lo, n) })
+			if err != nil {
+				return err
+			}
+			for _, e := range bad {
+				if !covered(doff+e.Off, e.Len) {
+					return fmt.Errorf("%s: bytes %#x to %#x of the data area could not be read, and the scan read them: the disk is getting worse; scan again", src.Path(), doff+e.Off, doff+e.End())
+				}
+			}
 			srcHash.Write(b)
+		} else {
+			for _, e := range bad {
+				addLost(off+e.Off, e.Len) // its own unreadable metadata area: what it is, marked
+			}
 		}
 		if !allZero(b) { // zero chunks stay holes in the new image
 			if _, err := f.WriteAt(b, off); err != nil {
@@ -362,12 +439,155 @@ func writeOne(ctx context.Context, p *Plan, o *Output, opt Options, progress fun
 	if dataSum != want {
 		return fmt.Errorf("%s: verification failed: data area sha256 %s, the authoritative data (from %s) has %s", tmp, dataSum, src.Path(), want)
 	}
+	if p.Mapfiles || len(lost) > 0 {
+		// The mapfile first: the image never appears without it.
+		mp := o.Path + ".map"
+		if err := writeMapfile(mp, opt.PlanID, size, lost, m.Path(), r.LostBytes); err != nil {
+			return err
+		}
+		o.Mapfile = mp
+	}
 	if err := publish(tmp, o.Path); err != nil {
 		return err
 	}
 	o.Hashes, o.DataSHA256, o.Verified = hashes, dataSum, true
-	o.FSProblems = checkOutput(o.Path, m.DataOffset, dataSize, p.Result.Layouts != nil)
+	o.FSProblems = checkOutput(o.Path, m.DataOffset, dataSize, r.Layouts != nil)
 	return nil
+}
+
+// createPartial creates the temporary file of an output of plan id.
+func createPartial(final, id string) (*os.File, string, error) {
+	if id == "" {
+		dir, name := filepath.Split(final)
+		if dir == "" {
+			dir = "."
+		}
+		f, err := os.CreateTemp(dir, "."+name+partialInfix+"*")
+		if err != nil {
+			return nil, "", err
+		}
+		return f, f.Name(), nil
+	}
+	tmp := partialName(final, id)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, tmp, nil
+}
+
+// writeMapfile writes the ddrescue mapfile of an output through a
+// temporary name: lost blocks '-', the rest '+'.
+func writeMapfile(path, id string, size int64, lost []mapfile.Range, member string, setLost int64) (err error) {
+	f, tmp, err := createPartial(path, id)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	var n int64
+	for _, l := range lost {
+		n += l.Len
+	}
+	if err := mapfile.Write(f, size, lost,
+		fmt.Sprintf("mirrorchk repair of %s: blocks marked '-' are lost (no readable copy the evidence shows current);", member),
+		fmt.Sprintf("they hold what %s held there, or nothing where it could not be read either. %d bytes marked.", member, n)); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	return publish(tmp, path)
+}
+
+// readTolerant reads b at off from r; where the read fails it retries in
+// halves down to 512 bytes, zeroes what still fails and returns those
+// ranges, relative to b.
+func readTolerant(r io.ReaderAt, b []byte, off int64) []check.Extent {
+	if image.ReadFull(r, b, off) == nil {
+		return nil
+	}
+	var bad []check.Extent
+	var walk func(lo, hi int)
+	walk = func(lo, hi int) {
+		if hi-lo <= 512 {
+			clear(b[lo:hi])
+			if k := len(bad) - 1; k >= 0 && bad[k].End() == int64(lo) {
+				bad[k].Len += int64(hi - lo)
+			} else {
+				bad = append(bad, check.Extent{Off: int64(lo), Len: int64(hi - lo)})
+			}
+			return
+		}
+		mid := lo + ((hi-lo)/2+511)/512*512
+		if mid >= hi {
+			mid = lo + 512
+		}
+		for _, part := range [][2]int{{lo, mid}, {mid, hi}} {
+			if image.ReadFull(r, b[part[0]:part[1]], off+int64(part[0])) != nil {
+				walk(part[0], part[1])
+			}
+		}
+	}
+	walk(0, len(b))
+	return bad
+}
+
+// applySalvages writes into b (data-area offset off) every unreadable
+// range's decided copy for the output of member self: the copy vouched for,
+// or for a lost range self's own bytes as they are (zeros where self could
+// not read them either), and reports each lost range to lost. It returns
+// whether a data-area range lies entirely in unreadable ranges.
+func applySalvages(r *check.Result, self int, b []byte, off int64, lost func(off, n int64)) (func(lo, n int64) bool, error) {
+	svs := r.Salvages
+	end := off + int64(len(b))
+	first := sort.Search(len(svs), func(i int) bool { return svs[i].Offset+svs[i].Length > off })
+	i := first
+	for ; i < len(svs) && svs[i].Offset < end; i++ {
+		sv := svs[i]
+		lo, hi := max(off, sv.Offset), min(end, sv.Offset+sv.Length)
+		p := b[lo-off : hi-off]
+		if sv.From >= 0 {
+			from := r.Set.Members[sv.From]
+			if err := image.ReadFull(from.Image, p, from.DataOffset+lo); err != nil {
+				return nil, fmt.Errorf("%s: reading the copy of an unreadable range that the scan read: %w", from.Path(), err)
+			}
+			continue
+		}
+		own := r.Set.Members[self]
+		readTolerant(own.Image, p, own.DataOffset+lo) // as it is; zeros where unreadable
+		lost(lo, hi-lo)
+	}
+	covered := func(lo, n int64) bool {
+		at := lo
+		for k := first; k < i && at < lo+n; k++ {
+			sv := svs[k]
+			if sv.Offset <= at && sv.Offset+sv.Length > at {
+				at = sv.Offset + sv.Length
+			}
+		}
+		return at >= lo+n
+	}
+	return covered, nil
+}
+
+func idxOf(s *set.Set, m *set.Member) int {
+	for i, x := range s.Members {
+		if x == m {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkOutput reads the filesystems of a written output, as the check read

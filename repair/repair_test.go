@@ -142,8 +142,19 @@ func TestOutputName(t *testing.T) {
 		"a/b/sda.0001": "sda.img",
 		"plain":        "plain",
 	} {
-		if got := outputName(in); got != want {
+		if got := outputName(in, false); got != want {
 			t.Errorf("outputName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// A container is written as a raw image, named for it.
+	for in, want := range map[string]string{
+		"/x/m0.qcow2":   "m0.img",
+		"case/disk.E01": "disk.img",
+		"m1.vhdx":       "m1.img",
+		"noext":         "noext.img",
+	} {
+		if got := outputName(in, true); got != want {
+			t.Errorf("outputName(%q, container) = %q, want %q", in, got, want)
 		}
 	}
 }

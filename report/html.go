@@ -277,6 +277,7 @@ func htmlReport(r *Report) *htmlPage {
 	for i, h := range r.Hives {
 		pg.Header = append(pg.Header, htmlKV{fmt.Sprintf("Hive %d", i+1), hiveText(h, htmlPath)})
 	}
+	pg.Header = append(pg.Header, provenanceKVs(r)...) // provenance.go
 	if r.Generated != "" {
 		pg.Title += " " + htmlText(r.Generated)
 	}
@@ -386,6 +387,22 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 		hm.Detail = append(hm.Detail, htmlKV{"Path", hm.Path})
 		for i, seg := range m.Segments {
 			hm.Detail = append(hm.Detail, htmlKV{fmt.Sprintf("Segment %d", i+1), htmlPath(seg)})
+		}
+		if c := m.Container; c != nil {
+			hm.Detail = append(hm.Detail, htmlKV{"Container", htmlText(containerLine(c))})
+			if c.Format != "split raw" {
+				hm.Detail = append(hm.Detail, htmlKV{"Stored hashes", htmlText(verificationLine(c))})
+			}
+			if a := acquisitionLine(c); a != "" {
+				hm.Detail = append(hm.Detail, htmlKV{"Acquisition", htmlText(a)})
+			}
+			for i, f := range c.Files {
+				v := htmlPath(f.Path) + " (" + sizeText(f.Size) + ")"
+				for _, alg := range sortedKeys(f.Hashes) {
+					v += " " + htmlText(alg) + " " + htmlText(f.Hashes[alg])
+				}
+				hm.Detail = append(hm.Detail, htmlKV{fmt.Sprintf("File %d", i+1), v})
+			}
 		}
 		hm.Detail = append(hm.Detail, htmlKV{"Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset))})
 		if m.PartitionTable != "" {

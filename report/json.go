@@ -114,6 +114,12 @@ func normalizedSet(s *Set) Set {
 			f.Evidence = cloneStrings(f.Evidence)
 			m.Filesystems[j] = f
 		}
+		m.Unreadable.List = make([]UnreadableRange, len(s.Members[i].Unreadable.List))
+		for j, u := range s.Members[i].Unreadable.List {
+			u.VolumeOffset = clonePtr(u.VolumeOffset)
+			u.Owners = cloneOwners(u.Owners)
+			m.Unreadable.List[j] = u
+		}
 		n.Members[i] = m
 	}
 	n.Authority.Member = clonePtr(s.Authority.Member)
@@ -135,6 +141,13 @@ func normalizedSet(s *Set) Set {
 		n.Bitmap = &b
 	}
 	n.Problems = cloneProblems(s.Problems)
+	n.Recovered = cloneSalvages(s.Recovered)
+	n.Lost = cloneSalvages(s.Lost)
+	n.FilesWithLostData = make([]File, len(s.FilesWithLostData))
+	for i, f := range s.FilesWithLostData {
+		f.Structures = cloneStrings(f.Structures)
+		n.FilesWithLostData[i] = f
+	}
 	if s.Repair != nil {
 		rp := *s.Repair
 		rp.Source = clonePtr(rp.Source)
@@ -149,6 +162,25 @@ func normalizedSet(s *Set) Set {
 		n.Repair = &rp
 	}
 	return n
+}
+
+func cloneSalvages(ss []Salvage) []Salvage {
+	out := make([]Salvage, len(ss))
+	for i, s := range ss {
+		s.Unreadable = cloneStrings(s.Unreadable)
+		s.Source = clonePtr(s.Source)
+		s.Owners = cloneOwners(s.Owners)
+		out[i] = s
+	}
+	return out
+}
+
+func cloneOwners(os []Owner) []Owner {
+	out := make([]Owner, len(os))
+	for i := range os {
+		out[i] = *cloneOwner(&os[i])
+	}
+	return out
 }
 
 // cloneStrings returns a copy of s that is never nil.

@@ -329,24 +329,30 @@ func TestSchemaMatchesModel(t *testing.T) {
 	v := newValidator(t)
 	defs := v.root["$defs"].(map[string]any)
 	types := map[string]reflect.Type{
-		"":              reflect.TypeFor[Report](),
-		"tool":          reflect.TypeFor[Tool](),
-		"set":           reflect.TypeFor[Set](),
-		"member":        reflect.TypeFor[Member](),
-		"authority":     reflect.TypeFor[Authority](),
-		"divergence":    reflect.TypeFor[Divergence](),
-		"range":         reflect.TypeFor[Range](),
-		"bitmap":        reflect.TypeFor[Bitmap](),
-		"problem":       reflect.TypeFor[Problem](),
-		"repair":        reflect.TypeFor[Repair](),
-		"repair_output": reflect.TypeFor[RepairOutput](),
-		"owner":         reflect.TypeFor[Owner](),
-		"member_owner":  reflect.TypeFor[MemberOwner](),
-		"file":          reflect.TypeFor[File](),
-		"filesystem":    reflect.TypeFor[Filesystem](),
-		"partition":     reflect.TypeFor[Partition](),
-		"input":         reflect.TypeFor[Input](),
-		"extent":        reflect.TypeFor[Extent](),
+		"":                 reflect.TypeFor[Report](),
+		"tool":             reflect.TypeFor[Tool](),
+		"set":              reflect.TypeFor[Set](),
+		"member":           reflect.TypeFor[Member](),
+		"authority":        reflect.TypeFor[Authority](),
+		"divergence":       reflect.TypeFor[Divergence](),
+		"range":            reflect.TypeFor[Range](),
+		"bitmap":           reflect.TypeFor[Bitmap](),
+		"problem":          reflect.TypeFor[Problem](),
+		"repair":           reflect.TypeFor[Repair](),
+		"repair_output":    reflect.TypeFor[RepairOutput](),
+		"owner":            reflect.TypeFor[Owner](),
+		"member_owner":     reflect.TypeFor[MemberOwner](),
+		"file":             reflect.TypeFor[File](),
+		"filesystem":       reflect.TypeFor[Filesystem](),
+		"partition":        reflect.TypeFor[Partition](),
+		"input":            reflect.TypeFor[Input](),
+		"salvage":          reflect.TypeFor[Salvage](),
+		"unreadable":       reflect.TypeFor[Unreadable](),
+		"unreadable_range": reflect.TypeFor[UnreadableRange](),
+		"extent":           reflect.TypeFor[Extent](),
+		"container":        reflect.TypeFor[Container](),
+		"provenance":       reflect.TypeFor[Provenance](),
+		"inputs_summary":   reflect.TypeFor[InputsSummary](),
 	}
 	for name, typ := range types {
 		s := v.root
@@ -356,6 +362,9 @@ func TestSchemaMatchesModel(t *testing.T) {
 		var fields, required []string
 		for f := range typ.Fields() {
 			tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == "-" {
+				continue // not part of the JSON
+			}
 			fields = append(fields, tag)
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, tag)
@@ -397,7 +406,7 @@ func TestSchemaEnums(t *testing.T) {
 		want  []string
 	}{
 		{"set.verdict", prop("set", "verdict"),
-			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown}},
+			[]string{VerdictConsistent, VerdictDiverged, VerdictSplitBrain, VerdictDegraded, VerdictUnknown, VerdictUnpaired, VerdictUnreadable}},
 		{"member.state", prop("member", "state"),
 			[]string{StateActive, StateStale, StateFaulty, StateSpare, StateRebuilding, StateMissing, StateUnknown}},
 		{"authority.basis", prop("authority", "basis"),
@@ -405,7 +414,11 @@ func TestSchemaEnums(t *testing.T) {
 		{"problem.severity", prop("problem", "severity"),
 			[]string{SeverityInfo, SeverityWarning, SeverityError}},
 		{"repair.status", prop("repair", "status"),
-			[]string{"not-needed", "planned", "repaired", "refused", "failed"}},
+			[]string{"not-needed", "planned", "repaired", "refused", "failed", "partial"}},
+		{"salvage.basis", prop("salvage", "basis"),
+			[]string{SalvageAuthority, SalvageBitmap, SalvageInSync, SalvageStructure, SalvageLost}},
+		{"unreadable_range.cause", prop("unreadable_range", "cause"),
+			[]string{CauseReadError, CauseDeclared}},
 	}
 	for _, tt := range tests {
 		var got []string

@@ -285,6 +285,22 @@ func (p *textPrinter) memberDetail(m Member, lab labels) {
 	for i, seg := range m.Segments {
 		kv = append(kv, fmt.Sprintf("Segment %d", i+1), pathText(seg))
 	}
+	if c := m.Container; c != nil {
+		kv = append(kv, "Container", text(containerLine(c)))
+		if c.Format != "split raw" {
+			kv = append(kv, "Stored hashes", text(verificationLine(c)))
+		}
+		if a := acquisitionLine(c); a != "" {
+			kv = append(kv, "Acquisition", text(a))
+		}
+		for i, f := range c.Files {
+			v := pathText(f.Path) + " (" + sizeText(f.Size) + ")"
+			for _, alg := range sortedKeys(f.Hashes) {
+				v += " " + text(alg) + " " + text(f.Hashes[alg])
+			}
+			kv = append(kv, fmt.Sprintf("File %d", i+1), v)
+		}
+	}
 	kv = append(kv, "Size", sizeText(m.Size), "Data area", fmt.Sprintf("%s at offset %s", sizeText(m.DataSize), hex(m.DataOffset)))
 	for _, alg := range sortedKeys(m.Hashes) {
 		kv = append(kv, text(alg), text(m.Hashes[alg]))

@@ -111,6 +111,12 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 		b.Verdict = w
 		b.Next = "read the problems below; replace or re-image the failed member"
+	case s.Verdict == VerdictUnpaired:
+		b.Verdict = "unpaired: the only image of its disk among the inputs; hashed and its filesystem checked, but nothing to compare it with"
+		b.Next = "give its mirror partner too (or name both in a manifest set) to compare them"
+	case s.Verdict == VerdictUnreadable:
+		b.Verdict = "unreadable: the set could not be read (see the problems below); every other set was still checked"
+		b.Next = "fix or replace the input the problem names, then run again"
 	default:
 		b.Verdict = "cannot be judged: " + orDash(s.Verdict) + " (not a mirror, no trusted metadata, or metadata this release cannot read)"
 		b.Next = "read the problems below"

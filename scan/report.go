@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -92,6 +93,11 @@ func SetReport(res *check.Result) report.Set {
 		if i < len(res.Layouts) && res.Layouts[i] != nil {
 			rm.PartitionTable, rm.Filesystems = filesystems(res.Layouts[i])
 		}
+		rm.Container = containerReport(m.Image, rm.Hashes)
+		rs.Problems = append(rs.Problems, containerProblems(rm)...)
+		if i < len(res.Unread) {
+			rm.Unreadable = unreadable(res.Unread[i])
+		}
 		rs.Members = append(rs.Members, rm)
 	}
 	rs.Divergence = report.Divergence{
@@ -104,7 +110,23 @@ func SetReport(res *check.Result) report.Set {
 	for _, f := range res.Files {
 		rs.Files = append(rs.Files, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
 	}
+	// A total order: largest first, then by path, filesystem and
+	// structures, so that two entries of equal size and path ("FAT 1",
+	// "FAT 2") come out the same way in every run.
+	slices.SortStableFunc(rs.Files, func(a, b report.File) int {
+		if a.Bytes != b.Bytes {
+			return cmp.Compare(b.Bytes, a.Bytes)
+		}
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.FS, b.FS), slices.Compare(a.Structures, b.Structures))
+	})
 	rs.FilesUnlisted = res.FilesLost
+	rs.Recovered, rs.RecoveredRanges, rs.RecoveredBytes = salvages(s, res.Recovered), res.RecoveredTotal, res.RecoveredBytes
+	rs.Lost, rs.LostRanges, rs.LostBytes = salvages(s, res.Lost), res.LostTotal, res.LostBytes
+	rs.FilesWithLostData = []report.File{}
+	for _, f := range res.LostFiles {
+		rs.FilesWithLostData = append(rs.FilesWithLostData, report.File{Path: f.Path, FS: f.FS, Bytes: f.Bytes, Structures: f.Structures})
+	}
+	rs.FilesWithLostDataUnlisted = res.LostFilesUnlisted
 	if b := s.Bitmap; b != nil {
 		rs.Bitmap = &report.Bitmap{
 			Member:        s.BitmapMember.Path(),
@@ -119,6 +141,45 @@ func SetReport(res *check.Result) report.Set {
 		}
 	}
 	return rs
+}
+
+// unreadable describes what of a member could not be read.
+func unreadable(u check.MemberUnread) report.Unreadable {
+	ru := report.Unreadable{Ranges: u.Ranges, Bytes: u.Bytes, DataBytes: u.DataBytes, ReadErrorBytes: u.ReadErrorBytes,
+		DeclaredBytes: u.DeclaredBytes, DeclaredBy: u.Declared, List: []report.UnreadableRange{}}
+	for _, e := range u.List {
+		r := report.UnreadableRange{Offset: e.Off, Length: e.Len, Cause: e.Cause, Owners: owners(e.Owners)}
+		if e.Volume >= 0 {
+			v := e.Volume
+			r.VolumeOffset = &v
+		}
+		ru.List = append(ru.List, r)
+	}
+	return ru
+}
+
+func salvages(s *set.Set, svs []check.Salvage) []report.Salvage {
+	out := make([]report.Salvage, 0, len(svs))
+	for _, sv := range svs {
+		r := report.Salvage{VolumeOffset: sv.Offset, Length: sv.Length, Basis: sv.Basis, Reason: sv.Reason, Owners: owners(sv.Owners)}
+		for _, i := range sv.Unreadable {
+			r.Unreadable = append(r.Unreadable, s.Members[i].Path())
+		}
+		if sv.From >= 0 {
+			p := s.Members[sv.From].Path()
+			r.Source = &p
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func owners(os []fs.Owner) []report.Owner {
+	out := make([]report.Owner, 0, len(os))
+	for _, o := range os {
+		out = append(out, owner(o))
+	}
+	return out
 }
 
 func ranges(s *set.Set, rs []check.Piece, auth *set.Member) []report.Range {
@@ -196,10 +257,18 @@ func evidenceText(e fs.Evidence) []string {
 		out = append(out, map[bool]string{true: "dirty flag set", false: "dirty flag clear"}[*e.Dirty])
 	}
 	if e.LogLSN > 0 {
-		out = append(out, fmt.Sprintf("$LogFile current LSN %d", e.LogLSN))
+		if e.LogName != "" {
+			out = append(out, fmt.Sprintf("%s %d", e.LogName, e.LogLSN))
+		} else {
+			out = append(out, fmt.Sprintf("$LogFile current LSN %d", e.LogLSN))
+		}
 	}
 	if e.LogClean != nil {
-		out = append(out, map[bool]string{true: "$LogFile restart area: clean shutdown", false: "$LogFile restart area: not clean"}[*e.LogClean])
+		if e.LogName != "" {
+			out = append(out, map[bool]string{true: "log empty (clean)", false: "log holds transactions not yet in place"}[*e.LogClean])
+		} else {
+			out = append(out, map[bool]string{true: "$LogFile restart area: clean shutdown", false: "$LogFile restart area: not clean"}[*e.LogClean])
+		}
 	}
 	if e.MaxRecordLSN > 0 {
 		out = append(out, fmt.Sprintf("highest record LSN %d", e.MaxRecordLSN))
@@ -236,6 +305,7 @@ func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 	for _, o := range p.Outputs {
 		ro := report.RepairOutput{
 			Member:             o.Member.Path(),
+			WrittenAs:          writtenAs(o.Member.Image),
 			RangesTotal:        o.RangesTotal,
 			BytesCopied:        o.BytesCopied,
 			Hashes:             o.Hashes,
@@ -243,6 +313,9 @@ func RepairReport(p *repair.Plan, dryRun bool, status, reason string) *report.Re
 			Verified:           o.Verified,
 			FilesystemFindings: o.FSProblems,
 			Ranges:             ranges(p.Result.Set, o.Ranges, p.Source),
+			RecoveredBytes:     o.RecoveredBytes,
+			LostBytes:          o.LostBytes,
+			Mapfile:            o.Mapfile,
 		}
 		if !dryRun {
 			ro.Path = o.Path

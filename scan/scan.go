@@ -95,7 +95,7 @@ func (r *Run) Find(what, path string) (int, error) {
 	}
 	found := -1
 	for i, im := range r.Images {
-		if im.Contains(fi) {
+		if im != nil && im.Contains(fi) {
 			found = i
 		}
 	}
@@ -206,7 +206,7 @@ func readHive(p string, images []*image.Image) ([]byte, error) {
 		return nil, err
 	}
 	for _, im := range images {
-		if im.Contains(fi) {
+		if im != nil && im.Contains(fi) {
 			return nil, fmt.Errorf("%s is also given as an image", p)
 		}
 	}
@@ -239,6 +239,11 @@ type CheckOptions struct {
 	// OnSet, when not nil, is told before each set is checked: its index
 	// among the n sets of the run (for a progress display).
 	OnSet func(i, n int, s *set.Set)
+	// Unreadable gives, by image index, the image ranges known unreadable
+	// (Run.Unreadable: ddrescue mapfiles), and UnreadableFrom where each
+	// list comes from.
+	Unreadable     map[int][]check.Extent
+	UnreadableFrom map[int]string
 }
 
 // Check diffs and decides every set, in order. It stops at the first set
@@ -265,7 +270,17 @@ func CheckSet(ctx context.Context, s *set.Set, images []*image.Image, opt CheckO
 	if maxRanges == 0 {
 		maxRanges = -1 // the engine reads 0 as its default; the user means none
 	}
-	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: opt.Hashes, Progress: opt.Progress}
+	// A container's own files are hashed besides its media, and the hashes
+	// it stores of its media are computed in the same read pass.
+	var ims []*image.Image
+	for _, m := range s.Members {
+		ims = append(ims, m.Image)
+	}
+	if err := hashContainerFiles(ims, opt.Hashes); err != nil {
+		return nil, err
+	}
+	copt := check.Options{SectorSize: opt.SectorSize, MaxRanges: maxRanges, Hashes: withStored(opt.Hashes, ims), Progress: opt.Progress,
+		Unreadable: opt.Unreadable, UnreadableFrom: opt.UnreadableFrom}
 	for _, m := range s.Members {
 		if opt.Prefer >= 0 && opt.Prefer < len(images) && m.Image == images[opt.Prefer] {
 			copt.Prefer = m

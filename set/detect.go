@@ -35,6 +35,48 @@ type Options struct {
 
 // GroupWith is Group with what the user knows about the images.
 func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
+	g, err := GroupAll(images, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, i := range g.Bare {
+		if e := g.Failed[i]; e != nil {
+			return nil, nil, e
+		}
+	}
+	if len(g.Sets) == 0 && len(g.FTUsed) == 0 {
+		return []*Set{AdhocSet(images)}, g.Problems, nil
+	}
+	for _, i := range g.Bare {
+		g.Problems = append(g.Problems, Problem{Code: "not-in-set", Severity: Warning, Member: images[i].Path(),
+			Message: fmt.Sprintf("%s has no usable set metadata and was not compared with the other members", images[i].Path())})
+	}
+	return g.Sets, g.Problems, nil
+}
+
+// Grouping is what GroupAll found: the sets formed from metadata, and the
+// images that joined none.
+type Grouping struct {
+	Sets     []*Set
+	Problems []Problem
+	// Bare are the indices of the images without usable set metadata (and
+	// of those that could not be read: see Failed), in input order.
+	Bare []int
+	// Failed holds, by image index, the read error of an image whose
+	// metadata could not be read at all (an I/O error, not bad metadata).
+	// Such an image is also in Bare; it joins no set.
+	Failed map[int]error
+	// FTUsed marks the images bound to an NT FT set by a hive.
+	FTUsed map[int]bool
+}
+
+// GroupAll reads the metadata of every image and forms the sets the
+// metadata describes. Unlike GroupWith it forms no ad-hoc set: images
+// without metadata are returned in Bare for the caller to group by other
+// evidence (package batch). An image that cannot be read costs only
+// itself (Failed); the error is for a failure that concerns every image
+// (a hive that cannot be decoded).
+func GroupAll(images []*image.Image, opt Options) (*Grouping, error) {
 	var (
 		problems []Problem
 		found    []*mdFound
@@ -42,16 +84,71 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		fddf     []*ddfFound
 		fldm     []*ldmFound
 		bare     []int
+		failed   = map[int]error{}
 	)
 	ftsets, ftps, ftUsed, err := groupFT(images, opt)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	problems = append(problems, ftps...)
 	for i, im := range images {
 		if ftUsed[i] {
 			continue // bound to an FT set by the hive
 		}
+		if err := probe(im, i, &problems, &found, &fimsm, &fddf, &fldm); err != nil {
+			failed[i] = err
+			bare = append(bare, i)
+		} else if !inAny(i, found, fimsm, fddf, fldm) {
+			bare = append(bare, i)
+		}
+	}
+	g := &Grouping{Bare: bare, Failed: failed, FTUsed: ftUsed}
+	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 && len(fldm) == 0 && len(ftUsed) == 0 {
+		g.Problems = problems
+		return g, nil
+	}
+	sets := append(append(groupMD(found), groupIMSM(fimsm, opt.Serials)...), groupDDF(fddf)...)
+	lsets, lps := groupLDM(fldm)
+	sets, problems = append(sets, lsets...), append(problems, lps...)
+	sets = append(sets, ftsets...)
+	if len(sets) > 1 {
+		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
+			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})
+	}
+	g.Sets, g.Problems = sets, problems
+	return g, nil
+}
+
+func inAny(i int, found []*mdFound, fimsm []*imsmFound, fddf []*ddfFound, fldm []*ldmFound) bool {
+	for _, f := range found {
+		if f.input == i {
+			return true
+		}
+	}
+	for _, f := range fimsm {
+		if f.input == i {
+			return true
+		}
+	}
+	for _, f := range fddf {
+		if f.input == i {
+			return true
+		}
+	}
+	for _, f := range fldm {
+		if f.input == i {
+			return true
+		}
+	}
+	return false
+}
+
+// probe reads one image's metadata, appending what it finds to the lists
+// of its format. An error means the image could not be read.
+func probe(im *image.Image, i int, problemsp *[]Problem, foundp *[]*mdFound, fimsmp *[]*imsmFound, fddfp *[]*ddfFound, fldmp *[]*ldmFound) error {
+	problems := *problemsp
+	defer func() { *problemsp = problems }()
+	{
 		// Each reader either finds its metadata, finds none, or finds it
 		// damaged (a bad-metadata problem). Damage seen by one reader is
 		// kept even when a later reader succeeds: it is then a warning
@@ -66,13 +163,13 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		}
 		f, ps, err := readMD(im)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if f != nil {
 			problems = append(problems, ps...)
 			f.input = i
-			found = append(found, f)
-			continue
+			*foundp = append(*foundp, f)
+			return nil
 		}
 		for _, p := range ps {
 			if p.Code == "bad-metadata" {
@@ -82,33 +179,33 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		// No md superblock: firmware RAID and Windows metadata.
 		mpb, ips, err := readIMSM(im)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if mpb != nil {
 			used(damaged)
-			fimsm = append(fimsm, &imsmFound{input: i, img: im, mpb: mpb})
-			continue
+			*fimsmp = append(*fimsmp, &imsmFound{input: i, img: im, mpb: mpb})
+			return nil
 		}
 		damaged = append(damaged, ips...)
 		lf, lps, err := readLDM(im)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if lf != nil {
 			used(damaged)
 			lf.input = i
-			fldm = append(fldm, lf)
-			continue
+			*fldmp = append(*fldmp, lf)
+			return nil
 		}
 		damaged = append(damaged, lps...)
 		d, dps, err := readDDF(im)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if d != nil {
 			used(damaged)
-			fddf = append(fddf, &ddfFound{input: i, img: im, d: d})
-			continue
+			*fddfp = append(*fddfp, &ddfFound{input: i, img: im, d: d})
+			return nil
 		}
 		damaged = append(damaged, dps...)
 		if len(damaged) > 0 {
@@ -116,25 +213,8 @@ func GroupWith(images []*image.Image, opt Options) ([]*Set, []Problem, error) {
 		} else {
 			problems = append(problems, ps...) // no-metadata
 		}
-		bare = append(bare, i)
+		return nil
 	}
-	if len(found) == 0 && len(fimsm) == 0 && len(fddf) == 0 && len(fldm) == 0 && len(ftUsed) == 0 {
-		s := adhocSet(images)
-		return []*Set{s}, problems, nil
-	}
-	sets := append(append(groupMD(found), groupIMSM(fimsm, opt.Serials)...), groupDDF(fddf)...)
-	lsets, lps := groupLDM(fldm)
-	sets, problems = append(sets, lsets...), append(problems, lps...)
-	sets = append(sets, ftsets...)
-	if len(sets) > 1 {
-		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
-			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})
-	}
-	for _, i := range bare {
-		problems = append(problems, Problem{Code: "not-in-set", Severity: Warning, Member: images[i].Path(),
-			Message: fmt.Sprintf("%s has no usable set metadata and was not compared with the other members", images[i].Path())})
-	}
-	return sets, problems, nil
 }
 
 // readMD probes one image for md metadata. It returns nil and problems when
@@ -173,8 +253,9 @@ func readMD(im *image.Image) (*mdFound, []Problem, error) {
 	return f, ps, nil
 }
 
-// adhocSet puts every image into one set compared from offset 0.
-func adhocSet(images []*image.Image) *Set {
+// AdhocSet puts every image into one set compared from offset 0: the
+// set of images without metadata (Format "none").
+func AdhocSet(images []*image.Image) *Set {
 	s := &Set{ID: "adhoc-1", Format: FormatNone, ResyncFrom: -1}
 	for i, im := range images {
 		m := &Member{Input: i, Image: im, State: StateUnknown, DataSize: im.Size()}

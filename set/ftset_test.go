@@ -34,7 +34,13 @@ type tPart struct {
 // given primary entries.
 func ftTestDisk(t *testing.T, name string, sig uint32, parts ...tPart) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
+	return ftTestDiskIn(t, t.TempDir(), name, sig, parts...)
+}
+
+// ftTestDiskIn is ftTestDisk in dir, replacing a file of that name.
+func ftTestDiskIn(t testing.TB, dir, name string, sig uint32, parts ...tPart) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
 	mbr := make([]byte, 512)
 	binary.LittleEndian.PutUint32(mbr[440:], sig)
 	for i, pt := range parts {
@@ -455,12 +461,15 @@ func FuzzFTGroup(f *testing.F) {
 	if at < 0 {
 		f.Fatal("value not found")
 	}
+	// One directory for every input of this process: the disks are
+	// rewritten each time (a directory per input costs more than the work).
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, v []byte, typ byte, start uint32) {
 		hb := append([]byte(nil), base...)
 		n := copy(hb[at:at+len(raw)], v)
 		clear(hb[at+n : at+len(raw)])
-		d0 := ftTestDisk(t, "disk0.img", tSig0, tPart{typ, start, 8001}, tPart{0x05, 8064, 8001})
-		d1 := ftTestDisk(t, "disk1.img", tSig1, tPart{typ, 63, 8001}, tPart{typ, 8064, 8001})
+		d0 := ftTestDiskIn(t, dir, "disk0.img", tSig0, tPart{typ, start, 8001}, tPart{0x05, 8064, 8001})
+		d1 := ftTestDiskIn(t, dir, "disk1.img", tSig1, tPart{typ, 63, 8001}, tPart{typ, 8064, 8001})
 		// An EBR chain that loops back on itself.
 		ebr := make([]byte, 512)
 		ebr[446+4], ebr[462+4] = typ, 0x05
@@ -470,6 +479,9 @@ func FuzzFTGroup(f *testing.F) {
 		writeAt(t, d0, 8064*512, ebr)
 		sets, _ := ftGroup(t, Options{Hives: []HiveInput{{Path: "SYSTEM", Data: hb}}, FTMembers: map[int]FTBinding{1: {tSig1, 4128768}}}, d0, d1)
 		for _, s := range sets {
+			if len(s.Members) == 0 {
+				continue // every member missing or misplaced: nothing to patch
+			}
 			_, _ = s.SyncPatches(s.Members[0])
 		}
 	})

@@ -141,8 +141,10 @@ func decode1(raw []byte, v Version, off, size int64) (*Superblock, error) {
 
 	level := int32(le.Uint32(raw[o1Level:]))
 	used := le.Uint64(raw[o1Size:])
-	if used > sectors && missing == 0 {
-		return nil, &FormatError{Off: off + o1Size, Field: "size", Value: used, Msg: fmt.Sprintf("sectors exceeds the image (%d sectors)", sectors)}
+	// A truncated image (missing > 0) may use sectors past its end, but no
+	// more than the part of the data area that is missing.
+	if used > sectors+missing {
+		return nil, &FormatError{Off: off + o1Size, Field: "size", Value: used, Msg: fmt.Sprintf("sectors exceeds the image (%d sectors, %d missing)", sectors, missing)}
 	}
 	if level > 0 && role != RoleJournal && used > dataSize {
 		return nil, &FormatError{Off: off + o1Size, Field: "size", Value: used, Msg: fmt.Sprintf("sectors exceeds data_size %d", dataSize)}
