@@ -501,10 +501,7 @@ func emit(e *env, o scanOptions, rep *report.Report, stream *jsonlStream) error 
 		if o.allRanges {
 			topt.MaxRanges = -1 // --max-ranges N: the report holds N, the text lists them
 		}
-		if err := report.WriteTextOptions(e.stdout, rep, topt); err != nil {
-			return err
-		}
-		return report.WriteProvenanceText(e.stdout, rep)
+		return report.WriteTextOptions(e.stdout, rep, topt) // the provenance is inside, before the bottom line
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // WriteProvenanceText writes the run's provenance and batch summary as
-// text, after the text report: who ran what, where and when, the plan,
-// the shard and the exit code. Nothing when the report has none.
+// text: who ran what, where and when, the plan, the shard and the exit
+// code. Nothing when the report has none. WriteText includes it before
+// its closing summary and bottom line.
 func WriteProvenanceText(w io.Writer, rep *Report) error {
 	p := rep.Provenance
 	if p == nil && rep.Inputs == nil {
@@ -26,7 +27,7 @@ func WriteProvenanceText(w io.Writer, rep *Report) error {
 		fmt.Fprintf(&b, "  start:     %s\n  end:       %s\n", p.Start, p.End)
 	}
 	if in := rep.Inputs; in != nil {
-		fmt.Fprintf(&b, "  inputs:    %d images, %d sets", in.Images, in.Sets)
+		fmt.Fprintf(&b, "  inputs:    %s, %s", count(int64(in.Images), "image", "images"), count(int64(in.Sets), "set", "sets"))
 		var ks []string
 		for k := range in.Skipped {
 			ks = append(ks, k)

@@ -142,6 +142,7 @@ func (p *textPrinter) report(r *Report) {
 		p.blank()
 		p.set(r, &r.Sets[i], i+1, len(r.Sets))
 	}
+	p.provenance(r)
 	p.blank()
 	if len(r.Problems) == 0 {
 		p.line(0, "Problems not tied to a set: none")
@@ -157,6 +158,24 @@ func (p *textPrinter) report(r *Report) {
 	b := RunBottom(r)
 	p.line(0, "Verdict: %s", text(b.Verdict))
 	p.line(0, "Next: %s", text(b.Next))
+}
+
+// provenance writes the run's provenance and batch summary (see
+// WriteProvenanceText) inside the report, before its closing summary and
+// bottom line, wrapped and made printable like every other line.
+func (p *textPrinter) provenance(r *Report) {
+	var b strings.Builder
+	if err := WriteProvenanceText(&b, r); err != nil || b.Len() == 0 {
+		return
+	}
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		if l == "" {
+			p.blank()
+			continue
+		}
+		body := strings.TrimLeft(l, " ")
+		p.line(len(l)-len(body), "%s", text(body))
+	}
 }
 
 // setNames names a set for people: its member files, and its ID when
