@@ -15,6 +15,7 @@ type variant struct {
 	build  func(tb testing.TB, dir, raw string) string // returns the image path
 	format string                                      // Format() expected
 	warn   []string                                    // substrings of Warnings()
+	loose  bool                                        // qemu-img map may call allocated bytes holes (a raw backing file)
 }
 
 func convert(opts ...string) func(tb testing.TB, dir, raw string) string {
@@ -72,6 +73,15 @@ var variants = []variant{
 	{name: "backing-v2", build: overlay("compat=0.10", "compat=0.10"), format: "qcow2 v2"},
 	{name: "backing-compressed-base", build: overlay("-c compat=1.1", ""), format: "qcow2 v3"},
 	{name: "backing-extended-l2", build: overlay("compat=1.1", "extended_l2=on,cluster_size=64k"), format: "qcow2 v3"},
+	{name: "backing-raw", build: func(tb testing.TB, dir, raw string) string {
+		if err := os.Symlink(raw, filepath.Join(dir, "base.raw")); err != nil {
+			tb.Fatal(err)
+		}
+		ov := filepath.Join(dir, "ov.qcow2")
+		run(tb, dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", ov)
+		run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1048576 65536", "-c", "write -z 2097152 131072", ov)
+		return ov
+	}, format: "qcow2 v3", loose: true},
 	{name: "chain3", build: func(tb testing.TB, dir, raw string) string {
 		ov := overlay("compat=1.1", "")(tb, dir, raw)
 		top := filepath.Join(dir, "top.qcow2")
@@ -125,7 +135,7 @@ func TestAgainstQemu(t *testing.T) {
 			if got := readSHA(t, d, d.Size(), 3*4096+512); got != want {
 				t.Errorf("sha256 of 12.5 KiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			checkMap(t, d, m, true)
+			checkMap(t, d, m, !v.loose)
 			if after := hashDir(t, filepath.Dir(p)); after != before {
 				t.Errorf("the image files changed while we read them: sha256 %s before, %s after", before, after)
 			}

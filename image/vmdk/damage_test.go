@@ -156,6 +156,12 @@ func TestDamaged(t *testing.T) {
 			le.PutUint64(b[12:], 1<<40)
 			replaceText(t, b, "RW 81927 SPARSE", "RW 1 SPARSE") // keep the descriptor consistent
 		}, "gdOffset"},
+		{"absurd-descriptor-offset", "monolithicSparse", "monolithicSparse.vmdk", func(t *testing.T, f files) {
+			le.PutUint64(f["monolithicSparse.vmdk"][28:], 1<<61)
+		}, "descriptorOffset"},
+		{"absurd-gd-offset", "monolithicSparse", "monolithicSparse.vmdk", func(t *testing.T, f files) {
+			le.PutUint64(f["monolithicSparse.vmdk"][56:], 1<<61)
+		}, "gdOffset"},
 		{"grain-size", "monolithicSparse", "monolithicSparse.vmdk", func(t *testing.T, f files) {
 			le.PutUint64(f["monolithicSparse.vmdk"][20:], 3)
 		}, "grainSize"},

@@ -35,7 +35,7 @@ func readDescriptor(r interface {
 	if n > maxDescriptor {
 		return nil, &FormatError{File: file, Off: off, Field: "descriptor", Msg: fmt.Sprintf("%d bytes, longer than %d", n, maxDescriptor)}
 	}
-	if off < 0 || off > size || n > size-off {
+	if off < 0 || n < 0 || off > size || n > size-off {
 		return nil, &FormatError{File: file, Off: off, Field: "descriptor", Msg: fmt.Sprintf("%d bytes at %#x run past the end of the file (%d bytes)", n, off, size)}
 	}
 	b := make([]byte, n)

@@ -110,8 +110,14 @@ func openSparse(r io.ReaderAt, size int64, file string) (*sparse, error) {
 	if h.gtes < 1 || h.gtes > maxGTEs {
 		return nil, s.errAt(44, "numGTEsPerGT", "%d is not between 1 and %d", h.gtes, maxGTEs)
 	}
-	if h.capacity > 1<<52/512 {
-		return nil, s.errAt(12, "capacity", "%d sectors is absurd", h.capacity)
+	for _, f := range []struct {
+		off  int64
+		name string
+		v    int64
+	}{{12, "capacity", h.capacity}, {28, "descriptorOffset", h.descOff}, {36, "descriptorSize", h.descSectors}, {56, "gdOffset", h.gdOff}} {
+		if f.v > 1<<52/512 {
+			return nil, s.errAt(f.off, f.name, "%d sectors is absurd", f.v)
+		}
 	}
 	if h.flags&flagCompressed != 0 && h.compression != compressDeflate {
 		return nil, &UnsupportedError{File: file, What: fmt.Sprintf("grain compression algorithm %d", h.compression), Advice: adviceConvert}
