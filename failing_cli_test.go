@@ -797,8 +797,9 @@ func TestRepairDiskGetsWorse(t *testing.T) {
 }
 
 // A failing disk whose md superblock cannot be read: the scan goes on. The
-// image is not grouped by metadata it could not read (metadata-unreadable,
-// not-in-set), the other member's set is checked, and the exit is 4, not 8.
+// image is not grouped by metadata it could not read (metadata-unreadable;
+// it is a set of its own), the other member's set is checked, and the exit
+// is 4, not 8.
 func TestFailingDiskMetadataUnreadable(t *testing.T) {
 	src := members(t, "md/md-1.2/c-stale-member-bitmap")
 	disk := eiofs.Serve(t, src[0], "m0.img", []eiofs.Range{{Off: 4096, Len: 512}}) // the 1.2 superblock
@@ -811,15 +812,31 @@ func TestFailingDiskMetadataUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var codes []string
-	for _, p := range rep.Problems {
+	all := rep.Problems
+	for _, st := range rep.Sets {
+		all = append(all, st.Problems...)
+	}
+	for _, p := range all {
 		if p.Member == disk.Path {
 			codes = append(codes, p.Code)
 		}
 	}
-	if !slices.Contains(codes, "metadata-unreadable") || !slices.Contains(codes, "not-in-set") {
+	if !slices.Contains(codes, "metadata-unreadable") {
 		t.Errorf("problems of the failing disk: %v", codes)
 	}
-	if len(rep.Sets) != 1 || len(rep.Sets[0].Members) != 1 || rep.Sets[0].Members[0].Path != src[1] {
+	// The md set holds the readable member only; the failing disk, not
+	// grouped by metadata it could not read, is a set of its own
+	// (unpaired: compared with nothing, never a repair source or target).
+	var md, alone *report.Set
+	for i := range rep.Sets {
+		switch {
+		case rep.Sets[i].Metadata == "md-1.2":
+			md = &rep.Sets[i]
+		case len(rep.Sets[i].Members) == 1 && rep.Sets[i].Members[0].Path == disk.Path:
+			alone = &rep.Sets[i]
+		}
+	}
+	if md == nil || len(md.Members) != 1 || md.Members[0].Path != src[1] || alone == nil || alone.Verdict != report.VerdictUnpaired {
 		t.Errorf("sets %+v", rep.Sets)
 	}
 }

@@ -161,6 +161,8 @@ type htmlSet struct {
 	Ranges       htmlRanges
 	Files        []htmlFile
 	FilesMore    string
+	Salvage      []string // unreadable, recovered and lost, in words
+	LostFiles    []string // files and structures with lost data
 	Bitmap       *htmlBitmap
 	Problems     []htmlProblem
 	Repair       *htmlRepair
@@ -456,6 +458,8 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 	if s.FilesUnlisted > 0 {
 		v.FilesMore = "... and " + count(s.FilesUnlisted, "byte", "bytes") + " in files not listed"
 	}
+	v.Salvage = htmlTexts(salvageLines(s, memberLabels(s.Members).of))
+	v.LostFiles = htmlTexts(lostFiles(s))
 
 	if b := s.Bitmap; b != nil {
 		hb := &htmlBitmap{
@@ -857,6 +861,14 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </table></div>
 {{- with .FilesMore}}
 <p class="muted">{{.}}</p>
+{{- end}}
+{{- end}}
+{{- if .Salvage}}
+<h3>Unreadable data</h3>
+{{template "list" .Salvage}}
+{{- if .LostFiles}}
+<h4>Files with lost data: {{len .LostFiles}}</h4>
+{{template "list" .LostFiles}}
 {{- end}}
 {{- end}}
 {{- with .Bitmap}}

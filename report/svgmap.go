@@ -168,9 +168,25 @@ func mapMarks(s *Set, rs []Range, names func(string) string) ([]string, []MapMar
 			}
 		}
 	}
-	// Extents of the model drawn as marks of their own kind: one line
-	// each (with the kind in markKinds). Per member, on its row:
-	//   marks = append(marks, extentMarks(i, "unreadable", m.Unreadable, "unreadable")...)
+	// Extents of the model drawn as marks of their own kind: what each
+	// member could not read, on its row, then the lost ranges (no good
+	// copy) on the rows of the members that could not read them.
+	for i, m := range s.Members {
+		var ex []Extent
+		for _, u := range m.Unreadable.List {
+			if u.VolumeOffset != nil {
+				ex = append(ex, Extent{Offset: *u.VolumeOffset, Length: u.Length})
+			}
+		}
+		marks = append(marks, extentMarks(i, "unreadable", ex, "unreadable on "+names(m.Path))...)
+	}
+	for _, l := range s.Lost {
+		for _, m := range l.Unreadable {
+			if row, ok := index[m]; ok {
+				marks = append(marks, extentMarks(row, "lost", []Extent{{Offset: l.VolumeOffset, Length: l.Length}}, "lost (no good copy)")...)
+			}
+		}
+	}
 	if b := s.Bitmap; b != nil && len(b.DirtyExtents) > 0 {
 		rows = append(rows, "bitmap of "+names(b.Member))
 		marks = append(marks, extentMarks(len(rows)-1, "dirty", b.DirtyExtents, "dirty chunks")...)

@@ -250,6 +250,15 @@ func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 		p.blank()
 		p.files(s.Files, s.FilesUnlisted)
 	}
+	if sl := salvageLines(s, lab.of); len(sl) > 0 {
+		p.blank()
+		p.line(2, "Unreadable data:")
+		p.bullets(4, textsOf(sl))
+		if lf := lostFiles(s); len(lf) > 0 {
+			p.line(2, "Files with lost data: %d", len(lf))
+			p.bullets(4, textsOf(lf))
+		}
+	}
 
 	if b := s.Bitmap; b != nil {
 		p.blank()
@@ -978,4 +987,13 @@ func hiveText(h Input, path func(string) string) string {
 		s += fmt.Sprintf(", %s %s", text(alg), text(h.Hashes[alg]))
 	}
 	return s + ")"
+}
+
+// textsOf quotes each line for the terminal.
+func textsOf(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = text(s)
+	}
+	return out
 }
