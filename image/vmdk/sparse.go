@@ -132,7 +132,7 @@ func openSparse(r io.ReaderAt, size int64, file string) (*sparse, error) {
 			return nil, s.errAt(56, "gdOffset", "the grain directory (%d entries at sector %d) is not inside the file (%d bytes)", s.gdN, h.gdOff, size)
 		}
 	}
-	s.gts = newLRU[*gtable](gtCacheEntries)
+	s.gts = newLRU[*gtable](int(max(gtCacheBytes/(4*s.gtes), 4)))
 	s.grains = newLRU[[]byte](int(max(grainCacheBytes/s.grain, 2)))
 	return s, nil
 }

@@ -83,7 +83,7 @@ const (
 	maxParentDepth  = 16
 	gdAtEnd         = 0xffffffffffffffff
 
-	gtCacheEntries   = 2048    // grain tables (2 KiB each at 512 entries)
+	gtCacheBytes     = 4 << 20 // grain tables (2 KiB each at 512 entries)
 	grainCacheBytes  = 4 << 20 // decompressed grains kept for partial reads
 	flagNewlineTest  = 0x1
 	flagZeroGrain    = 0x4
