@@ -286,3 +286,28 @@ func TestUnsupported(t *testing.T) {
 		})
 	}
 }
+
+// TestUnclean: the unclean-shutdown flag is a warning; the disk reads as
+// before.
+func TestUnclean(t *testing.T) {
+	b, err := os.ReadFile(variantNamed(t, "monolithicSparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bytes.Clone(b)
+	c[72] = 1
+	d, err := Open(bytes.NewReader(c), int64(len(c)), "x.vmdk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(d.Warnings(), "\n"); !strings.Contains(w, "unclean shutdown flag is set in x.vmdk") {
+		t.Errorf("Warnings() = %q", w)
+	}
+	d0, err := Open(bytes.NewReader(b), int64(len(b)), "x.vmdk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := readSHA(t, d, d.Size(), 1<<20), readSHA(t, d0, d0.Size(), 1<<20); a != b {
+		t.Errorf("sha256 %s, want %s", a, b)
+	}
+}

@@ -54,9 +54,7 @@ type sparse struct {
 	gdOff int64 // bytes
 	gdN   int64 // grain directory entries
 
-	mu     sync.Mutex
-	gts    *lru[*gtable]
-	grains *lru[[]byte] // decompressed grains, by marker offset
+	c *cache // shared by the extents of a Disk
 }
 
 type gtable struct {
@@ -68,8 +66,8 @@ func (s *sparse) errAt(off int64, field, format string, a ...any) error {
 	return &FormatError{File: s.file, Off: off, Field: field, Msg: fmt.Sprintf(format, a...)}
 }
 
-func openSparse(r io.ReaderAt, size int64, file string) (*sparse, error) {
-	s := &sparse{r: r, size: size, file: file}
+func openSparse(r io.ReaderAt, size int64, file string, c *cache) (*sparse, error) {
+	s := &sparse{r: r, size: size, file: file, c: c}
 	if size < 512 {
 		return nil, s.errAt(0, "header", "file is %d bytes, shorter than a sparse extent header (512)", size)
 	}
@@ -132,8 +130,6 @@ func openSparse(r io.ReaderAt, size int64, file string) (*sparse, error) {
 			return nil, s.errAt(56, "gdOffset", "the grain directory (%d entries at sector %d) is not inside the file (%d bytes)", s.gdN, h.gdOff, size)
 		}
 	}
-	s.gts = newLRU[*gtable](gtCacheEntries)
-	s.grains = newLRU[[]byte](int(max(grainCacheBytes/s.grain, 2)))
 	return s, nil
 }
 
@@ -145,9 +141,9 @@ func (i gtField) String() string { return fmt.Sprintf("grain table entry %d", in
 
 // table returns grain table i (e nil when its GD entry is 0).
 func (s *sparse) table(i int64) (*gtable, error) {
-	s.mu.Lock()
-	t, ok := s.gts.get(i)
-	s.mu.Unlock()
+	s.c.mu.Lock()
+	t, ok := s.c.gts.get(cacheKey{s, i})
+	s.c.mu.Unlock()
 	if ok {
 		return t, nil
 	}
@@ -171,9 +167,9 @@ func (s *sparse) table(i int64) (*gtable, error) {
 			t.e[j] = le.Uint32(buf[4*j:])
 		}
 	}
-	s.mu.Lock()
-	s.gts.put(i, t)
-	s.mu.Unlock()
+	s.c.mu.Lock()
+	s.c.gts.put(cacheKey{s, i}, t, 64+4*int64(len(t.e)))
+	s.c.mu.Unlock()
 	return t, nil
 }
 
@@ -237,9 +233,9 @@ func (s *sparse) grainAt(p []byte, pc piece, ahead batch) error {
 	if pc.goff == 0 && int64(len(p)) == s.grain {
 		return s.decode(p, pc)
 	}
-	s.mu.Lock()
-	g, ok := s.grains.get(pc.host)
-	s.mu.Unlock()
+	s.c.mu.Lock()
+	g, ok := s.c.grains.get(cacheKey{s, pc.host})
+	s.c.mu.Unlock()
 	if ok {
 		copy(p, g[pc.goff:])
 		return nil
@@ -249,9 +245,9 @@ func (s *sparse) grainAt(p []byte, pc piece, ahead batch) error {
 		return err
 	}
 	copy(p, out[pc.goff:])
-	s.mu.Lock()
-	s.grains.put(pc.host, out)
-	s.mu.Unlock()
+	s.c.mu.Lock()
+	s.c.grains.put(cacheKey{s, pc.host}, out, s.grain)
+	s.c.mu.Unlock()
 	return nil
 }
 

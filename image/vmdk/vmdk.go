@@ -83,8 +83,8 @@ const (
 	maxParentDepth  = 16
 	gdAtEnd         = 0xffffffffffffffff
 
-	gtCacheEntries   = 2048    // grain tables (2 KiB each at 512 entries)
-	grainCacheBytes  = 4 << 20 // decompressed grains kept for partial reads
+	gtCacheBytes     = 4 << 20 // grain tables per Disk (2 KiB each at 512 entries)
+	grainCacheBytes  = 4 << 20 // decompressed grains per Disk, kept for partial reads
 	flagNewlineTest  = 0x1
 	flagZeroGrain    = 0x4
 	flagCompressed   = 0x10000
@@ -172,7 +172,7 @@ func openChain(r io.ReaderAt, size int64, name string, open OpenFunc, chain []st
 	var desc *descriptor
 	switch {
 	case len(head) >= 4 && string(head[:4]) == sparseMagic:
-		sp, err := openSparse(r, size, name)
+		sp, err := openSparse(r, size, name, newCache())
 		if err != nil {
 			return nil, err
 		}
@@ -237,6 +237,7 @@ func (d *Disk) openExtents(desc *descriptor, open OpenFunc) error {
 	if len(desc.extents) == 0 {
 		return &FormatError{File: d.name, Off: 0, Field: "descriptor", Msg: "no extent lines"}
 	}
+	c := newCache()
 	for _, e := range desc.extents {
 		x := &extent{typ: e.typ, file: e.file, start: d.size, n: e.sectors * 512}
 		if e.sectors > 1<<52/512-d.size/512 {
@@ -268,7 +269,7 @@ func (d *Disk) openExtents(desc *descriptor, open OpenFunc) error {
 				return &FormatError{File: e.file, Off: x.size, Field: "flat extent", Msg: fmt.Sprintf("the file is %d bytes, shorter than the %d bytes from byte %#x the descriptor %s gives it: truncated", x.size, x.n, x.off, d.name)}
 			}
 		case "SPARSE":
-			sp, err := openSparse(x.r, x.size, e.file)
+			sp, err := openSparse(x.r, x.size, e.file, c)
 			if err != nil {
 				return err
 			}
