@@ -4,10 +4,12 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -358,5 +360,45 @@ func TestE01ErrorSection(t *testing.T) {
 				t.Errorf("range %+v: the unreadable bytes were compared as data", r)
 			}
 		}
+	}
+}
+
+// TestWalkContainerParts: a directory holding containers made of several
+// files (a VMDK descriptor with its extents, a qcow2 with its backing
+// file, an E01 set, a split raw set) is walked to one image per disk: the
+// extents, backing file and later segments are parts of their container,
+// never images of their own (a flat extent read as raw would pair with its
+// own descriptor as a fake mirror).
+func TestWalkContainerParts(t *testing.T) {
+	raw := members(t, "md/md-1.2/b-stale-member")
+	dir := t.TempDir()
+	runTool(t, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", raw[0], filepath.Join(dir, "a.vmdk"))
+	runTool(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw[1], filepath.Join(dir, "base.qcow2"))
+	runTool(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", filepath.Join(dir, "b.qcow2"))
+	e01 := containerize(t, raw[0], dir, "e01-split")
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	code, out, stderr := mirrorchk(t, "plan", "--json", dir)
+	if code >= 8 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("plan --json: %v\n%s", err, out)
+	}
+	var images []string
+	for _, s := range p.Sets {
+		for _, im := range s.Images {
+			images = append(images, filepath.Base(im))
+		}
+	}
+	slices.Sort(images)
+	want := []string{"a.vmdk", "b.qcow2", filepath.Base(e01)}
+	slices.Sort(want)
+	if !slices.Equal(images, want) {
+		t.Errorf("files %v planned as images %v; want %v", names, images, want)
 	}
 }

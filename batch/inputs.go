@@ -54,6 +54,7 @@ var notImage = map[string]bool{
 	".csv": true, ".log": true, ".pdf": true, ".md5": true, ".sha1": true, ".sha256": true, ".sha512": true,
 	".sh": true, ".go": true, ".zst": true, ".gz": true, ".xz": true, ".bz2": true, ".zip": true, ".tar": true,
 	".7z": true, ".hivexsh": true, ".hive": true, ".yaml": true, ".yml": true, ".ini": true, ".cfg": true, ".doc": true, ".docx": true,
+	".map": true, ".mapfile": true, // GNU ddrescue mapfiles: read beside their image
 }
 
 // laterSegment matches the second and later segments of split raw

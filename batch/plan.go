@@ -142,16 +142,31 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 			if in.Images[i].Explicit && in.Images[j].Explicit {
 				return p, &scan.UsageError{Err: fmt.Errorf("%s and %s are the same image given twice", a.Path(), b.Path())}
 			}
+			// Keep the image that reads more files: a container's extent,
+			// segment or backing file found by the walk is part of it,
+			// never an image of its own (a VMDK's flat extent read as raw
+			// would pair with its own descriptor as a fake mirror).
+			keep, drop := i, j
+			reason := "duplicate"
+			if na, nb := len(a.Segments()), len(b.Segments()); na != nb {
+				reason = "part of a container"
+				if na < nb {
+					keep, drop = j, i
+				}
+			}
 			// What the manifest says of the file is kept, whichever
 			// way it was reached first.
-			x, y := &in.Images[i], in.Images[j]
+			x, y := &in.Images[keep], in.Images[drop]
 			if x.Case == "" && x.Set == "" && x.Hive == "" && x.Member == "" && x.Serial == "" && !x.Prefer {
 				x.Case, x.Set, x.Hive, x.Member, x.Serial, x.Prefer = y.Case, y.Set, y.Hive, y.Member, y.Serial, y.Prefer
 			}
-			b.Close()
-			p.Images[j] = nil
-			p.Skipped["duplicate"]++
-			in.Images[j].Err = errDuplicate
+			p.Images[drop].Close()
+			p.Images[drop] = nil
+			p.Skipped[reason]++
+			in.Images[drop].Err = errDuplicate
+			if drop == i {
+				break // a is gone
+			}
 		}
 	}
 	find := func(what, path string) (int, error) {
