@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mirrorchk/mirrorchk/internal/eiofs"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -172,7 +177,7 @@ func TestInterruptedBySignal(t *testing.T) {
 			if got := dirState(dir); !slices.Equal(got, []string{"fixed", "r.json"}) && !slices.Equal(got, []string{"r.json"}) {
 				t.Errorf("the report's directory holds %v", got)
 			}
-			if c.repair && rep.Sets != nil && len(rep.Sets) > 0 && rep.Sets[0].Repair != nil && rep.Sets[0].Repair.Status == "repaired" {
+			if c.repair && len(rep.Sets) > 0 && rep.Sets[0].Repair != nil && rep.Sets[0].Repair.Status == "repaired" {
 				t.Errorf("r.json says the cancelled repair was done: %+v", rep.Sets[0].Repair)
 			}
 			if c.repair {
@@ -184,5 +189,149 @@ func TestInterruptedBySignal(t *testing.T) {
 	}
 	if after := []string{fileSHA256(t, src[0]), fileSHA256(t, src[1])}; !slices.Equal(after, before) {
 		t.Errorf("inputs changed")
+	}
+}
+
+// openPTY opens a pseudo-terminal of cols columns: the master, which reads
+// what is written to the terminal, and the slave, the terminal a child
+// process writes to.
+func openPTY(t *testing.T, cols int) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("pseudo-terminal: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Fatalf("unlock pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Fatalf("pseudo-terminal slave: %v", err)
+	}
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: uint16(cols)}); err != nil {
+		t.Fatalf("pseudo-terminal size: %v", err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// termRun runs the built mirrorchk with stdout and stderr each on a
+// pseudo-terminal of cols columns when its flag says so, else on a pipe,
+// and returns the exit code and what each stream received (a terminal's
+// "\r\n" read as "\n").
+func termRun(t *testing.T, bin string, outTTY, errTTY bool, cols int, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var bufs [2]bytes.Buffer
+	var done []chan struct{}
+	var slaves []*os.File
+	for i, tty := range []bool{outTTY, errTTY} {
+		w := io.Writer(&bufs[i])
+		if tty {
+			m, s := openPTY(t, cols)
+			ch := make(chan struct{})
+			go func(b *bytes.Buffer) { io.Copy(b, m); close(ch) }(&bufs[i]) // ends with EIO when the last slave closes
+			done = append(done, ch)
+			slaves = append(slaves, s)
+			w = s
+		}
+		if i == 0 {
+			cmd.Stdout = w
+		} else {
+			cmd.Stderr = w
+		}
+	}
+	err := cmd.Start()
+	for _, s := range slaves {
+		s.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	for _, ch := range done {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the terminal was not closed")
+		}
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	fix := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+	return code, fix(bufs[0].String()), fix(bufs[1].String())
+}
+
+// widest is the longest line of s, in bytes (the text report is ASCII).
+func widest(s string) (int, string) {
+	n, line := 0, ""
+	for _, l := range strings.Split(s, "\n") {
+		if len(l) > n {
+			n, line = len(l), l
+		}
+	}
+	return n, line
+}
+
+// TestTerminalWidth runs the built mirrorchk on a pseudo-terminal of 80
+// columns: no line of the text report is wider than the terminal, while
+// on a pipe lines run to the default 100 columns (and some are wider than
+// 80, so the terminal's width is what held them); the progress bar is
+// drawn on stderr when stderr is a terminal, and never when it is not,
+// whatever stdout is.
+func TestTerminalWidth(t *testing.T) {
+	bin := builtMirrorchk(t)
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	// Slow enough for the bar to be drawn while the members are read.
+	disk := eiofs.ServeSlow(t, src[0], "m0.img", nil, 10*time.Millisecond)
+	args := []string{"scan", "--hash", "sha256", disk.Path, src[1]}
+	for _, c := range []struct {
+		name           string
+		outTTY, errTTY bool
+	}{
+		{"both on a terminal", true, true},
+		{"stdout on a terminal, stderr a pipe", true, false},
+		{"stdout a pipe, stderr on a terminal", false, true},
+		{"both pipes", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := termRun(t, bin, c.outTTY, c.errTTY, 80, args...)
+			if code != exitProblems || !strings.Contains(stdout, "\nVerdict: m0.img is current") {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%q", code, stdout, stderr)
+			}
+			n, line := widest(stdout)
+			switch {
+			case c.outTTY && n > 80:
+				t.Errorf("on a terminal of 80 columns a line is %d wide:\n%s", n, line)
+			case !c.outTTY && n > report.DefaultTextWidth:
+				t.Errorf("on a pipe a line is %d wide:\n%s", n, line)
+			case !c.outTTY && n <= 80:
+				t.Errorf("on a pipe no line is wider than 80 (widest %d): the terminal test shows nothing", n)
+			}
+			// The bar redraws one line: "\rscan  37% |████   | (34 MB/s) [0s:0s]".
+			if drawn := strings.Contains(stderr, "\rscan ") && strings.Contains(stderr, "% |"); drawn != c.errTTY {
+				t.Errorf("progress bar drawn %v with stderr a terminal %v:\n%q", drawn, c.errTTY, stderr)
+			}
+			for _, frame := range strings.Split(stderr, "\r") {
+				if w := utf8.RuneCountInString(frame); c.errTTY && w > 80 {
+					t.Errorf("a frame of the progress bar is %d columns on a terminal of 80: %q", w, frame)
+				}
+			}
+			if !c.errTTY && stderr != "" {
+				t.Errorf("stderr (a pipe) holds %q", stderr)
+			}
+		})
 	}
 }
