@@ -320,9 +320,15 @@ func TestTerminalWidth(t *testing.T) {
 			case !c.outTTY && n <= 80:
 				t.Errorf("on a pipe no line is wider than 80 (widest %d): the terminal test shows nothing", n)
 			}
-			// The bar redraws one line: "\rscan  37% |████   | (34 MB/s) [0s:0s]".
-			if drawn := strings.Contains(stderr, "\rscan ") && strings.Contains(stderr, "% |"); drawn != c.errTTY {
+			// The bar redraws one line naming the set and that its figures
+			// are per member: "\rscan: m0.img, m1.img, per member of 2  37% |████   | (34 MB/s) [0s:0s]".
+			if drawn := strings.Contains(stderr, "\rscan: m0.img, m1.img, per member of 2 ") && strings.Contains(stderr, "% |"); drawn != c.errTTY {
 				t.Errorf("progress bar drawn %v with stderr a terminal %v:\n%q", drawn, c.errTTY, stderr)
+			}
+			// The slow member is read at 12.8 MB/s at most; a rate beyond
+			// that is not one disk's.
+			if strings.Contains(stderr, "GB/s") {
+				t.Errorf("the progress bar shows a rate no disk here reaches:\n%q", stderr)
 			}
 			for _, frame := range strings.Split(stderr, "\r") {
 				if w := utf8.RuneCountInString(frame); c.errTTY && w > 80 {
