@@ -113,6 +113,12 @@ func TestInterruptedBySignal(t *testing.T) {
 		{"scan SIGTERM while reading", syscall.SIGTERM, false, reading},
 		{"repair SIGINT while reading", syscall.SIGINT, true, reading},
 		{"repair SIGTERM while writing", syscall.SIGTERM, true, writing},
+		// m0.img is written and verified, m1.img is being written: the set
+		// is not repaired, so neither stays.
+		{"repair SIGINT while writing m1", syscall.SIGINT, true, func(dir string) bool {
+			n := dirState(dir)
+			return slices.Contains(n, "m0.img") && slices.ContainsFunc(n, func(s string) bool { return strings.HasPrefix(s, ".m1.img.mirrorchk-partial-") })
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -183,6 +189,26 @@ func TestInterruptedBySignal(t *testing.T) {
 			if c.repair {
 				if got := dirState(out); len(got) != 0 {
 					t.Errorf("--out holds %v after the cancelled repair", got)
+				}
+			}
+			if c.repair && len(rep.Sets) > 0 && rep.Sets[0].Repair != nil {
+				for _, o := range rep.Sets[0].Repair.Outputs {
+					if o.Verified || o.Mapfile != "" {
+						t.Errorf("r.json keeps a removed output: %+v", o)
+					}
+				}
+			}
+			if strings.HasSuffix(c.name, "writing m1") {
+				// Ctrl-C, then the same command again: it repairs.
+				os.Remove(filepath.Join(dir, "r.json"))
+				rerun := exec.Command(bin, args...)
+				rerun.Dir = dir
+				b, err := rerun.CombinedOutput()
+				if code := rerun.ProcessState.ExitCode(); code != exitRepaired {
+					t.Errorf("rerun after the cancelled repair: exit %d (%v)\n%s", code, err, b)
+				}
+				if got := dirState(out); !slices.Equal(got, []string{"m0.img", "m1.img"}) {
+					t.Errorf("after the rerun --out holds %v", got)
 				}
 			}
 		})
