@@ -256,14 +256,18 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 				}
 			}
 			if err := repair.Write(cmd.Context(), p, repair.Options{Hashes: run.hashes, Progress: bar.progress, PlanID: planID}); err != nil {
+				// The set is not repaired: Write removed the partial file,
+				// and what it had already published of the set goes too, so
+				// that --out holds no half-repaired set and the same command
+				// run again starts clean.
+				unpublish(p)
 				if !repaired {
 					out.Done() // nothing published: no leftovers to clean
 				}
 				if cmd.Context().Err() != nil {
-					// Cancelled: the partial output is gone; the report says
-					// what was and was not written (failReport adds the
-					// cancellation).
-					rep.Sets[i].Repair = scan.RepairReport(p, false, "failed", "cancelled while writing; the partial output was removed")
+					// Cancelled: the report says what was and was not
+					// written (failReport adds the cancellation).
+					rep.Sets[i].Repair = scan.RepairReport(p, false, "failed", "cancelled while writing; nothing of this set was kept (the partial output and any output already written were removed)")
 				}
 				return 0, err
 			}
@@ -286,4 +290,27 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		return exitProblems, nil
 	}
 	return exitOK, nil
+}
+
+// unpublish removes the outputs and mapfiles of p that Write published
+// before it failed, and forgets what it recorded of them. They are this
+// run's own: PrepareOut made sure that none of these names existed.
+func unpublish(p *repair.Plan) {
+	dirs := map[string]bool{}
+	for _, o := range p.Outputs {
+		if o.Verified {
+			os.Remove(o.Path)
+		}
+		if o.Mapfile != "" {
+			os.Remove(o.Mapfile)
+		}
+		o.Hashes, o.DataSHA256, o.Verified, o.Mapfile, o.FSProblems = nil, "", false, "", nil
+		dirs[filepath.Dir(o.Path)] = true
+	}
+	for d := range dirs {
+		if f, err := os.Open(d); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
 }

@@ -280,6 +280,7 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 		ropt.OnSet = run.stream.set
 	}
 	bar := newBar(e, o, "scan")
+	bar.describe(plan.Sets, shard)
 	ropt.Progress = bar.progress
 	run.results, err = plan.Run(ctx, ropt)
 	bar.done()
@@ -569,6 +570,24 @@ func newBar(e *env, o scanOptions, what string) *bar {
 		progressbar.OptionClearOnFinish(),
 	)
 	return b
+}
+
+// describe labels the bar for the sets a run checks: the members of its
+// one set (the figures are then per member), or how many sets it checks
+// (the figures are then the bytes of every member of the sets started).
+func (b *bar) describe(sets []*batch.PlannedSet, shard int) {
+	var mine []*batch.PlannedSet
+	for _, ps := range sets {
+		if ps.Set != nil && ps.Err == nil && (shard < 0 || ps.Shard == shard) {
+			mine = append(mine, ps)
+		}
+	}
+	switch {
+	case len(mine) == 1:
+		b.onSet(0, 1, mine[0].Set)
+	case len(mine) > 1 && b.pb != nil:
+		b.pb.Describe(fmt.Sprintf("%s: %d sets, bytes of all their members", b.what, len(mine)))
+	}
 }
 
 // onSet starts the display of set i of n.

@@ -163,7 +163,7 @@ func TestScanFTOrphaned(t *testing.T) {
 			if code != exitProblems {
 				t.Fatalf("exit %d", code)
 			}
-			for _, want := range []string{"SET 1 OF 1: ft-mirror-0", "Name:          D:", imgs[c.stale], "stale",
+			for _, want := range []string{"SET 1 OF 1: " + filepath.Base(d0) + ", " + filepath.Base(d1), "ID:            ft-mirror-0", "Name:          D:", imgs[c.stale], "stale",
 				fmt.Sprintf("FT member %d (disk 0x%08X, partition at 32256) FtState=Orphaned", c.stale, c.staleSig)} {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("text report lacks %q:\n%s", want, stdout)

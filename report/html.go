@@ -350,7 +350,7 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 		Verdict:      orDash(htmlText(s.Verdict)),
 		VerdictClass: verdictClass(s.Verdict),
 		MemberCount:  len(s.Members),
-		Names:        setNames(s, name),
+		Names:        setNames(s, name, htmlText),
 		Bottom:       setBottom(r, s, name, htmlCommand),
 		Maps:         setMaps(s, name),
 	}

@@ -122,7 +122,7 @@ func (p *textPrinter) report(r *Report) {
 	if len(r.Sets) > 1 {
 		for i := range r.Sets {
 			s := &r.Sets[i]
-			p.line(2, "Set %d (%s): %s", i+1, setNames(s, memberLabels(s.Members).of), text(SetBottom(r, s).Verdict))
+			p.line(2, "Set %d (%s): %s", i+1, setNames(s, memberLabels(s.Members).of, text), text(SetBottom(r, s).Verdict))
 		}
 	}
 	p.blank()
@@ -178,9 +178,21 @@ func (p *textPrinter) provenance(r *Report) {
 	}
 }
 
-// setNames names a set for people: its member files, and its ID when
-// the metadata gives one.
-func setNames(s *Set, label func(string) string) string {
+// setNames names a set for people: its evidence (setFiles), and its ID
+// when the metadata gives one. str makes the case and ID printable for the
+// renderer.
+func setNames(s *Set, label func(string) string, str func(string) string) string {
+	n := setFiles(s, label, str)
+	if s.ID != "" && !strings.HasPrefix(s.ID, "adhoc-") {
+		n += "; " + str(s.ID)
+	}
+	return n
+}
+
+// setFiles names a set by its evidence: its member files, led by its
+// manifest case when it has one ("case c1: md0.img, md1.img"), since sets
+// of different cases may hold files of one name.
+func setFiles(s *Set, label func(string) string, str func(string) string) string {
 	var names []string
 	for _, m := range s.Members {
 		names = append(names, label(m.Path))
@@ -189,8 +201,8 @@ func setNames(s *Set, label func(string) string) string {
 	if n == "" {
 		n = "no members"
 	}
-	if s.ID != "" && !strings.HasPrefix(s.ID, "adhoc-") {
-		n += "; " + text(s.ID)
+	if s.Case != "" {
+		n = "case " + str(s.Case) + ": " + n
 	}
 	return n
 }
@@ -198,7 +210,7 @@ func setNames(s *Set, label func(string) string) string {
 func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 	lab := memberLabels(s.Members)
 	bottom := SetBottom(r, s)
-	p.line(0, "SET %d OF %d: %s", n, total, orDash(text(s.ID)))
+	p.line(0, "SET %d OF %d: %s", n, total, setFiles(s, lab.of, text))
 	p.line(2, "Verdict: %s", text(bottom.Verdict))
 	level := text(s.Level)
 	if level == "" {
@@ -209,6 +221,7 @@ func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 		disks = strconv.Itoa(s.RaidDisks)
 	}
 	p.fields(2,
+		"ID", orDash(text(s.ID)),
 		"Name", orDash(text(s.Name)),
 		"Metadata", orDash(text(s.Metadata)),
 		"Level", level,
