@@ -2,11 +2,11 @@ package ewf
 
 import (
 	"bytes"
-	"compress/zlib"
 	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"hash/adler32"
 	"io"
 	"runtime"

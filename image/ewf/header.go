@@ -1,9 +1,9 @@
 package ewf
 
 import (
-	"compress/zlib"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"strconv"
 	"strings"
