@@ -363,7 +363,11 @@ func setMaps(s *Set, names func(string) string) []htmlMap {
 	for _, r := range rs {
 		size = max(size, r.VolumeOffset+r.Length)
 	}
-	if size <= 0 || (len(rs) == 0 && (s.Bitmap == nil || len(s.Bitmap.DirtyExtents) == 0)) {
+	unread := len(s.Lost) > 0
+	for _, m := range s.Members {
+		unread = unread || len(m.Unreadable.List) > 0
+	}
+	if size <= 0 || (len(rs) == 0 && !unread && (s.Bitmap == nil || len(s.Bitmap.DirtyExtents) == 0)) {
 		return nil
 	}
 	rows, marks := mapMarks(s, rs, names)

@@ -61,3 +61,51 @@ func TestMapZoomGroups(t *testing.T) {
 		t.Errorf("$MFT zoom: the undecided range is not red on both rows")
 	}
 }
+
+// TestMapUnreadableAndLost: a member's unreadable ranges are marked on its
+// row and the lost ones on the rows of the members that could not read
+// them, each in its own colour with a title; the text and HTML reports
+// list the lost data and the files it belongs to.
+func TestMapUnreadableAndLost(t *testing.T) {
+	off := int64(3 << 20)
+	r := &Report{Schema: Schema, Sets: []Set{{
+		ID: "s", Verdict: VerdictDiverged, DataSize: 8 << 20,
+		Members: []Member{
+			{Path: "/e/m0.img", State: StateActive, Unreadable: Unreadable{Ranges: 1, Bytes: 4096, DataBytes: 4096, ReadErrorBytes: 4096,
+				List: []UnreadableRange{{Offset: off + 1<<20, VolumeOffset: &off, Length: 4096, Cause: CauseReadError}}}},
+			{Path: "/e/m1.img", State: StateStale},
+		},
+		Authority: Authority{Basis: BasisSetMetadata},
+		Lost:      []Salvage{{VolumeOffset: off, Length: 4096, Unreadable: []string{"/e/m0.img"}, Basis: "lost", Reason: "no copy"}},
+		LostRanges: 1, LostBytes: 4096,
+		FilesWithLostData: []File{{Path: "/docs/thesis.odt", FS: "ntfs", Bytes: 4096}},
+	}}}
+	s := &r.Sets[0]
+	maps := setMaps(s, func(p string) string { return baseName(p) })
+	if len(maps) == 0 || len(maps[0].Rows) < 2 {
+		t.Fatalf("maps %+v", maps)
+	}
+	row0 := string(maps[0].Rows[0].SVG)
+	for _, kind := range []string{"unreadable", "lost"} {
+		if !strings.Contains(row0, MarkColor(kind)) {
+			t.Errorf("m0's row has no %s mark (%s)", kind, MarkColor(kind))
+		}
+	}
+	if strings.Contains(string(maps[0].Rows[1].SVG), MarkColor("lost")) {
+		t.Errorf("m1 read the range, yet its row marks it lost")
+	}
+	var text, html strings.Builder
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	for what, out := range map[string]string{"text": text.String(), "html": html.String()} {
+		for _, want := range []string{"LOST: 4096 bytes", "/docs/thesis.odt", "Files with lost data: 1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s report lacks %q", what, want)
+			}
+		}
+	}
+}
