@@ -75,8 +75,8 @@ func TestMapUnreadableAndLost(t *testing.T) {
 				List: []UnreadableRange{{Offset: off + 1<<20, VolumeOffset: &off, Length: 4096, Cause: CauseReadError}}}},
 			{Path: "/e/m1.img", State: StateStale},
 		},
-		Authority: Authority{Basis: BasisSetMetadata},
-		Lost:      []Salvage{{VolumeOffset: off, Length: 4096, Unreadable: []string{"/e/m0.img"}, Basis: "lost", Reason: "no copy"}},
+		Authority:  Authority{Basis: BasisSetMetadata},
+		Lost:       []Salvage{{VolumeOffset: off, Length: 4096, Unreadable: []string{"/e/m0.img"}, Basis: "lost", Reason: "no copy"}},
 		LostRanges: 1, LostBytes: 4096,
 		FilesWithLostData: []File{{Path: "/docs/thesis.odt", FS: "ntfs", Bytes: 4096}},
 	}}}
