@@ -105,7 +105,8 @@ func TestHTMLNoSideScroll(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		r    *Report
-	}{{"stale-bitmap", sourced(staleBitmap)()}, {"filesystem", sourced(filesystem)()}, {"many-ranges", manyRanges(400)}, {"repair-written", sourced(repairWritten)()}} {
+	}{{"stale-bitmap", sourced(staleBitmap)()}, {"filesystem", sourced(filesystem)()}, {"many-ranges", manyRanges(400)}, {"repair-written", sourced(repairWritten)()},
+		{"container", withContainer(sourced(staleBitmap)())}} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := WriteHTML(&buf, c.r); err != nil {
@@ -138,4 +139,22 @@ func TestHTMLNoSideScroll(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withContainer gives r's first member an E01 container with long paths,
+// hashes and case metadata, as evidence names them.
+func withContainer(r *Report) *Report {
+	long := "/evidence/case-2026-0117-seized-server-room-b/rack-4/disk-bay-2/acquisition-2026-11-28/m0.E01"
+	h := strings.Repeat("0123456789abcdef", 4)
+	r.Sets[0].Members[0].Container = &Container{
+		Format: "EWF-E01", VirtualSize: r.Sets[0].Members[0].Size,
+		Files: []Input{{Path: long, Size: 88096, Hashes: map[string]string{"sha256": h}},
+			{Path: strings.Replace(long, ".E01", ".E02", 1), Size: 1 << 20, Hashes: map[string]string{"sha256": h}}},
+		StoredHashes: []StoredHash{{Algorithm: "md5", Stored: h[:32], Computed: h[:32], Status: "verified"},
+			{Algorithm: "sha1", Stored: h[:40], Computed: "ffff" + h[4:40], Status: "mismatch"}},
+		Acquisition: []KeyValue{{Key: "case number", Value: "2026-0117"}, {Key: "examiner", Value: "A. Examiner of the Digital Forensics Laboratory"},
+			{Key: "notes", Value: strings.Repeat("acquired from a failing disk with a hardware write blocker; ", 4)}},
+		Unreadable: []ByteRange{}, Warnings: []string{},
+	}
+	return r
 }
