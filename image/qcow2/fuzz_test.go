@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // FuzzQCOW2 opens and reads arbitrary bytes as a qcow2 image. Seeds are the
@@ -59,7 +61,7 @@ func FuzzQCOW2(f *testing.F) {
 				checkErr(t, err)
 				return
 			}
-			if !a && !allZero(buf[:m]) {
+			if !a && !diskfixture.AllZero(buf[:m]) {
 				t.Fatalf("unallocated run at %d reads non-zero bytes", off)
 			}
 			off += n
@@ -81,7 +83,7 @@ func TestSeeds(t *testing.T) {
 	seeds, _ := filepath.Glob("testdata/*.qcow2")
 	for _, s := range seeds {
 		b, _ := os.ReadFile(s)
-		if err := readAll(b, filepath.Base(s), osOpen("testdata")); err != nil {
+		if err := readAll(b, filepath.Base(s), diskfixture.OSOpen("testdata")); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seeds in testdata/ from qemu-img output")
@@ -59,12 +61,12 @@ func makeSeeds(t *testing.T) {
 	be := binary.BigEndian
 	zero := filepath.Join(dir, "zero.raw")
 	os.WriteFile(zero, make([]byte, 1<<20), 0o644)
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vpc", zero, "testdata/empty.vhd")
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", "testdata/parent.vhd", "16K")
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vpc", zero, "testdata/empty.vhd")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", "testdata/parent.vhd", "16K")
 	// Give the parent some content.
-	run(t, "qemu-io", "-f", "vpc", "-c", "write -P 0x5a 0 34816", "testdata/parent.vhd")
+	diskfixture.Run(t, "", "qemu-io", "-f", "vpc", "-c", "write -P 0x5a 0 34816", "testdata/parent.vhd")
 	small := filepath.Join(dir, "small.vhd")
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", small, "16K")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", small, "16K")
 	b, err := os.ReadFile(small)
 	if err != nil {
 		t.Fatal(err)

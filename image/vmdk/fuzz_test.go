@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // FuzzVMDK opens and reads arbitrary bytes as a VMDK. Seeds are the small
@@ -65,7 +67,7 @@ func FuzzVMDK(f *testing.F) {
 				checkErr(t, err)
 				return
 			}
-			if !a && !allZero(buf[:m]) {
+			if !a && !diskfixture.AllZero(buf[:m]) {
 				t.Fatalf("unallocated run at %d reads non-zero bytes", off)
 			}
 			off += n
