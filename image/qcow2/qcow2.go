@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mirrorchk/mirrorchk/image/internal/readahead"
 )
 
 // OpenFunc opens another file a container refers to (here a backing file).
@@ -130,9 +132,8 @@ type Disk struct {
 	backingName string
 	warnings    []string
 
+	ahead    readahead.Tracker[int64] // clusters being decompressed ahead of a sequential reader
 	mu       sync.Mutex
-	lastEnd  int64 // end of the last read with compressed clusters
-	ahead    batch // clusters being decompressed ahead of a sequential reader
 	l2cache  *lru[*l2table]
 	clusters *lru[[]byte] // decompressed clusters, keyed by host offset
 }
@@ -822,14 +823,8 @@ var cbufPool sync.Pool // *[]byte compressed input buffers
 // compressed fills p with the bytes of the compressed cluster pc from
 // pc.coff, taking it from ahead when it was decompressed ahead.
 func (d *Disk) compressed(p []byte, pc piece, ahead batch) error {
-	if f := ahead[pc.host]; f != nil && f.claimed.CompareAndSwap(false, true) {
-		<-f.done
-		if f.err != nil {
-			return f.err
-		}
-		copy(p, f.buf[pc.coff:])
-		putBuf(f.buf)
-		return nil
+	if ok, err := ahead.Take(pc.host, p, pc.coff); ok {
+		return err
 	}
 	if pc.coff == 0 && int64(len(p)) == d.cluster {
 		return d.decode(p, pc)

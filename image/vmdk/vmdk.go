@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mirrorchk/mirrorchk/image/internal/readahead"
 )
 
 // OpenFunc opens another file a container refers to (here an extent file
@@ -150,9 +152,7 @@ type Disk struct {
 	cid        string
 	warnings   []string
 
-	mu      sync.Mutex
-	lastEnd int64 // end of the last read with compressed grains
-	ahead   batch // grains being decompressed ahead of a sequential reader
+	ahead readahead.Tracker[grainKey] // grains being decompressed ahead of a sequential reader
 }
 
 // Open reads the VMDK held by r (size bytes, named name in messages): a
