@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -771,51 +770,9 @@ func (d *Disk) read(p []byte, off int64) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	return d.runJobs(jobs, d.readAhead(off, int64(len(p))))
-}
-
-// runJobs decompresses the compressed clusters of one read, in parallel
-// on up to GOMAXPROCS goroutines.
-func (d *Disk) runJobs(jobs []job, ahead batch) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if workers == 1 {
-		for _, j := range jobs {
-			if err := d.compressed(j.p, j.pc, ahead); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, len(jobs))
-	var next sync.Mutex
-	k := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next.Lock()
-				i := k
-				k++
-				next.Unlock()
-				if i >= len(jobs) {
-					return
-				}
-				errs[i] = d.compressed(jobs[i].p, jobs[i].pc, ahead)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// Decompress the compressed clusters of this read in parallel.
+	ahead := d.readAhead(off, int64(len(p)))
+	return readahead.Each(len(jobs), func(i int) error { return d.compressed(jobs[i].p, jobs[i].pc, ahead) })
 }
 
 var cbufPool sync.Pool // *[]byte compressed input buffers

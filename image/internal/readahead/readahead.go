@@ -137,3 +137,49 @@ func start[K comparable](pos, end int64, lookup Lookup[K]) Batch[K] {
 	}
 	return b
 }
+
+// Each calls f(i) for each i in [0, n), the decompressions of one read,
+// in parallel on up to GOMAXPROCS goroutines, and returns the error of the
+// lowest i that failed. On one goroutine (GOMAXPROCS 1 or n 1) the calls
+// run in order on the caller's and stop at the first error.
+func Each(n int, f func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers == 1 {
+		for i := range n {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, n)
+	var mu sync.Mutex
+	k := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := k
+				k++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				errs[i] = f(i)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

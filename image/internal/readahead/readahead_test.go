@@ -3,6 +3,7 @@ package readahead
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -125,4 +126,37 @@ func keys(b Batch[int64]) []int64 {
 		k = append(k, x)
 	}
 	return k
+}
+
+func TestEach(t *testing.T) {
+	errA, errB := errors.New("a"), errors.New("b")
+	for _, procs := range []int{1, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		var calls atomic.Int64
+		done := make([]bool, 100)
+		err := Each(100, func(i int) error {
+			calls.Add(1)
+			done[i] = true
+			switch i {
+			case 30:
+				return errA
+			case 70:
+				return errB
+			}
+			return nil
+		})
+		runtime.GOMAXPROCS(old)
+		if err != errA {
+			t.Errorf("GOMAXPROCS %d: Each = %v, want the error of the lowest index (a)", procs, err)
+		}
+		if procs == 1 && (calls.Load() != 31 || done[31]) {
+			t.Errorf("GOMAXPROCS 1: %d calls, want 31 (stop at the first error)", calls.Load())
+		}
+		if procs > 1 && calls.Load() != 100 {
+			t.Errorf("GOMAXPROCS %d: %d calls, want 100", procs, calls.Load())
+		}
+	}
+	if err := Each(0, func(int) error { t.Fatal("called for n 0"); return nil }); err != nil {
+		t.Error(err)
+	}
 }
