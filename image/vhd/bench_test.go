@@ -1,7 +1,6 @@
 package vhd
 
 import (
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -17,15 +16,7 @@ func BenchmarkRead(b *testing.B) {
 	b.Run("raw-baseline", func(b *testing.B) {
 		// The same reads from the raw file itself: the floor.
 		f, size := diskfixture.OpenFile(b, raw)
-		buf := make([]byte, 1<<20)
-		b.SetBytes(size)
-		for b.Loop() {
-			for off := int64(0); off < size; off += int64(len(buf)) {
-				if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-					b.Fatal(err)
-				}
-			}
-		}
+		diskfixture.BenchRead(b, f, size, nil)
 	})
 	for _, v := range []string{"dynamic", "fixed"} {
 		path := diskfixture.Convert(b, "vpc", raw, filepath.Join(diskfixture.Dir(), "bench-"+v+".vhd"), "subformat="+v)
@@ -35,15 +26,7 @@ func BenchmarkRead(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			buf := make([]byte, 1<<20)
-			b.SetBytes(d.Size())
-			for b.Loop() {
-				for off := int64(0); off < d.Size(); off += int64(len(buf)) {
-					if _, err := d.ReadAt(buf, off); err != nil && err != io.EOF {
-						b.Fatal(err)
-					}
-				}
-			}
+			diskfixture.BenchRead(b, d, d.Size(), nil)
 		})
 	}
 }

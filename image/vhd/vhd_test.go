@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf16"
 
@@ -105,33 +104,7 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, want)
-}
-
-// readConcurrently reads d from 4 goroutines at once, at different offsets
-// and sizes, and compares with want.
-func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
-				n, err := d.ReadAt(buf, off)
-				if err != nil && err != io.EOF {
-					t.Error(err)
-					return
-				}
-				if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
-					t.Errorf("goroutine %d: bytes at %d differ", g, off)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	diskfixture.ReadConcurrently(t, d, want)
 }
 
 // footerOf returns the offset of the footer copy at 0 and the footer at
@@ -319,7 +292,7 @@ func TestDifferencing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
+	diskfixture.ReadConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Extent: allocated where the child holds sectors or the parent has
 	// data; the parent's map comes from qemu-img.
 	pm := diskfixture.QemuMap(t, parent, "vpc")
