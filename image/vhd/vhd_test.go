@@ -202,32 +202,6 @@ func uniqueID(t *testing.T, path string) ([16]byte, uint32) {
 	return f.UniqueID, f.Timestamp
 }
 
-// pyvhdiSHA reads child (with its parent) through libvhdi, an independent
-// reader of differencing VHD and VHDX, and returns the sha256 and size.
-func pyvhdiSHA(t *testing.T, child, parent string) (string, int64) {
-	t.Helper()
-	diskfixture.RequirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-c = pyvhdi.file(); c.open(sys.argv[1])
-if len(sys.argv) > 2:
-    p = pyvhdi.file(); p.open(sys.argv[2]); c.set_parent(p)
-h = hashlib.sha256(); size = c.get_media_size(); off = 0
-while off < size:
-    b = c.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest(), size)
-`
-	args := []string{"-c", script, child}
-	if parent != "" {
-		args = append(args, parent)
-	}
-	out := strings.Fields(string(diskfixture.Run(t, "", "/usr/bin/python3", args...)))
-	var size int64
-	fmt.Sscan(out[1], &size)
-	return out[0], size
-}
-
 // diffFixture builds parent p.vhd (qemu-img convert of the FAT image) and
 // child c.vhd in dir, with writes, and the expected raw content (the parent's
 // raw conversion written at the same places with qemu-io).
@@ -265,7 +239,7 @@ func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(diskfixture.Dir(), "diff")
 	parent, child, want, written := diffFixture(t, dir, "fat")
 	// The derived child is a valid differencing VHD for libvhdi too.
-	if got, size := pyvhdiSHA(t, child, parent); got != want {
+	if got, size := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s (%d bytes), want %s", got, size, want)
 	}
 	hashes := []string{diskfixture.FileSHA(t, child), diskfixture.FileSHA(t, parent)}
@@ -540,19 +514,7 @@ func TestChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// libvhdi: the grandchild with the child (itself with the parent) set.
-	diskfixture.RequirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-p = pyvhdi.file(); p.open(sys.argv[3])
-c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
-g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
-h = hashlib.sha256(); size = g.get_media_size(); off = 0
-while off < size:
-    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	if got := strings.TrimSpace(string(diskfixture.Run(t, "", "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, grand, child, parent); got != want {
 		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
 	}
 	f, size := diskfixture.OpenFile(t, grand)
@@ -691,7 +653,7 @@ print(any(f.read_buffer_at_offset(512, 0)))`, path)
 func TestDifferencingNTFS(t *testing.T) {
 	dir := filepath.Join(diskfixture.Dir(), "diff-ntfs")
 	parent, child, want, _ := diffFixture(t, dir, "ntfs")
-	if got, _ := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
 	f, size := diskfixture.OpenFile(t, child)

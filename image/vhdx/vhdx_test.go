@@ -380,28 +380,10 @@ func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, 
 	return parent, child, diskfixture.FileSHA(t, exp), written
 }
 
-// pyvhdiSHA reads child (with its parent) through libvhdi, an independent
-// reader of differencing VHDX, and returns the sha256.
-func pyvhdiSHA(t *testing.T, child, parent string) string {
-	t.Helper()
-	diskfixture.RequirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-c = pyvhdi.file(); c.open(sys.argv[1])
-p = pyvhdi.file(); p.open(sys.argv[2]); c.set_parent(p)
-h = hashlib.sha256(); size = c.get_media_size(); off = 0
-while off < size:
-    b = c.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	return strings.TrimSpace(string(diskfixture.Run(t, "", "/usr/bin/python3", "-c", script, child, parent)))
-}
-
 func TestDifferencing(t *testing.T) {
 	dir := filepath.Join(diskfixture.Dir(), "diff")
 	parent, child, want, written := diffFixture(t, dir, "fat")
-	if got := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
 	hashes := []string{diskfixture.FileSHA(t, child), diskfixture.FileSHA(t, parent)}
@@ -710,19 +692,7 @@ func TestChain(t *testing.T) {
 	if err := os.WriteFile(grand, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	diskfixture.RequirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-p = pyvhdi.file(); p.open(sys.argv[3])
-c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
-g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
-h = hashlib.sha256(); size = g.get_media_size(); off = 0
-while off < size:
-    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	if got := strings.TrimSpace(string(diskfixture.Run(t, "", "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, grand, child, parent); got != want {
 		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
 	}
 	f, size := diskfixture.OpenFile(t, grand)
@@ -812,7 +782,7 @@ func TestInterleave(t *testing.T) {
 func TestDifferencingNTFS(t *testing.T) {
 	dir := filepath.Join(diskfixture.Dir(), "diff-ntfs")
 	parent, child, want, _ := diffFixture(t, dir, "ntfs")
-	if got := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
 	f, size := diskfixture.OpenFile(t, child)

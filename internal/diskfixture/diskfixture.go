@@ -229,20 +229,13 @@ func OSOpen(dir string) func(name string) (io.ReaderAt, int64, error) {
 
 // Opener is OSOpen whose files are closed when the test ends.
 func Opener(tb testing.TB, dir string) func(name string) (io.ReaderAt, int64, error) {
+	open := OSOpen(dir)
 	return func(name string) (io.ReaderAt, int64, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
+		r, size, err := open(name)
+		if f, ok := r.(*os.File); ok {
+			tb.Cleanup(func() { f.Close() })
 		}
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, 0, err
-		}
-		tb.Cleanup(func() { f.Close() })
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, 0, err
-		}
-		return f, fi.Size(), nil
+		return r, size, err
 	}
 }
 
@@ -279,4 +272,37 @@ func HashDir(tb testing.TB, dir string) string {
 		fmt.Fprintf(h, "%s %s\n", e.Name(), FileSHA(tb, filepath.Join(dir, e.Name())))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// PyvhdiSHA reads the differencing chain through libvhdi's Python binding
+// (pyvhdi), an independent reader of VHD and VHDX, and returns the sha256
+// and size of the first disk of chain; each further name is the parent of
+// the one before it.
+func PyvhdiSHA(tb testing.TB, chain ...string) (string, int64) {
+	tb.Helper()
+	RequirePyvhdi(tb)
+	script := `
+import hashlib, sys, pyvhdi
+chain = []
+for n in reversed(sys.argv[1:]):
+    f = pyvhdi.file(); f.open(n)
+    if chain:
+        f.set_parent(chain[-1])
+    chain.append(f)
+c = chain[-1]
+h = hashlib.sha256(); size = c.get_media_size(); off = 0
+while off < size:
+    b = c.read_buffer_at_offset(min(1 << 20, size - off), off)
+    h.update(b); off += len(b)
+print(h.hexdigest(), size)
+`
+	out := strings.Fields(string(Run(tb, "", "/usr/bin/python3", append([]string{"-c", script}, chain...)...)))
+	var size int64
+	if len(out) != 2 {
+		tb.Fatalf("pyvhdi printed %q, want a sha256 and a size", out)
+	}
+	if _, err := fmt.Sscan(out[1], &size); err != nil {
+		tb.Fatalf("pyvhdi size %q: %v", out[1], err)
+	}
+	return out[0], size
 }
