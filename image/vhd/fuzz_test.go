@@ -136,31 +136,6 @@ func FuzzVHD(f *testing.F) {
 			}
 			return
 		}
-		buf := make([]byte, 64<<10)
-		off := int64(0)
-		for range 64 {
-			if off >= d.Size() {
-				break
-			}
-			a, n, err := d.Extent(off)
-			if err != nil {
-				return
-			}
-			if n <= 0 || n > d.Size()-off {
-				t.Fatalf("Extent(%d) = %v, %d", off, a, n)
-			}
-			m := min(n, int64(len(buf)))
-			k, err := d.ReadAt(buf[:m], off)
-			if err != nil && err != io.EOF {
-				return
-			}
-			if int64(k) != m {
-				t.Fatalf("ReadAt(%d) read %d of %d bytes without an error", off, k, m)
-			}
-			if !a && !allZero(buf[:m]) {
-				t.Fatalf("unallocated run at %d does not read as zeros", off)
-			}
-			off += n
-		}
+		diskfixture.WalkExtents(t, d, nil)
 	})
 }

@@ -61,3 +61,42 @@ func BenchRead(b *testing.B, r io.ReaderAt, size int64, extent func(off int64) (
 		}
 	}
 }
+
+// WalkExtents is the body of a reader's fuzz test once Open accepted the
+// input: it follows the first 64 runs of d.Extent, reading up to 64 KiB
+// of each. Extent must make progress inside the disk, ReadAt must read all
+// it is asked or say why, and an unallocated run must read as zeros. An
+// error of Extent or ReadAt ends the walk; check, when not nil, is given
+// it first (to assert the reader's error types).
+func WalkExtents(t *testing.T, d ExtentDisk, check func(*testing.T, error)) {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	off := int64(0)
+	for i := 0; i < 64 && off < d.Size(); i++ {
+		a, n, err := d.Extent(off)
+		if err != nil {
+			if check != nil {
+				check(t, err)
+			}
+			return
+		}
+		if n <= 0 || n > d.Size()-off {
+			t.Fatalf("Extent(%d) = %v, %d", off, a, n)
+		}
+		m := min(n, int64(len(buf)))
+		k, err := d.ReadAt(buf[:m], off)
+		if err != nil && err != io.EOF {
+			if check != nil {
+				check(t, err)
+			}
+			return
+		}
+		if int64(k) != m {
+			t.Fatalf("ReadAt(%d) read %d of %d bytes without an error", off, k, m)
+		}
+		if !a && !AllZero(buf[:m]) {
+			t.Fatalf("unallocated run at %d does not read as zeros", off)
+		}
+		off += n
+	}
+}
