@@ -100,3 +100,25 @@ func WalkExtents(t *testing.T, d ExtentDisk, check func(*testing.T, error)) {
 		off += n
 	}
 }
+
+// ConcurrentSHA reads the whole disk r (size bytes) from four goroutines
+// at once, each with its own read size (64 KiB + 512*i), and fails unless
+// each one's sha256 is want.
+func ConcurrentSHA(t *testing.T, r io.ReaderAt, size int64, want string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	got := make([]string, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = ReadSHA(t, r, size, 64<<10+512*i)
+		}()
+	}
+	wg.Wait()
+	for i, g := range got {
+		if g != want {
+			t.Errorf("reader %d: sha256 %s, want %s", i, g, want)
+		}
+	}
+}
