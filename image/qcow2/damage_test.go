@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,22 +22,7 @@ func readAll(b []byte, name string, open OpenFunc) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < d.Size(); {
-		a, n, err := d.Extent(off)
-		if err != nil {
-			return err
-		}
-		if a {
-			for o := off; o < off+n; o += int64(len(buf)) {
-				if _, err := d.ReadAt(buf[:min(int64(len(buf)), off+n-o)], o); err != nil && err != io.EOF {
-					return err
-				}
-			}
-		}
-		off += n
-	}
-	return nil
+	return diskfixture.ReadAllocated(d)
 }
 
 // firstL2 returns the file offset of the first L2 table of a qcow2 image

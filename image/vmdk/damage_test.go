@@ -20,22 +20,7 @@ func readAll(r io.ReaderAt, size int64, name string, open OpenFunc) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < d.Size(); {
-		a, n, err := d.Extent(off)
-		if err != nil {
-			return err
-		}
-		if a {
-			for o := off; o < off+n; o += int64(len(buf)) {
-				if _, err := d.ReadAt(buf[:min(int64(len(buf)), off+n-o)], o); err != nil && err != io.EOF {
-					return err
-				}
-			}
-		}
-		off += n
-	}
-	return nil
+	return diskfixture.ReadAllocated(d)
 }
 
 // firstGTE returns the file offset of the first grain table entry of a

@@ -122,3 +122,24 @@ func ConcurrentSHA(t *testing.T, r io.ReaderAt, size int64, want string) {
 		}
 	}
 }
+
+// ReadAllocated reads the whole disk d, 1 MiB at a time, only where Extent
+// says it is allocated, and returns the first error.
+func ReadAllocated(d ExtentDisk) error {
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < d.Size(); {
+		a, n, err := d.Extent(off)
+		if err != nil {
+			return err
+		}
+		if a {
+			for o := off; o < off+n; o += int64(len(buf)) {
+				if _, err := d.ReadAt(buf[:min(int64(len(buf)), off+n-o)], o); err != nil && err != io.EOF {
+					return err
+				}
+			}
+		}
+		off += n
+	}
+	return nil
+}
