@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 var be = binary.BigEndian
@@ -21,22 +22,7 @@ func readAll(b []byte, name string, open OpenFunc) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < d.Size(); {
-		a, n, err := d.Extent(off)
-		if err != nil {
-			return err
-		}
-		if a {
-			for o := off; o < off+n; o += int64(len(buf)) {
-				if _, err := d.ReadAt(buf[:min(int64(len(buf)), off+n-o)], o); err != nil && err != io.EOF {
-					return err
-				}
-			}
-		}
-		off += n
-	}
-	return nil
+	return diskfixture.ReadAllocated(d)
 }
 
 // firstL2 returns the file offset of the first L2 table of a qcow2 image
@@ -161,13 +147,13 @@ func TestDamaged(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "x.qcow2"), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			base := filepath.Join(tmpDir, "backing", "base.qcow2")
+			base := filepath.Join(diskfixture.Dir(), "backing", "base.qcow2")
 			if bb, err := os.ReadFile(base); err == nil {
 				os.WriteFile(filepath.Join(dir, "base.qcow2"), bb, 0o644)
 			}
 			var ms0, ms1 runtime.MemStats
 			runtime.ReadMemStats(&ms0)
-			err := readAll(b, "x.qcow2", osOpen(dir))
+			err := readAll(b, "x.qcow2", diskfixture.OSOpen(dir))
 			runtime.ReadMemStats(&ms1)
 			var fe *FormatError
 			if !errors.As(err, &fe) {
@@ -250,7 +236,7 @@ func TestDirtyCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := readSHA(t, d0, d0.Size(), 1<<20)
+	want := diskfixture.ReadSHA(t, d0, d0.Size(), 1<<20)
 	c := bytes.Clone(b)
 	be.PutUint64(c[72:], incDirty|incCorrupt)
 	d, err := Open(bytes.NewReader(c), int64(len(c)), "x.qcow2", nil)
@@ -261,7 +247,7 @@ func TestDirtyCorrupt(t *testing.T) {
 	if !strings.Contains(w, "dirty bit is set") || !strings.Contains(w, "corrupt bit is set") {
 		t.Errorf("Warnings() = %q, want the dirty and corrupt bits", w)
 	}
-	if got := readSHA(t, d, d.Size(), 1<<20); got != want {
+	if got := diskfixture.ReadSHA(t, d, d.Size(), 1<<20); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }

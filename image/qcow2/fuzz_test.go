@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // FuzzQCOW2 opens and reads arbitrary bytes as a qcow2 image. Seeds are the
@@ -43,27 +45,7 @@ func FuzzQCOW2(f *testing.F) {
 			checkErr(t, err)
 			return
 		}
-		buf := make([]byte, 64<<10)
-		off := int64(0)
-		for i := 0; i < 64 && off < d.Size(); i++ {
-			a, n, err := d.Extent(off)
-			if err != nil {
-				checkErr(t, err)
-				return
-			}
-			if n <= 0 || n > d.Size()-off {
-				t.Fatalf("Extent(%d) = %v, %d", off, a, n)
-			}
-			m := min(n, int64(len(buf)))
-			if _, err := d.ReadAt(buf[:m], off); err != nil && err != io.EOF {
-				checkErr(t, err)
-				return
-			}
-			if !a && !allZero(buf[:m]) {
-				t.Fatalf("unallocated run at %d reads non-zero bytes", off)
-			}
-			off += n
-		}
+		diskfixture.WalkExtents(t, d, checkErr)
 	})
 }
 
@@ -81,7 +63,7 @@ func TestSeeds(t *testing.T) {
 	seeds, _ := filepath.Glob("testdata/*.qcow2")
 	for _, s := range seeds {
 		b, _ := os.ReadFile(s)
-		if err := readAll(b, filepath.Base(s), osOpen("testdata")); err != nil {
+		if err := readAll(b, filepath.Base(s), diskfixture.OSOpen("testdata")); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}

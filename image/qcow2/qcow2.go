@@ -20,10 +20,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mirrorchk/mirrorchk/image/internal/readahead"
 )
 
 // OpenFunc opens another file a container refers to (here a backing file).
@@ -130,9 +131,8 @@ type Disk struct {
 	backingName string
 	warnings    []string
 
+	ahead    readahead.Tracker[int64] // clusters being decompressed ahead of a sequential reader
 	mu       sync.Mutex
-	lastEnd  int64 // end of the last read with compressed clusters
-	ahead    batch // clusters being decompressed ahead of a sequential reader
 	l2cache  *lru[*l2table]
 	clusters *lru[[]byte] // decompressed clusters, keyed by host offset
 }
@@ -770,51 +770,9 @@ func (d *Disk) read(p []byte, off int64) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	return d.runJobs(jobs, d.readAhead(off, int64(len(p))))
-}
-
-// runJobs decompresses the compressed clusters of one read, in parallel
-// on up to GOMAXPROCS goroutines.
-func (d *Disk) runJobs(jobs []job, ahead batch) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if workers == 1 {
-		for _, j := range jobs {
-			if err := d.compressed(j.p, j.pc, ahead); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, len(jobs))
-	var next sync.Mutex
-	k := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next.Lock()
-				i := k
-				k++
-				next.Unlock()
-				if i >= len(jobs) {
-					return
-				}
-				errs[i] = d.compressed(jobs[i].p, jobs[i].pc, ahead)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// Decompress the compressed clusters of this read in parallel.
+	ahead := d.readAhead(off, int64(len(p)))
+	return readahead.Each(len(jobs), func(i int) error { return d.compressed(jobs[i].p, jobs[i].pc, ahead) })
 }
 
 var cbufPool sync.Pool // *[]byte compressed input buffers
@@ -822,14 +780,8 @@ var cbufPool sync.Pool // *[]byte compressed input buffers
 // compressed fills p with the bytes of the compressed cluster pc from
 // pc.coff, taking it from ahead when it was decompressed ahead.
 func (d *Disk) compressed(p []byte, pc piece, ahead batch) error {
-	if f := ahead[pc.host]; f != nil && f.claimed.CompareAndSwap(false, true) {
-		<-f.done
-		if f.err != nil {
-			return f.err
-		}
-		copy(p, f.buf[pc.coff:])
-		putBuf(f.buf)
-		return nil
+	if ok, err := ahead.Take(pc.host, p, pc.coff); ok {
+		return err
 	}
 	if pc.coff == 0 && int64(len(p)) == d.cluster {
 		return d.decode(p, pc)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // variant is one qcow2 image made from the raw fixture.
@@ -22,7 +24,7 @@ func convert(opts ...string) func(tb testing.TB, dir, raw string) string {
 	return func(tb testing.TB, dir, raw string) string {
 		p := filepath.Join(dir, "img.qcow2")
 		args := append([]string{"convert", "-f", "raw", "-O", "qcow2"}, opts...)
-		run(tb, dir, "qemu-img", append(args, raw, p)...)
+		diskfixture.Run(tb, dir, "qemu-img", append(args, raw, p)...)
 		return p
 	}
 }
@@ -42,14 +44,14 @@ func overlay(baseOpts, ovOpts string) func(tb testing.TB, dir, raw string) strin
 				args = append(args, "-o", o)
 			}
 		}
-		run(tb, dir, "qemu-img", append(args, raw, base)...)
+		diskfixture.Run(tb, dir, "qemu-img", append(args, raw, base)...)
 		ov := filepath.Join(dir, "ov.qcow2")
 		args = []string{"create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2"}
 		if ovOpts != "" {
 			args = append(args, "-o", ovOpts)
 		}
-		run(tb, dir, "qemu-img", append(args, ov)...)
-		run(tb, dir, "qemu-io", "-f", "qcow2",
+		diskfixture.Run(tb, dir, "qemu-img", append(args, ov)...)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "qcow2",
 			"-c", "write -P 0xab 1048576 65536", // over FAT data
 			"-c", "write -z 2097152 131072", // zero clusters over base data
 			"-c", "write -P 0xcd 5246976 512", // one sector: the cluster (or subcluster) is allocated around it
@@ -78,22 +80,22 @@ var variants = []variant{
 			tb.Fatal(err)
 		}
 		ov := filepath.Join(dir, "ov.qcow2")
-		run(tb, dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", ov)
-		run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1048576 65536", "-c", "write -z 2097152 131072", ov)
+		diskfixture.Run(tb, dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", ov)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1048576 65536", "-c", "write -z 2097152 131072", ov)
 		return ov
 	}, format: "qcow2 v3", loose: true},
 	{name: "chain3", build: func(tb testing.TB, dir, raw string) string {
 		ov := overlay("compat=1.1", "")(tb, dir, raw)
 		top := filepath.Join(dir, "top.qcow2")
-		run(tb, dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", filepath.Base(ov), "-F", "qcow2", top)
-		run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x77 1081344 8192", "-c", "write -z 0 4096", top)
+		diskfixture.Run(tb, dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", filepath.Base(ov), "-F", "qcow2", top)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x77 1081344 8192", "-c", "write -z 0 4096", top)
 		return top
 	}, format: "qcow2 v3"},
 	{name: "snapshot", build: func(tb testing.TB, dir, raw string) string {
 		p := convert("-o", "compat=1.1")(tb, dir, raw)
-		run(tb, dir, "qemu-img", "snapshot", "-c", "before", p)
-		run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 3145728 196608", "-c", "write -z 20971520 65536", p)
-		run(tb, dir, "qemu-img", "snapshot", "-c", "after", p)
+		diskfixture.Run(tb, dir, "qemu-img", "snapshot", "-c", "before", p)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 3145728 196608", "-c", "write -z 20971520 65536", p)
+		diskfixture.Run(tb, dir, "qemu-img", "snapshot", "-c", "after", p)
 		return p
 	}, format: "qcow2 v3", warn: []string{"2 internal snapshot(s); the active layer is read (snapshots: ", `id "1" name "before" of 20`, `id "2" name "after" of 20`}},
 }
@@ -106,8 +108,8 @@ func (v variant) path(tb testing.TB) string {
 	if p, ok := variantDirs.Load(v.name); ok {
 		return p.(string)
 	}
-	r := raw(tb)
-	dir := filepath.Join(tmpDir, v.name)
+	r := diskfixture.Raw(tb)
+	dir := filepath.Join(diskfixture.Dir(), v.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -120,8 +122,8 @@ func TestAgainstQemu(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := v.path(t)
-			size, want, m := qemuVirtualSize(t, p, "qcow2"), qemuRawSHA(t, p, "qcow2"), qemuMap(t, p, "qcow2")
-			before := hashDir(t, filepath.Dir(p))
+			size, want, m := diskfixture.QemuVirtualSize(t, p, "qcow2"), diskfixture.QemuRawSHA(t, p, "qcow2"), diskfixture.QemuMap(t, p, "qcow2")
+			before := diskfixture.HashDir(t, filepath.Dir(p))
 			d, err := openFile(t, p)
 			if err != nil {
 				t.Fatal(err)
@@ -129,14 +131,14 @@ func TestAgainstQemu(t *testing.T) {
 			if got := d.Size(); got != size {
 				t.Fatalf("Size() = %d, qemu-img info says %d", got, size)
 			}
-			if got := readSHA(t, d, d.Size(), 1<<20); got != want {
+			if got := diskfixture.ReadSHA(t, d, d.Size(), 1<<20); got != want {
 				t.Errorf("sha256 of 1 MiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			if got := readSHA(t, d, d.Size(), 3*4096+512); got != want {
+			if got := diskfixture.ReadSHA(t, d, d.Size(), 3*4096+512); got != want {
 				t.Errorf("sha256 of 12.5 KiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			checkMap(t, d, m, !v.loose)
-			if after := hashDir(t, filepath.Dir(p)); after != before {
+			diskfixture.CheckMap(t, d, m, !v.loose)
+			if after := diskfixture.HashDir(t, filepath.Dir(p)); after != before {
 				t.Errorf("the image files changed while we read them: sha256 %s before, %s after", before, after)
 			}
 			if d.Format() != v.format {
@@ -164,27 +166,12 @@ func TestConcurrentReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := qemuRawSHA(t, p, "qcow2")
-	var wg sync.WaitGroup
-	got := make([]string, 4)
-	for i := range got {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i] = readSHA(t, d, d.Size(), 64<<10+512*i)
-		}()
-	}
-	wg.Wait()
-	for i, g := range got {
-		if g != want {
-			t.Errorf("reader %d: sha256 %s, want %s", i, g, want)
-		}
-	}
+	diskfixture.ConcurrentSHA(t, d, d.Size(), diskfixture.QemuRawSHA(t, p, "qcow2"))
 }
 
 func TestBackingMissing(t *testing.T) {
 	p := variants[8].path(t) // backing
-	r, size, err := osOpen(filepath.Dir(p))(filepath.Base(p))
+	r, size, err := diskfixture.OSOpen(filepath.Dir(p))(filepath.Base(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +180,7 @@ func TestBackingMissing(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `backing file "base.qcow2"`) {
 		t.Errorf("Open without OpenFunc: %v, want an UnsupportedError naming base.qcow2", err)
 	}
-	_, err = Open(r, size, "ov.qcow2", osOpen(t.TempDir()))
+	_, err = Open(r, size, "ov.qcow2", diskfixture.OSOpen(t.TempDir()))
 	if !errors.As(err, &ue) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("Open with the backing file missing: %v, want an UnsupportedError wrapping fs.ErrNotExist", err)
 	}

@@ -1,47 +1,32 @@
 package vhd
 
 import (
-	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // BenchmarkRead reads a 64 MiB disk of random data 1 MiB at a time, as the
 // diff does, from a dynamic and a fixed VHD made by qemu-img (page cache).
 // bench/vhd.sh compares the same reads on 1 GiB with qemu-img.
 func BenchmarkRead(b *testing.B) {
-	raw := filepath.Join(fixDir, "bench.raw")
-	writeRandom(b, raw, 64<<20, 42)
+	raw := filepath.Join(diskfixture.Dir(), "bench.raw")
+	diskfixture.WriteRandom(b, raw, 64<<20, 42)
 	b.Run("raw-baseline", func(b *testing.B) {
 		// The same reads from the raw file itself: the floor.
-		f, size := openFile(b, raw)
-		buf := make([]byte, 1<<20)
-		b.SetBytes(size)
-		for b.Loop() {
-			for off := int64(0); off < size; off += int64(len(buf)) {
-				if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-					b.Fatal(err)
-				}
-			}
-		}
+		f, size := diskfixture.OpenFile(b, raw)
+		diskfixture.BenchRead(b, f, size, nil)
 	})
 	for _, v := range []string{"dynamic", "fixed"} {
-		path := convert(b, raw, filepath.Join(fixDir, "bench-"+v+".vhd"), "subformat="+v)
+		path := diskfixture.Convert(b, "vpc", raw, filepath.Join(diskfixture.Dir(), "bench-"+v+".vhd"), "subformat="+v)
 		b.Run(v, func(b *testing.B) {
-			f, size := openFile(b, path)
+			f, size := diskfixture.OpenFile(b, path)
 			d, err := Open(f, size, path, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			buf := make([]byte, 1<<20)
-			b.SetBytes(d.Size())
-			for b.Loop() {
-				for off := int64(0); off < d.Size(); off += int64(len(buf)) {
-					if _, err := d.ReadAt(buf, off); err != nil && err != io.EOF {
-						b.Fatal(err)
-					}
-				}
-			}
+			diskfixture.BenchRead(b, d, d.Size(), nil)
 		})
 	}
 }

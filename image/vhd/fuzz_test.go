@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seeds in testdata/ from qemu-img output")
@@ -59,12 +61,12 @@ func makeSeeds(t *testing.T) {
 	be := binary.BigEndian
 	zero := filepath.Join(dir, "zero.raw")
 	os.WriteFile(zero, make([]byte, 1<<20), 0o644)
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vpc", zero, "testdata/empty.vhd")
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", "testdata/parent.vhd", "16K")
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vpc", zero, "testdata/empty.vhd")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", "testdata/parent.vhd", "16K")
 	// Give the parent some content.
-	run(t, "qemu-io", "-f", "vpc", "-c", "write -P 0x5a 0 34816", "testdata/parent.vhd")
+	diskfixture.Run(t, "", "qemu-io", "-f", "vpc", "-c", "write -P 0x5a 0 34816", "testdata/parent.vhd")
 	small := filepath.Join(dir, "small.vhd")
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", small, "16K")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", small, "16K")
 	b, err := os.ReadFile(small)
 	if err != nil {
 		t.Fatal(err)
@@ -134,31 +136,6 @@ func FuzzVHD(f *testing.F) {
 			}
 			return
 		}
-		buf := make([]byte, 64<<10)
-		off := int64(0)
-		for range 64 {
-			if off >= d.Size() {
-				break
-			}
-			a, n, err := d.Extent(off)
-			if err != nil {
-				return
-			}
-			if n <= 0 || n > d.Size()-off {
-				t.Fatalf("Extent(%d) = %v, %d", off, a, n)
-			}
-			m := min(n, int64(len(buf)))
-			k, err := d.ReadAt(buf[:m], off)
-			if err != nil && err != io.EOF {
-				return
-			}
-			if int64(k) != m {
-				t.Fatalf("ReadAt(%d) read %d of %d bytes without an error", off, k, m)
-			}
-			if !a && !allZero(buf[:m]) {
-				t.Fatalf("unallocated run at %d does not read as zeros", off)
-			}
-			off += n
-		}
+		diskfixture.WalkExtents(t, d, nil)
 	})
 }

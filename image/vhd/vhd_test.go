@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // checkExtents compares Extent over the whole disk with qemu-img map: each
@@ -21,7 +22,7 @@ import (
 func checkExtents(t *testing.T, d interface {
 	Extent(int64) (bool, int64, error)
 	Size() int64
-}, m []mapEntry) int64 {
+}, m []diskfixture.MapEntry) int64 {
 	t.Helper()
 	var unalloc int64
 	for off := int64(0); off < d.Size(); {
@@ -54,12 +55,12 @@ func TestQemu(t *testing.T) {
 		{"forcesize", "subformat=dynamic,force_size=on", "VHD dynamic", true},
 	}
 	for _, fsType := range []string{"fat", "ntfs"} {
-		raw := rawFixture(t, fsType)
+		raw := diskfixture.RawFS(t, fsType)
 		for _, v := range variants {
 			t.Run(fsType+"-"+v.name, func(t *testing.T) {
-				path := convert(t, raw, filepath.Join(fixDir, fsType+"-"+v.name+".vhd"), v.opts)
-				before := fileSHA(t, path)
-				f, size := openFile(t, path)
+				path := diskfixture.Convert(t, "vpc", raw, filepath.Join(diskfixture.Dir(), fsType+"-"+v.name+".vhd"), v.opts)
+				before := diskfixture.FileSHA(t, path)
+				f, size := diskfixture.OpenFile(t, path)
 				d, err := Open(f, size, path, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -67,23 +68,23 @@ func TestQemu(t *testing.T) {
 				if got := d.Format(); got != v.format {
 					t.Errorf("Format() = %q, want %q", got, v.format)
 				}
-				if want := peerSize(t, path, "vpc"); d.Size() != want {
+				if want := diskfixture.QemuVirtualSize(t, path, "vpc"); d.Size() != want {
 					t.Errorf("Size() = %d, qemu-img info virtual-size %d", d.Size(), want)
 				}
 				if v.name == "fixed" && d.Size() != size-512 {
 					t.Errorf("fixed: Size() = %d, want file size %d - 512 (the footer is not data)", d.Size(), size)
 				}
-				if got, want := diskSHA(t, d, d.Size()), peerRaw(t, path); got != want {
+				if got, want := diskfixture.DiskSHA(t, d, d.Size()), diskfixture.QemuRawSHA(t, path, "vpc"); got != want {
 					t.Errorf("sha256 of the disk %s, qemu-img convert -O raw %s", got, want)
 				}
-				unalloc := checkExtents(t, d, peerMap(t, path, "vpc"))
+				unalloc := checkExtents(t, d, diskfixture.QemuMap(t, path, "vpc"))
 				if v.sparse != (unalloc > 0) {
 					t.Errorf("unallocated bytes %d; sparse variant %v", unalloc, v.sparse)
 				}
 				if len(d.Warnings()) != 0 {
 					t.Errorf("Warnings() = %q", d.Warnings())
 				}
-				if after := fileSHA(t, path); after != before {
+				if after := diskfixture.FileSHA(t, path); after != before {
 					t.Errorf("input changed: sha256 %s -> %s", before, after)
 				}
 			})
@@ -93,8 +94,8 @@ func TestQemu(t *testing.T) {
 
 // TestConcurrent reads one disk from several goroutines at once.
 func TestConcurrent(t *testing.T) {
-	path := convert(t, rawFixture(t, "ntfs"), filepath.Join(fixDir, "ntfs-dynamic.vhd"), "subformat=dynamic")
-	f, size := openFile(t, path)
+	path := diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "ntfs"), filepath.Join(diskfixture.Dir(), "ntfs-dynamic.vhd"), "subformat=dynamic")
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,33 +104,7 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, want)
-}
-
-// readConcurrently reads d from 4 goroutines at once, at different offsets
-// and sizes, and compares with want.
-func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
-				n, err := d.ReadAt(buf, off)
-				if err != nil && err != io.EOF {
-					t.Error(err)
-					return
-				}
-				if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
-					t.Errorf("goroutine %d: bytes at %d differ", g, off)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	diskfixture.ReadConcurrently(t, d, want)
 }
 
 // footerOf returns the offset of the footer copy at 0 and the footer at
@@ -227,32 +202,6 @@ func uniqueID(t *testing.T, path string) ([16]byte, uint32) {
 	return f.UniqueID, f.Timestamp
 }
 
-// pyvhdiSHA reads child (with its parent) through libvhdi, an independent
-// reader of differencing VHD and VHDX, and returns the sha256 and size.
-func pyvhdiSHA(t *testing.T, child, parent string) (string, int64) {
-	t.Helper()
-	requirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-c = pyvhdi.file(); c.open(sys.argv[1])
-if len(sys.argv) > 2:
-    p = pyvhdi.file(); p.open(sys.argv[2]); c.set_parent(p)
-h = hashlib.sha256(); size = c.get_media_size(); off = 0
-while off < size:
-    b = c.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest(), size)
-`
-	args := []string{"-c", script, child}
-	if parent != "" {
-		args = append(args, parent)
-	}
-	out := strings.Fields(string(run(t, "/usr/bin/python3", args...)))
-	var size int64
-	fmt.Sscan(out[1], &size)
-	return out[0], size
-}
-
 // diffFixture builds parent p.vhd (qemu-img convert of the FAT image) and
 // child c.vhd in dir, with writes, and the expected raw content (the parent's
 // raw conversion written at the same places with qemu-io).
@@ -261,17 +210,17 @@ func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawFixture(t, fsType)
-	parent = convert(t, raw, filepath.Join(dir, "p.vhd"))
+	raw := diskfixture.RawFS(t, fsType)
+	parent = diskfixture.Convert(t, "vpc", raw, filepath.Join(dir, "p.vhd"))
 	child = filepath.Join(dir, "c.vhd")
 	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", child+".tmp", "32M")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", child+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw")
-	run(t, "qemu-img", "convert", "-f", "vpc", "-O", "raw", parent, exp)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "vpc", "-O", "raw", parent, exp)
 	for _, w := range written {
 		c := fmt.Sprintf("write -P 0xab %d %d", w[0], w[1])
-		run(t, "qemu-io", "-f", "vpc", "-c", c, child+".tmp")
-		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vpc", "-c", c, child+".tmp")
+		diskfixture.Run(t, "", "qemu-io", "-f", "raw", "-c", c, exp)
 	}
 	b, err := os.ReadFile(child + ".tmp")
 	if err != nil {
@@ -283,24 +232,24 @@ func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, 
 	if err := os.WriteFile(child, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return parent, child, fileSHA(t, exp), written
+	return parent, child, diskfixture.FileSHA(t, exp), written
 }
 
 func TestDifferencing(t *testing.T) {
-	dir := filepath.Join(fixDir, "diff")
+	dir := filepath.Join(diskfixture.Dir(), "diff")
 	parent, child, want, written := diffFixture(t, dir, "fat")
 	// The derived child is a valid differencing VHD for libvhdi too.
-	if got, size := pyvhdiSHA(t, child, parent); got != want {
+	if got, size := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s (%d bytes), want %s", got, size, want)
 	}
-	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	hashes := []string{diskfixture.FileSHA(t, child), diskfixture.FileSHA(t, parent)}
 	defer func() {
-		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+		if diskfixture.FileSHA(t, child) != hashes[0] || diskfixture.FileSHA(t, parent) != hashes[1] {
 			t.Error("reading changed the child or the parent")
 		}
 	}()
-	f, size := openFile(t, child)
-	d, err := Open(f, size, child, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, child)
+	d, err := Open(f, size, child, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,17 +259,17 @@ func TestDifferencing(t *testing.T) {
 	if p, name := d.Parent(); p == nil || name != "./p.vhd" {
 		t.Errorf("Parent() = %v, %q; want the relative locator ./p.vhd", p, name)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s (parent's raw conversion written by qemu-io)", got, want)
 	}
 	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
+	diskfixture.ReadConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Extent: allocated where the child holds sectors or the parent has
 	// data; the parent's map comes from qemu-img.
-	pm := peerMap(t, parent, "vpc")
+	pm := diskfixture.QemuMap(t, parent, "vpc")
 	for off := int64(0); off < d.Size(); {
 		a, n, err := d.Extent(off)
 		if err != nil || n <= 0 {
@@ -348,8 +297,8 @@ func TestDifferencing(t *testing.T) {
 		moved := filepath.Join(other, "c.vhd")
 		b, _ := os.ReadFile(child)
 		os.WriteFile(moved, b, 0o644)
-		f, size := openFile(t, moved)
-		d, err := Open(f, size, moved, opener(t, other))
+		f, size := diskfixture.OpenFile(t, moved)
+		d, err := Open(f, size, moved, diskfixture.Opener(t, other))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,8 +313,8 @@ func TestDifferencing(t *testing.T) {
 		dir := strings.ReplaceAll(filepath.Dir(parent), "/", `\`)
 		b = bytes.ReplaceAll(b, utf16Bytes(dir, false), utf16Bytes(strings.Repeat("x", len(dir)), false))
 		os.WriteFile(moved, b, 0o644)
-		f, size := openFile(t, moved)
-		_, err := Open(f, size, moved, opener(t, other))
+		f, size := diskfixture.OpenFile(t, moved)
+		_, err := Open(f, size, moved, diskfixture.Opener(t, other))
 		var ue *UnsupportedError
 		if !errors.As(err, &ue) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "p.vhd") {
 			t.Fatalf("Open = %v; want an UnsupportedError wrapping fs.ErrNotExist naming p.vhd", err)
@@ -379,9 +328,9 @@ func TestDifferencing(t *testing.T) {
 		b, _ := os.ReadFile(child)
 		os.WriteFile(filepath.Join(other, "c.vhd"), b, 0o644)
 		// Another dynamic VHD under the parent's name: a different unique id.
-		run(t, "qemu-img", "convert", "-f", "raw", "-O", "vpc", rawFixture(t, "fat"), filepath.Join(other, "p.vhd"))
-		f, size := openFile(t, filepath.Join(other, "c.vhd"))
-		_, err := Open(f, size, "c.vhd", opener(t, other))
+		diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(other, "p.vhd"))
+		f, size := diskfixture.OpenFile(t, filepath.Join(other, "c.vhd"))
+		_, err := Open(f, size, "c.vhd", diskfixture.Opener(t, other))
 		var fe *FormatError
 		if !errors.As(err, &fe) || fe.Field != "dynamic header parent unique id" || fe.File != "c.vhd" {
 			t.Fatalf("Open = %v; want a FormatError on the parent unique id", err)
@@ -401,8 +350,8 @@ func TestDifferencing(t *testing.T) {
 		fixSums(b)
 		p := filepath.Join(other, "loop.vhd")
 		os.WriteFile(p, b, 0o644)
-		f, size := openFile(t, p)
-		_, err := Open(f, size, "loop.vhd", opener(t, other))
+		f, size := diskfixture.OpenFile(t, p)
+		_, err := Open(f, size, "loop.vhd", diskfixture.Opener(t, other))
 		var fe *FormatError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "loop") {
 			t.Fatalf("Open = %v; want a FormatError naming the loop", err)
@@ -413,11 +362,11 @@ func TestDifferencing(t *testing.T) {
 // TestDamaged derives broken files from a real dynamic VHD: each must be a
 // FormatError naming the file, the offset and the field, never a panic.
 func TestDamaged(t *testing.T) {
-	good, err := os.ReadFile(convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic"))
+	good, err := os.ReadFile(diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-dynamic.vhd"), "subformat=dynamic"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed, err := os.ReadFile(convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-fixed.vhd"), "subformat=fixed"))
+	fixed, err := os.ReadFile(diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-fixed.vhd"), "subformat=fixed"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +432,7 @@ func TestDamaged(t *testing.T) {
 			t.Errorf("Warnings() = %q", w)
 		}
 		g, _ := Open(bytes.NewReader(good), int64(len(good)), "good.vhd", nil)
-		if diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+		if diskfixture.DiskSHA(t, d, d.Size()) != diskfixture.DiskSHA(t, g, g.Size()) {
 			t.Error("reads differently from the undamaged file")
 		}
 	})
@@ -514,7 +463,7 @@ func TestDamaged(t *testing.T) {
 // TestDetect checks Detect on real heads and tails, and on raw images.
 func TestDetect(t *testing.T) {
 	for _, name := range []string{"fat-dynamic.vhd", "fat-fixed.vhd"} {
-		b, err := os.ReadFile(convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, name), "subformat="+strings.TrimSuffix(strings.TrimPrefix(name, "fat-"), ".vhd")))
+		b, err := os.ReadFile(diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), name), "subformat="+strings.TrimSuffix(strings.TrimPrefix(name, "fat-"), ".vhd")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -528,7 +477,7 @@ func TestDetect(t *testing.T) {
 			t.Errorf("%s: Detect accepts a footer with a bad checksum", name)
 		}
 	}
-	raw, err := os.ReadFile(rawFixture(t, "ntfs"))
+	raw, err := os.ReadFile(diskfixture.RawFS(t, "ntfs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -543,18 +492,18 @@ func TestDetect(t *testing.T) {
 // TestChain reads a grandchild: a differencing disk whose parent is the
 // differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
 func TestChain(t *testing.T) {
-	dir := filepath.Join(fixDir, "chain")
+	dir := filepath.Join(diskfixture.Dir(), "chain")
 	parent, child, _, _ := diffFixture(t, dir, "fat")
 	grand := filepath.Join(dir, "g.vhd")
 	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
-	run(t, "qemu-img", "create", "-q", "-f", "vpc", grand+".tmp", "32M")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vpc", grand+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw") // the child's content, from diffFixture
 	for _, w := range written {
 		c := fmt.Sprintf("write -P 0xcd %d %d", w[0], w[1])
-		run(t, "qemu-io", "-f", "vpc", "-c", c, grand+".tmp")
-		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vpc", "-c", c, grand+".tmp")
+		diskfixture.Run(t, "", "qemu-io", "-f", "raw", "-c", c, exp)
 	}
-	want := fileSHA(t, exp)
+	want := diskfixture.FileSHA(t, exp)
 	b, err := os.ReadFile(grand + ".tmp")
 	if err != nil {
 		t.Fatal(err)
@@ -565,27 +514,15 @@ func TestChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// libvhdi: the grandchild with the child (itself with the parent) set.
-	requirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-p = pyvhdi.file(); p.open(sys.argv[3])
-c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
-g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
-h = hashlib.sha256(); size = g.get_media_size(); off = 0
-while off < size:
-    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	if got := strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, grand, child, parent); got != want {
 		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
 	}
-	f, size := openFile(t, grand)
-	d, err := Open(f, size, grand, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, grand)
+	d, err := Open(f, size, grand, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhd" || got[2] != "./p.vhd" {
@@ -609,7 +546,7 @@ print(h.hexdigest())
 // (creator "qemu"): the current size is used and the difference reported,
 // where qemu-img reports the geometry's size.
 func TestGeometry(t *testing.T) {
-	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	src := diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-dynamic.vhd"), "subformat=dynamic")
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -620,7 +557,7 @@ func TestGeometry(t *testing.T) {
 	fixSums(b)
 	path := filepath.Join(t.TempDir(), "geom.vhd")
 	os.WriteFile(path, b, 0o644)
-	f, size := openFile(t, path)
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -636,7 +573,7 @@ func TestGeometry(t *testing.T) {
 	if d, err := Open(bytes.NewReader(b), int64(len(b)), "saved.vhd", nil); err != nil || len(d.Warnings()) != 2 || !strings.Contains(d.Warnings()[0], "saved state") {
 		t.Errorf("saved state: %v, %q", err, d.Warnings())
 	}
-	if q := peerSize(t, path, "vpc"); q != int64(cur) {
+	if q := diskfixture.QemuVirtualSize(t, path, "vpc"); q != int64(cur) {
 		t.Errorf("qemu-img info says %d; this test assumes qemu uses the geometry (%d)", q, cur)
 	}
 }
@@ -646,7 +583,7 @@ func TestGeometry(t *testing.T) {
 // reserved, byte of the footer).
 func TestFooter511(t *testing.T) {
 	for _, v := range []string{"dynamic", "fixed"} {
-		src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-"+v+".vhd"), "subformat="+v)
+		src := diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-"+v+".vhd"), "subformat="+v)
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
@@ -663,7 +600,7 @@ func TestFooter511(t *testing.T) {
 			t.Fatalf("%s: %v", v, err)
 		}
 		g, _ := Open(bytes.NewReader(b), int64(len(b)), "full.vhd", nil)
-		if d.Size() != g.Size() || diskSHA(t, d, d.Size()) != diskSHA(t, g, g.Size()) {
+		if d.Size() != g.Size() || diskfixture.DiskSHA(t, d, d.Size()) != diskfixture.DiskSHA(t, g, g.Size()) {
 			t.Errorf("%s: reads differently from the 512-byte footer file", v)
 		}
 	}
@@ -675,7 +612,7 @@ func TestFooter511(t *testing.T) {
 // the data, libvhdi reads zeros. The reader returns the data, as qemu-img
 // does, and says so in a warning.
 func TestUnusedSectors(t *testing.T) {
-	src := convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhd"), "subformat=dynamic")
+	src := diskfixture.Convert(t, "vpc", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-dynamic.vhd"), "subformat=dynamic")
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -686,7 +623,7 @@ func TestUnusedSectors(t *testing.T) {
 	clear(b[int64(e)*512 : int64(e)*512+512])
 	path := filepath.Join(t.TempDir(), "unused.vhd")
 	os.WriteFile(path, b, 0o644)
-	f, size := openFile(t, path)
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -694,7 +631,7 @@ func TestUnusedSectors(t *testing.T) {
 	if w := d.Warnings(); len(w) != 0 {
 		t.Fatalf("warnings before reading: %q", w)
 	}
-	if got, want := diskSHA(t, d, d.Size()), peerRaw(t, path); got != want {
+	if got, want := diskfixture.DiskSHA(t, d, d.Size()), diskfixture.QemuRawSHA(t, path, "vpc"); got != want {
 		t.Errorf("sha256 %s, qemu-img %s", got, want)
 	}
 	w := d.Warnings()
@@ -702,8 +639,8 @@ func TestUnusedSectors(t *testing.T) {
 		t.Errorf("Warnings() = %q; want one naming block 0", w)
 	}
 	// The other peer reads zeros there: the disagreement the warning reports.
-	requirePyvhdi(t)
-	out := run(t, "/usr/bin/python3", "-c", `
+	diskfixture.RequirePyvhdi(t)
+	out := diskfixture.Run(t, "", "/usr/bin/python3", "-c", `
 import sys, pyvhdi
 f = pyvhdi.file(); f.open(sys.argv[1])
 print(any(f.read_buffer_at_offset(512, 0)))`, path)
@@ -714,17 +651,17 @@ print(any(f.read_buffer_at_offset(512, 0)))`, path)
 
 // TestDifferencingNTFS: the same derivation over the NTFS image.
 func TestDifferencingNTFS(t *testing.T) {
-	dir := filepath.Join(fixDir, "diff-ntfs")
+	dir := filepath.Join(diskfixture.Dir(), "diff-ntfs")
 	parent, child, want, _ := diffFixture(t, dir, "ntfs")
-	if got, _ := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
-	f, size := openFile(t, child)
-	d, err := Open(f, size, child, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, child)
+	d, err := Open(f, size, child, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seeds in testdata/ from qemu-img output")
@@ -174,18 +176,18 @@ func makeSeeds(t *testing.T) {
 		}
 	}
 	parent := filepath.Join(dir, "p.vhdx")
-	run(t, "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", parent, "3M")
-	run(t, "qemu-io", "-f", "vhdx", "-c", "write -P 0x5a 0 4096", "-c", "write -P 0x33 2M 512", parent)
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", parent, "3M")
+	diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", "write -P 0x5a 0 4096", "-c", "write -P 0x33 2M 512", parent)
 	pb, _ := os.ReadFile(parent)
 	write("parent.sparse", pb, 0)
 
 	raw := filepath.Join(dir, "r.raw")
-	writeRandom(t, raw, 3<<20, 7)
+	diskfixture.WriteRandom(t, raw, 3<<20, 7)
 	f, _ := os.OpenFile(raw, os.O_RDWR, 0)
 	f.WriteAt(make([]byte, 1<<20), 1<<20) // a block of zeros: not present
 	f.Close()
 	dyn := filepath.Join(dir, "d.vhdx")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", raw, dyn)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", raw, dyn)
 	db, _ := os.ReadFile(dyn)
 	// Random data does not compress in the sparse form: keep one sector
 	// of each block.
@@ -202,10 +204,10 @@ func makeSeeds(t *testing.T) {
 	write("dynamic.sparse", db, 0)
 
 	child := filepath.Join(dir, "c.vhdx")
-	run(t, "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", child, "3M")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", child, "3M")
 	w := [][2]int64{{1024, 2048}, {2<<20 + 4096, 512}}
 	for _, x := range w {
-		run(t, "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("write -P 0x77 %d %d", x[0], x[1]), child)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("write -P 0x77 %d %d", x[0], x[1]), child)
 	}
 	cb, _ := os.ReadFile(child)
 	var link GUID
@@ -246,35 +248,6 @@ func FuzzVHDX(f *testing.F) {
 			}
 			return
 		}
-		buf := make([]byte, 64<<10)
-		off := int64(0)
-		for range 64 {
-			if off >= d.Size() {
-				break
-			}
-			a, n, err := d.Extent(off)
-			if err != nil {
-				return
-			}
-			if n <= 0 || n > d.Size()-off {
-				t.Fatalf("Extent(%d) = %v, %d", off, a, n)
-			}
-			m := min(n, int64(len(buf)))
-			k, err := d.ReadAt(buf[:m], off)
-			if err != nil && err != io.EOF {
-				return
-			}
-			if int64(k) != m {
-				t.Fatalf("ReadAt(%d) read %d of %d bytes without an error", off, k, m)
-			}
-			if !a {
-				for _, c := range buf[:m] {
-					if c != 0 {
-						t.Fatalf("unallocated run at %d does not read as zeros", off)
-					}
-				}
-			}
-			off += n
-		}
+		diskfixture.WalkExtents(t, d, nil)
 	})
 }

@@ -13,9 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // qemuZeros reports whether the bytes [off, off+n) of the raw file are zero.
@@ -79,12 +80,12 @@ func TestQemu(t *testing.T) {
 		{"block1m", "subformat=dynamic,block_size=1M", "VHDX dynamic", true},
 	}
 	for _, fsType := range []string{"fat", "ntfs"} {
-		raw := rawFixture(t, fsType)
+		raw := diskfixture.RawFS(t, fsType)
 		for _, v := range variants {
 			t.Run(fsType+"-"+v.name, func(t *testing.T) {
-				path := convert(t, raw, filepath.Join(fixDir, fsType+"-"+v.name+".vhdx"), v.opts)
-				before := fileSHA(t, path)
-				f, size := openFile(t, path)
+				path := diskfixture.Convert(t, "vhdx", raw, filepath.Join(diskfixture.Dir(), fsType+"-"+v.name+".vhdx"), v.opts)
+				before := diskfixture.FileSHA(t, path)
+				f, size := diskfixture.OpenFile(t, path)
 				d, err := Open(f, size, path, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -92,17 +93,17 @@ func TestQemu(t *testing.T) {
 				if got := d.Format(); got != v.format {
 					t.Errorf("Format() = %q, want %q", got, v.format)
 				}
-				if want := peerSize(t, path, "vhdx"); d.Size() != want {
+				if want := diskfixture.QemuVirtualSize(t, path, "vhdx"); d.Size() != want {
 					t.Errorf("Size() = %d, qemu-img info virtual-size %d", d.Size(), want)
 				}
 				peer := path + ".peer.raw"
-				run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", path, peer)
+				diskfixture.Run(t, "", "qemu-img", "convert", "-f", "vhdx", "-O", "raw", path, peer)
 				defer os.Remove(peer)
-				if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
+				if got, want := diskfixture.DiskSHA(t, d, d.Size()), diskfixture.FileSHA(t, peer); got != want {
 					t.Errorf("sha256 of the disk %s, qemu-img convert -O raw %s", got, want)
 				}
 				// qemu-img map: data everywhere; our allocated runs are a subset.
-				for _, e := range peerMap(t, path, "vhdx") {
+				for _, e := range diskfixture.QemuMap(t, path, "vhdx") {
 					if !e.Data {
 						for off := e.Start; off < e.Start+e.Length; {
 							a, n, _ := d.Extent(off)
@@ -120,7 +121,7 @@ func TestQemu(t *testing.T) {
 				if len(d.Warnings()) != 0 {
 					t.Errorf("Warnings() = %q", d.Warnings())
 				}
-				if after := fileSHA(t, path); after != before {
+				if after := diskfixture.FileSHA(t, path); after != before {
 					t.Errorf("input changed: sha256 %s -> %s", before, after)
 				}
 			})
@@ -129,8 +130,8 @@ func TestQemu(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	path := convert(t, rawFixture(t, "ntfs"), filepath.Join(fixDir, "ntfs-block1m.vhdx"), "subformat=dynamic,block_size=1M")
-	f, size := openFile(t, path)
+	path := diskfixture.Convert(t, "vhdx", diskfixture.RawFS(t, "ntfs"), filepath.Join(diskfixture.Dir(), "ntfs-block1m.vhdx"), "subformat=dynamic,block_size=1M")
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,33 +140,7 @@ func TestConcurrent(t *testing.T) {
 	if _, err := d.ReadAt(want, 0); err != nil && err != io.EOF {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, want)
-}
-
-// readConcurrently reads d from 4 goroutines at once, at different offsets
-// and sizes, and compares with want.
-func readConcurrently(t *testing.T, d io.ReaderAt, want []byte) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 300000+g*4096)
-			for off := int64(g * 777); off < int64(len(want)); off += int64(len(buf)) {
-				n, err := d.ReadAt(buf, off)
-				if err != nil && err != io.EOF {
-					t.Error(err)
-					return
-				}
-				if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
-					t.Errorf("goroutine %d: bytes at %d differ", g, off)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	diskfixture.ReadConcurrently(t, d, want)
 }
 
 // currentHeader returns the offset of the header with the higher sequence.
@@ -192,8 +167,8 @@ func fixCRC(b []byte) {
 func TestDirtyLog(t *testing.T) {
 	dir := t.TempDir()
 	clean := filepath.Join(dir, "clean.vhdx")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, "fat"), clean)
-	run(t, "qemu-io", "-f", "vhdx", "-c", "write -P 0xab 20M 64k", clean)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vhdx", diskfixture.RawFS(t, "fat"), clean)
+	diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", "write -P 0xab 20M 64k", clean)
 	b, err := os.ReadFile(clean)
 	if err != nil {
 		t.Fatal(err)
@@ -219,11 +194,11 @@ func TestDirtyLog(t *testing.T) {
 	}
 	replayed := filepath.Join(dir, "replayed.vhdx")
 	os.WriteFile(replayed, b, 0o644)
-	run(t, "qemu-img", "check", "-q", "-r", "all", "-f", "vhdx", replayed)
+	diskfixture.Run(t, "", "qemu-img", "check", "-q", "-r", "all", "-f", "vhdx", replayed)
 	peer := filepath.Join(dir, "replayed.raw")
-	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", replayed, peer)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "vhdx", "-O", "raw", replayed, peer)
 
-	f, size := openFile(t, dirty)
+	f, size := diskfixture.OpenFile(t, dirty)
 	d, err := Open(f, size, "dirty.vhdx", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +207,7 @@ func TestDirtyLog(t *testing.T) {
 	if len(w) != 1 || !strings.HasPrefix(w[0], "VHDX log is not empty") || !strings.Contains(w[0], "1 valid log entries") {
 		t.Errorf("Warnings() = %q; want one naming the log and its entry", w)
 	}
-	if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
+	if got, want := diskfixture.DiskSHA(t, d, d.Size()), diskfixture.FileSHA(t, peer); got != want {
 		t.Errorf("sha256 %s; qemu after replaying the log on a copy %s", got, want)
 	}
 	// A log GUID that no entry in the log carries: still reported.
@@ -261,7 +236,7 @@ func TestDirtyLog(t *testing.T) {
 		t.Errorf("Warnings() = %q; want the scan stopped and the log reported", w)
 	}
 	// The clean file has no warning.
-	f2, size2 := openFile(t, clean)
+	f2, size2 := diskfixture.OpenFile(t, clean)
 	if d, err := Open(f2, size2, "clean.vhdx", nil); err != nil || len(d.Warnings()) != 0 {
 		t.Errorf("clean file: %v, %q", err, d.Warnings())
 	}
@@ -375,16 +350,16 @@ func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, 
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
 	parent = filepath.Join(dir, "p.vhdx")
-	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, fsType), parent)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vhdx", diskfixture.RawFS(t, fsType), parent)
 	child = filepath.Join(dir, "c.vhdx")
 	written = [][2]int64{{1<<20 + 4096, 8192}, {5 << 20, 512 << 10}, {(8 << 20) - 1024, 2048}, {20 << 20, 4096}}
-	run(t, "qemu-img", "create", "-q", "-f", "vhdx", child+".tmp", "32M")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vhdx", child+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw")
-	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", parent, exp)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "vhdx", "-O", "raw", parent, exp)
 	for _, w := range written {
 		c := fmt.Sprintf("write -P 0xab %d %d", w[0], w[1])
-		run(t, "qemu-io", "-f", "vhdx", "-c", c, child+".tmp")
-		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", c, child+".tmp")
+		diskfixture.Run(t, "", "qemu-io", "-f", "raw", "-c", c, exp)
 	}
 	b, err := os.ReadFile(child + ".tmp")
 	if err != nil {
@@ -402,41 +377,23 @@ func diffFixture(t *testing.T, dir, fsType string) (parent, child, want string, 
 	if err := os.WriteFile(child, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return parent, child, fileSHA(t, exp), written
-}
-
-// pyvhdiSHA reads child (with its parent) through libvhdi, an independent
-// reader of differencing VHDX, and returns the sha256.
-func pyvhdiSHA(t *testing.T, child, parent string) string {
-	t.Helper()
-	requirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-c = pyvhdi.file(); c.open(sys.argv[1])
-p = pyvhdi.file(); p.open(sys.argv[2]); c.set_parent(p)
-h = hashlib.sha256(); size = c.get_media_size(); off = 0
-while off < size:
-    b = c.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	return strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, child, parent)))
+	return parent, child, diskfixture.FileSHA(t, exp), written
 }
 
 func TestDifferencing(t *testing.T) {
-	dir := filepath.Join(fixDir, "diff")
+	dir := filepath.Join(diskfixture.Dir(), "diff")
 	parent, child, want, written := diffFixture(t, dir, "fat")
-	if got := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
-	hashes := []string{fileSHA(t, child), fileSHA(t, parent)}
+	hashes := []string{diskfixture.FileSHA(t, child), diskfixture.FileSHA(t, parent)}
 	defer func() {
-		if fileSHA(t, child) != hashes[0] || fileSHA(t, parent) != hashes[1] {
+		if diskfixture.FileSHA(t, child) != hashes[0] || diskfixture.FileSHA(t, parent) != hashes[1] {
 			t.Error("reading changed the child or the parent")
 		}
 	}()
-	f, size := openFile(t, child)
-	d, err := Open(f, size, child, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, child)
+	d, err := Open(f, size, child, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,14 +403,14 @@ func TestDifferencing(t *testing.T) {
 	if p, name := d.Parent(); p == nil || name != "./p.vhdx" {
 		t.Errorf("Parent() = %v, %q; want the relative locator ./p.vhdx", p, name)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 	wantBytes, err := os.ReadFile(filepath.Join(dir, "want.raw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
+	diskfixture.ReadConcurrently(t, d, wantBytes[:min(int64(len(wantBytes)), d.Size())])
 	// Unallocated only where both child and parent are.
 	p, _ := d.Parent()
 	for off := int64(0); off < d.Size(); {
@@ -484,8 +441,8 @@ func TestDifferencing(t *testing.T) {
 		os.WriteFile(filepath.Join(other, "c.vhdx"), b, 0o644)
 		os.Rename(parent, parent+".away")
 		defer os.Rename(parent+".away", parent)
-		f, size := openFile(t, filepath.Join(other, "c.vhdx"))
-		_, err := Open(f, size, "c.vhdx", opener(t, other))
+		f, size := diskfixture.OpenFile(t, filepath.Join(other, "c.vhdx"))
+		_, err := Open(f, size, "c.vhdx", diskfixture.Opener(t, other))
 		var ue *UnsupportedError
 		if !errors.As(err, &ue) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "p.vhdx") {
 			t.Fatalf("Open = %v; want an UnsupportedError wrapping fs.ErrNotExist naming p.vhdx", err)
@@ -495,9 +452,9 @@ func TestDifferencing(t *testing.T) {
 		other := t.TempDir()
 		b, _ := os.ReadFile(child)
 		os.WriteFile(filepath.Join(other, "c.vhdx"), b, 0o644)
-		run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", rawFixture(t, "fat"), filepath.Join(other, "p.vhdx"))
-		f, size := openFile(t, filepath.Join(other, "c.vhdx"))
-		_, err := Open(f, size, "c.vhdx", opener(t, other))
+		diskfixture.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vhdx", diskfixture.RawFS(t, "fat"), filepath.Join(other, "p.vhdx"))
+		f, size := diskfixture.OpenFile(t, filepath.Join(other, "c.vhdx"))
+		_, err := Open(f, size, "c.vhdx", diskfixture.Opener(t, other))
 		var fe *FormatError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "wrong or modified parent") {
 			t.Fatalf("Open = %v; want a FormatError on the parent linkage", err)
@@ -511,8 +468,8 @@ func TestDifferencing(t *testing.T) {
 		b = makeDifferencing(t, b, self, `.\loop.vhdx`, `C:\nowhere\loop.vhdx`, nil)
 		p := filepath.Join(other, "loop.vhdx")
 		os.WriteFile(p, b, 0o644)
-		f, size := openFile(t, p)
-		_, err := Open(f, size, "loop.vhdx", opener(t, other))
+		f, size := diskfixture.OpenFile(t, p)
+		_, err := Open(f, size, "loop.vhdx", diskfixture.Opener(t, other))
 		var fe *FormatError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "loop") {
 			t.Fatalf("Open = %v; want a FormatError naming the loop", err)
@@ -522,7 +479,7 @@ func TestDifferencing(t *testing.T) {
 
 // TestDamaged derives broken files from a real dynamic VHDX.
 func TestDamaged(t *testing.T) {
-	good, err := os.ReadFile(convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-block1m.vhdx"), "subformat=dynamic,block_size=1M"))
+	good, err := os.ReadFile(diskfixture.Convert(t, "vhdx", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-block1m.vhdx"), "subformat=dynamic,block_size=1M"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,14 +622,14 @@ func TestDamaged(t *testing.T) {
 }
 
 func TestDetect(t *testing.T) {
-	b, err := os.ReadFile(convert(t, rawFixture(t, "fat"), filepath.Join(fixDir, "fat-dynamic.vhdx"), "subformat=dynamic"))
+	b, err := os.ReadFile(diskfixture.Convert(t, "vhdx", diskfixture.RawFS(t, "fat"), filepath.Join(diskfixture.Dir(), "fat-dynamic.vhdx"), "subformat=dynamic"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !Detect(b[:4096], b[len(b)-512:]) {
 		t.Error("Detect = false on a qemu-img VHDX")
 	}
-	raw, err := os.ReadFile(rawFixture(t, "ntfs"))
+	raw, err := os.ReadFile(diskfixture.RawFS(t, "ntfs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,8 +643,8 @@ func TestDetect(t *testing.T) {
 func TestLazyBAT(t *testing.T) {
 	defer func(v int64) { batEagerMax = v }(batEagerMax)
 	batEagerMax = 0
-	path := convert(t, rawFixture(t, "ntfs"), filepath.Join(fixDir, "ntfs-block1m.vhdx"), "subformat=dynamic,block_size=1M")
-	f, size := openFile(t, path)
+	path := diskfixture.Convert(t, "vhdx", diskfixture.RawFS(t, "ntfs"), filepath.Join(diskfixture.Dir(), "ntfs-block1m.vhdx"), "subformat=dynamic,block_size=1M")
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -696,9 +653,9 @@ func TestLazyBAT(t *testing.T) {
 		t.Fatal("the BAT was read whole")
 	}
 	peer := path + ".lazy.raw"
-	run(t, "qemu-img", "convert", "-f", "vhdx", "-O", "raw", path, peer)
+	diskfixture.Run(t, "", "qemu-img", "convert", "-f", "vhdx", "-O", "raw", path, peer)
 	defer os.Remove(peer)
-	if got, want := diskSHA(t, d, d.Size()), fileSHA(t, peer); got != want {
+	if got, want := diskfixture.DiskSHA(t, d, d.Size()), diskfixture.FileSHA(t, peer); got != want {
 		t.Errorf("sha256 %s, qemu-img %s", got, want)
 	}
 	if checkExtents(t, d, peer, size) == 0 {
@@ -709,18 +666,18 @@ func TestLazyBAT(t *testing.T) {
 // TestChain reads a grandchild: a differencing disk whose parent is the
 // differencing disk of TestDifferencing, checked against libvhdi and qemu-io.
 func TestChain(t *testing.T) {
-	dir := filepath.Join(fixDir, "chain")
+	dir := filepath.Join(diskfixture.Dir(), "chain")
 	parent, child, _, _ := diffFixture(t, dir, "fat")
 	grand := filepath.Join(dir, "g.vhdx")
 	written := [][2]int64{{1 << 20, 4096}, {12 << 20, 3 << 20}}
-	run(t, "qemu-img", "create", "-q", "-f", "vhdx", grand+".tmp", "32M")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vhdx", grand+".tmp", "32M")
 	exp := filepath.Join(dir, "want.raw") // the child's content, from diffFixture
 	for _, w := range written {
 		c := fmt.Sprintf("write -P 0xcd %d %d", w[0], w[1])
-		run(t, "qemu-io", "-f", "vhdx", "-c", c, grand+".tmp")
-		run(t, "qemu-io", "-f", "raw", "-c", c, exp)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", c, grand+".tmp")
+		diskfixture.Run(t, "", "qemu-io", "-f", "raw", "-c", c, exp)
 	}
-	want := fileSHA(t, exp)
+	want := diskfixture.FileSHA(t, exp)
 	b, err := os.ReadFile(grand + ".tmp")
 	if err != nil {
 		t.Fatal(err)
@@ -735,27 +692,15 @@ func TestChain(t *testing.T) {
 	if err := os.WriteFile(grand, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	requirePyvhdi(t)
-	script := `
-import hashlib, sys, pyvhdi
-p = pyvhdi.file(); p.open(sys.argv[3])
-c = pyvhdi.file(); c.open(sys.argv[2]); c.set_parent(p)
-g = pyvhdi.file(); g.open(sys.argv[1]); g.set_parent(c)
-h = hashlib.sha256(); size = g.get_media_size(); off = 0
-while off < size:
-    b = g.read_buffer_at_offset(min(1 << 20, size - off), off)
-    h.update(b); off += len(b)
-print(h.hexdigest())
-`
-	if got := strings.TrimSpace(string(run(t, "/usr/bin/python3", "-c", script, grand, child, parent))); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, grand, child, parent); got != want {
 		t.Fatalf("libvhdi reads the chain as %s, want %s", got, want)
 	}
-	f, size := openFile(t, grand)
-	d, err := Open(f, size, grand, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, grand)
+	d, err := Open(f, size, grand, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 	if got := d.Files(); len(got) != 3 || got[0] != grand || got[1] != "./c.vhdx" || got[2] != "./p.vhdx" {
@@ -781,16 +726,16 @@ print(h.hexdigest())
 // find the data where qemu put it, and nothing anywhere else.
 func TestInterleave(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.vhdx")
-	run(t, "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", path, "9G")
+	diskfixture.Run(t, "", "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", path, "9G")
 	writes := []struct {
 		off, n int64
 		pat    byte
 	}{{4<<30 + 1<<20 + 4096, 64 << 10, 0x11}, {8<<30 + 3<<20, 1 << 20, 0x22}, {1 << 20, 512, 0x33}}
 	for _, w := range writes {
-		run(t, "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("write -P %#x %d %d", w.pat, w.off, w.n), path)
-		run(t, "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("read -P %#x %d %d", w.pat, w.off, w.n), path)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("write -P %#x %d %d", w.pat, w.off, w.n), path)
+		diskfixture.Run(t, "", "qemu-io", "-f", "vhdx", "-c", fmt.Sprintf("read -P %#x %d %d", w.pat, w.off, w.n), path)
 	}
-	f, size := openFile(t, path)
+	f, size := diskfixture.OpenFile(t, path)
 	d, err := Open(f, size, path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -835,17 +780,17 @@ func TestInterleave(t *testing.T) {
 
 // TestDifferencingNTFS: the same derivation over the NTFS image.
 func TestDifferencingNTFS(t *testing.T) {
-	dir := filepath.Join(fixDir, "diff-ntfs")
+	dir := filepath.Join(diskfixture.Dir(), "diff-ntfs")
 	parent, child, want, _ := diffFixture(t, dir, "ntfs")
-	if got := pyvhdiSHA(t, child, parent); got != want {
+	if got, _ := diskfixture.PyvhdiSHA(t, child, parent); got != want {
 		t.Fatalf("libvhdi reads the derived child as %s, want %s", got, want)
 	}
-	f, size := openFile(t, child)
-	d, err := Open(f, size, child, opener(t, dir))
+	f, size := diskfixture.OpenFile(t, child)
+	d, err := Open(f, size, child, diskfixture.Opener(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := diskSHA(t, d, d.Size()); got != want {
+	if got := diskfixture.DiskSHA(t, d, d.Size()); got != want {
 		t.Errorf("sha256 %s, want %s", got, want)
 	}
 }

@@ -1,8 +1,9 @@
 package vmdk
 
 import (
-	"io"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // BenchmarkRead reads the whole virtual disk of each fixture (40 MiB, FAT
@@ -29,28 +30,11 @@ func BenchmarkRead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				buf := make([]byte, 1<<20)
-				b.SetBytes(d.Size())
-				for b.Loop() {
-					for off := int64(0); off < d.Size(); {
-						n := min(int64(len(buf)), d.Size()-off)
-						if skip {
-							a, m, err := d.Extent(off)
-							if err != nil {
-								b.Fatal(err)
-							}
-							if !a {
-								off += m
-								continue
-							}
-							n = min(n, m)
-						}
-						if _, err := d.ReadAt(buf[:n], off); err != nil && err != io.EOF {
-							b.Fatal(err)
-						}
-						off += n
-					}
+				var extent func(int64) (bool, int64, error)
+				if skip {
+					extent = d.Extent
 				}
+				diskfixture.BenchRead(b, d, d.Size(), extent)
 			})
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // readAll opens and reads the whole disk, using Extent to read only what
@@ -18,22 +20,7 @@ func readAll(r io.ReaderAt, size int64, name string, open OpenFunc) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < d.Size(); {
-		a, n, err := d.Extent(off)
-		if err != nil {
-			return err
-		}
-		if a {
-			for o := off; o < off+n; o += int64(len(buf)) {
-				if _, err := d.ReadAt(buf[:min(int64(len(buf)), off+n-o)], o); err != nil && err != io.EOF {
-					return err
-				}
-			}
-		}
-		off += n
-	}
-	return nil
+	return diskfixture.ReadAllocated(d)
 }
 
 // firstGTE returns the file offset of the first grain table entry of a
@@ -225,13 +212,13 @@ func TestDamaged(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r, size, err := osOpen(dir)(tc.file)
+			r, size, err := diskfixture.OSOpen(dir)(tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var ms0, ms1 runtime.MemStats
 			runtime.ReadMemStats(&ms0)
-			err = readAll(r, size, tc.file, osOpen(dir))
+			err = readAll(r, size, tc.file, diskfixture.OSOpen(dir))
 			runtime.ReadMemStats(&ms1)
 			var fe *FormatError
 			if !errors.As(err, &fe) {
@@ -277,7 +264,7 @@ func TestUnsupported(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Open(bytes.NewReader(tc.b), int64(len(tc.b)), "x.vmdk", osOpen(dir))
+			_, err := Open(bytes.NewReader(tc.b), int64(len(tc.b)), "x.vmdk", diskfixture.OSOpen(dir))
 			var ue *UnsupportedError
 			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an UnsupportedError about %q", err, tc.want)
@@ -307,7 +294,7 @@ func TestUnclean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := readSHA(t, d, d.Size(), 1<<20), readSHA(t, d0, d0.Size(), 1<<20); a != b {
+	if a, b := diskfixture.ReadSHA(t, d, d.Size(), 1<<20), diskfixture.ReadSHA(t, d0, d0.Size(), 1<<20); a != b {
 		t.Errorf("sha256 %s, want %s", a, b)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // FuzzVMDK opens and reads arbitrary bytes as a VMDK. Seeds are the small
@@ -49,27 +51,7 @@ func FuzzVMDK(f *testing.F) {
 			checkErr(t, err)
 			return
 		}
-		buf := make([]byte, 64<<10)
-		off := int64(0)
-		for i := 0; i < 64 && off < d.Size(); i++ {
-			a, n, err := d.Extent(off)
-			if err != nil {
-				checkErr(t, err)
-				return
-			}
-			if n <= 0 || n > d.Size()-off {
-				t.Fatalf("Extent(%d) = %v, %d", off, a, n)
-			}
-			m := min(n, int64(len(buf)))
-			if _, err := d.ReadAt(buf[:m], off); err != nil && err != io.EOF {
-				checkErr(t, err)
-				return
-			}
-			if !a && !allZero(buf[:m]) {
-				t.Fatalf("unallocated run at %d reads non-zero bytes", off)
-			}
-			off += n
-		}
+		diskfixture.WalkExtents(t, d, checkErr)
 	})
 }
 

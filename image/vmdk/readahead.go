@@ -1,101 +1,29 @@
 package vmdk
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
+import "github.com/mirrorchk/mirrorchk/image/internal/readahead"
 
-// aheadBytes bounds how far past a sequential read the compressed grains
-// are decompressed in the background (the diff reads 1 MiB at a time from
-// one goroutine: while it compares one MiB, the next is being inflated).
-const aheadBytes = 4 << 20
-
-// inflight is one compressed grain being decompressed ahead.
-type inflight struct {
-	claimed atomic.Bool // set by the one read that takes buf
-	done    chan struct{}
-	buf     []byte // the whole grain from bufs, valid after done when err is nil
-	err     error
-}
-
-// bufs recycles the buffers of grains decompressed ahead.
-var bufs sync.Pool // *[]byte
-
-func getBuf(n int64) []byte {
-	if bp, _ := bufs.Get().(*[]byte); bp != nil && int64(cap(*bp)) >= n {
-		return (*bp)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) { bufs.Put(&b) }
-
+// grainKey names a grain: its sparse extent and the host offset of its
+// compressed data.
 type grainKey struct {
 	sp   *sparse
 	host int64
 }
 
 // batch is the grains decompressed ahead for one window.
-type batch map[grainKey]*inflight
+type batch = readahead.Batch[grainKey]
 
 // readAhead is called by a read of n bytes at off that has compressed
 // grains. It returns the batch started for this window by the previous
 // read (nil if none) and, when this read continues the previous one,
-// starts decompressing the compressed grains of the next window.
+// starts decompressing the compressed grains of the next window, within
+// the virtual size.
 func (d *Disk) readAhead(off, n int64) batch {
-	d.mu.Lock()
-	cur := d.ahead
-	seq := off == d.lastEnd
-	d.lastEnd = off + n
-	d.ahead = nil
-	d.mu.Unlock()
-	if !seq {
-		return cur
-	}
-	next := d.startBatch(off+n, min(n, aheadBytes))
-	d.mu.Lock()
-	d.ahead = next
-	d.mu.Unlock()
-	return cur
-}
-
-// startBatch starts decompressing, on up to GOMAXPROCS goroutines, the
-// compressed grains mapping [start, start+n). A lookup error stops the
-// window there: the read that reaches it reports it.
-func (d *Disk) startBatch(start, n int64) batch {
-	end := min(start+n, d.size)
-	var pcs []piece
-	b := batch{}
-	for pos := start; pos < end; {
+	return d.ahead.Next(off, n, d.size, func(pos int64) (int64, readahead.Block[grainKey], bool, error) {
 		pc, err := d.lookup(pos)
-		if err != nil {
-			break
+		if err != nil || pc.kind != kCompressed {
+			return pc.n, readahead.Block[grainKey]{}, false, err
 		}
-		if k := (grainKey{pc.x.sp, pc.host}); pc.kind == kCompressed && b[k] == nil {
-			b[k] = &inflight{done: make(chan struct{})}
-			pcs = append(pcs, pc)
-		}
-		pos += pc.n
-	}
-	if len(pcs) == 0 {
-		return nil
-	}
-	var k atomic.Int64
-	for range min(runtime.GOMAXPROCS(0), len(pcs)) {
-		go func() {
-			for {
-				i := int(k.Add(1) - 1)
-				if i >= len(pcs) {
-					return
-				}
-				pc := pcs[i]
-				f := b[grainKey{pc.x.sp, pc.host}]
-				f.buf = getBuf(pc.x.sp.grain)
-				f.err = pc.x.sp.decode(f.buf, pc)
-				close(f.done)
-			}
-		}()
-	}
-	return b
+		sp := pc.x.sp
+		return pc.n, readahead.Block[grainKey]{Key: grainKey{sp, pc.host}, Size: sp.grain, Decode: func(b []byte) error { return sp.decode(b, pc) }}, true, nil
+	})
 }

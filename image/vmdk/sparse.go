@@ -221,14 +221,8 @@ var (
 // grainAt fills p with the bytes of compressed grain pc from pc.goff,
 // taking it from ahead when it was decompressed ahead.
 func (s *sparse) grainAt(p []byte, pc piece, ahead batch) error {
-	if f := ahead[grainKey{s, pc.host}]; f != nil && f.claimed.CompareAndSwap(false, true) {
-		<-f.done
-		if f.err != nil {
-			return f.err
-		}
-		copy(p, f.buf[pc.goff:])
-		putBuf(f.buf)
-		return nil
+	if ok, err := ahead.Take(grainKey{s, pc.host}, p, pc.goff); ok {
+		return err
 	}
 	if pc.goff == 0 && int64(len(p)) == s.grain {
 		return s.decode(p, pc)

@@ -20,11 +20,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+
+	"github.com/mirrorchk/mirrorchk/image/internal/readahead"
 )
 
 // OpenFunc opens another file a container refers to (here an extent file
@@ -150,9 +150,7 @@ type Disk struct {
 	cid        string
 	warnings   []string
 
-	mu      sync.Mutex
-	lastEnd int64 // end of the last read with compressed grains
-	ahead   batch // grains being decompressed ahead of a sequential reader
+	ahead readahead.Tracker[grainKey] // grains being decompressed ahead of a sequential reader
 }
 
 // Open reads the VMDK held by r (size bytes, named name in messages): a
@@ -578,51 +576,9 @@ func (d *Disk) read(p []byte, off int64) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	return runJobs(jobs, d.readAhead(off, int64(len(p))))
-}
-
-// runJobs decompresses the grains of one read, in parallel on up to
-// GOMAXPROCS goroutines.
-func runJobs(jobs []job, ahead batch) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if workers == 1 {
-		for _, j := range jobs {
-			if err := j.pc.x.sp.grainAt(j.p, j.pc, ahead); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, len(jobs))
-	var mu sync.Mutex
-	k := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := k
-				k++
-				mu.Unlock()
-				if i >= len(jobs) {
-					return
-				}
-				errs[i] = jobs[i].pc.x.sp.grainAt(jobs[i].p, jobs[i].pc, ahead)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// Decompress the grains of this read in parallel.
+	ahead := d.readAhead(off, int64(len(p)))
+	return readahead.Each(len(jobs), func(i int) error { return jobs[i].pc.x.sp.grainAt(jobs[i].p, jobs[i].pc, ahead) })
 }
 
 var le = binary.LittleEndian

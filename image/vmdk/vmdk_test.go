@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mirrorchk/mirrorchk/internal/diskfixture"
 )
 
 // variant is one VMDK made from the raw fixture.
@@ -21,7 +23,7 @@ type variant struct {
 func convert(sub string) func(tb testing.TB, dir, raw string) string {
 	return func(tb testing.TB, dir, raw string) string {
 		p := filepath.Join(dir, sub+".vmdk")
-		run(tb, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, raw, p)
+		diskfixture.Run(tb, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, raw, p)
 		return p
 	}
 }
@@ -31,14 +33,14 @@ func convert(sub string) func(tb testing.TB, dir, raw string) string {
 func child(opts string) func(tb testing.TB, dir, raw string) string {
 	return func(tb testing.TB, dir, raw string) string {
 		base := filepath.Join(dir, "base.vmdk")
-		run(tb, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, base)
+		diskfixture.Run(tb, dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, base)
 		c := filepath.Join(dir, "child.vmdk")
 		args := []string{"create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk"}
 		if opts != "" {
 			args = append(args, "-o", opts)
 		}
-		run(tb, dir, "qemu-img", append(args, c)...)
-		run(tb, dir, "qemu-io", "-f", "vmdk",
+		diskfixture.Run(tb, dir, "qemu-img", append(args, c)...)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "vmdk",
 			"-c", "write -P 0xab 1048576 65536",
 			"-c", "write -z 2097152 131072",
 			"-c", "write -P 0xcd 5246976 512",
@@ -87,8 +89,8 @@ var variants = []variant{
 	{name: "parent-streamOptimized", build: func(tb testing.TB, dir, raw string) string {
 		so := convert("streamOptimized")(tb, dir, raw)
 		c := filepath.Join(dir, "child.vmdk")
-		run(tb, dir, "qemu-img", "create", "-q", "-f", "vmdk", "-b", filepath.Base(so), "-F", "vmdk", c)
-		run(tb, dir, "qemu-io", "-f", "vmdk", "-c", "write -P 0x77 1081344 8192", c)
+		diskfixture.Run(tb, dir, "qemu-img", "create", "-q", "-f", "vmdk", "-b", filepath.Base(so), "-F", "vmdk", c)
+		diskfixture.Run(tb, dir, "qemu-io", "-f", "vmdk", "-c", "write -P 0x77 1081344 8192", c)
 		return c
 	}, format: "VMDK monolithicSparse"},
 	{name: "gd-at-end", build: gdAtEndCopy, format: "VMDK streamOptimized"},
@@ -101,8 +103,8 @@ func (v variant) path(tb testing.TB) string {
 	if p, ok := built.Load(v.name); ok {
 		return p.(string)
 	}
-	r := raw(tb)
-	dir := filepath.Join(tmpDir, v.name)
+	r := diskfixture.Raw(tb)
+	dir := filepath.Join(diskfixture.Dir(), v.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -125,8 +127,8 @@ func TestAgainstQemu(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := v.path(t)
-			size, want, m := qemuVirtualSize(t, p, "vmdk"), qemuRawSHA(t, p, "vmdk"), qemuMap(t, p, "vmdk")
-			before := hashDir(t, filepath.Dir(p))
+			size, want, m := diskfixture.QemuVirtualSize(t, p, "vmdk"), diskfixture.QemuRawSHA(t, p, "vmdk"), diskfixture.QemuMap(t, p, "vmdk")
+			before := diskfixture.HashDir(t, filepath.Dir(p))
 			d, err := openFile(t, p)
 			if err != nil {
 				t.Fatal(err)
@@ -134,14 +136,14 @@ func TestAgainstQemu(t *testing.T) {
 			if got := d.Size(); got != size {
 				t.Fatalf("Size() = %d, qemu-img info says %d", got, size)
 			}
-			if got := readSHA(t, d, d.Size(), 1<<20); got != want {
+			if got := diskfixture.ReadSHA(t, d, d.Size(), 1<<20); got != want {
 				t.Errorf("sha256 of 1 MiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			if got := readSHA(t, d, d.Size(), 3*4096+512); got != want {
+			if got := diskfixture.ReadSHA(t, d, d.Size(), 3*4096+512); got != want {
 				t.Errorf("sha256 of 12.5 KiB reads %s, qemu-img convert -O raw %s", got, want)
 			}
-			checkMap(t, d, m, true)
-			if after := hashDir(t, filepath.Dir(p)); after != before {
+			diskfixture.CheckMap(t, d, m, true)
+			if after := diskfixture.HashDir(t, filepath.Dir(p)); after != before {
 				t.Errorf("the image files changed while we read them: sha256 %s before, %s after", before, after)
 			}
 			if d.Format() != v.format {
@@ -160,22 +162,7 @@ func TestConcurrentReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := qemuRawSHA(t, p, "vmdk")
-	var wg sync.WaitGroup
-	got := make([]string, 4)
-	for i := range got {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i] = readSHA(t, d, d.Size(), 64<<10+512*i)
-		}()
-	}
-	wg.Wait()
-	for i, g := range got {
-		if g != want {
-			t.Errorf("reader %d: sha256 %s, want %s", i, g, want)
-		}
-	}
+	diskfixture.ConcurrentSHA(t, d, d.Size(), diskfixture.QemuRawSHA(t, p, "vmdk"))
 }
 
 // TestMissing: a descriptor without its extent, a child without its
@@ -188,7 +175,7 @@ func TestMissing(t *testing.T) {
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			dir := filepath.Dir(variantNamed(t, tc.variant))
-			r, size, err := osOpen(dir)(tc.file)
+			r, size, err := diskfixture.OSOpen(dir)(tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +184,7 @@ func TestMissing(t *testing.T) {
 			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Open without OpenFunc: %v, want an UnsupportedError naming %s", err, tc.want)
 			}
-			_, err = Open(r, size, tc.file, osOpen(t.TempDir()))
+			_, err = Open(r, size, tc.file, diskfixture.OSOpen(t.TempDir()))
 			if !errors.As(err, &ue) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing") || !errors.Is(err, ErrUnsupported) {
 				t.Errorf("Open with the file missing: %v, want an UnsupportedError wrapping fs.ErrNotExist", err)
 			}
