@@ -35,10 +35,14 @@ while IFS=: read -r file line rest; do
   log=$LOG_DIR/$(echo "$pkg.$target" | tr '/.' '__').log
   go test -run '^$' -fuzz "^${target}\$" -fuzztime "${secs}s" -fuzzminimizetime 10x -parallel 1 "$pkg" >"$log" 2>&1
   rc=$?
-  # The last progress line: "fuzz: elapsed: 30s, execs: 123456 (4115/sec), ...".
-  last=$(grep -E '^fuzz: elapsed: [0-9]+s, execs: [0-9]+' "$log" | tail -1)
+  # The last progress line: "fuzz: elapsed: 30s, execs: 123456 (4115/sec), ..."
+  # (past a minute "elapsed: 9m57s", past an hour "1h2m3s").
+  last=$(grep -E '^fuzz: elapsed: ([0-9]+h)?([0-9]+m)?[0-9]+s, execs: [0-9]+' "$log" | tail -1)
   execs=$(sed -E 's/.*execs: ([0-9]+).*/\1/' <<<"$last")
-  elapsed=$(sed -E 's/^fuzz: elapsed: ([0-9]+)s.*/\1/' <<<"$last")
+  elapsed=$(sed -E 's/^fuzz: elapsed: ([0-9hms]+),.*/\1/' <<<"$last" |
+    awk '{ s = 0; t = $0; if (match(t, /[0-9]+h/)) s += 3600 * substr(t, RSTART, RLENGTH - 1);
+           if (match(t, /[0-9]+m/)) s += 60 * substr(t, RSTART, RLENGTH - 1);
+           if (match(t, /[0-9]+s/)) s += substr(t, RSTART, RLENGTH - 1); print s }')
   execs=${execs:-0}
   rate=$(awk -v e="$execs" -v s="${elapsed:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
   result=ok
