@@ -402,3 +402,19 @@ func TestWalkContainerParts(t *testing.T) {
 		t.Errorf("files %v planned as images %v; want %v", names, images, want)
 	}
 }
+
+// TestContainerPartGivenToo: a backing file given beside the image that
+// reads it is a usage error that says which is part of which, not "the
+// same image given twice".
+func TestContainerPartGivenToo(t *testing.T) {
+	raw := members(t, "md/md-1.2/b-stale-member")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.qcow2")
+	child := filepath.Join(dir, "child.qcow2")
+	runTool(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw[0], base)
+	runTool(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", child)
+	code, _, stderr := mirrorchk(t, "scan", base, child)
+	if code != exitUsage || !strings.Contains(stderr, base+" is read as part of "+child) {
+		t.Errorf("exit %d, stderr %q; want 16 saying %s is part of %s", code, stderr, base, child)
+	}
+}

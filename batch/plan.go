@@ -140,6 +140,13 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 				continue
 			}
 			if in.Images[i].Explicit && in.Images[j].Explicit {
+				if na, nb := len(a.Segments()), len(b.Segments()); na != nb {
+					whole, part := a, b
+					if na < nb {
+						whole, part = b, a
+					}
+					return p, &scan.UsageError{Err: fmt.Errorf("%s is read as part of %s (%s): give only %s", part.Path(), whole.Path(), whole.Info().Format, whole.Path())}
+				}
 				return p, &scan.UsageError{Err: fmt.Errorf("%s and %s are the same image given twice", a.Path(), b.Path())}
 			}
 			// Keep the image that reads more files: a container's extent,
