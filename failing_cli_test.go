@@ -425,6 +425,78 @@ func TestRepairKilled(t *testing.T) {
 	}
 }
 
+// A walked batch repair writes each set into its own subdirectory of --out;
+// killed there after one output was published and while the next was being
+// written, a rerun of the same command removes those leftovers too (the
+// plan's marker in --out lists "SET/NAME") and writes what an uninterrupted
+// run writes.
+func TestBatchRepairKilled(t *testing.T) {
+	src := members(t, "md/md-1.2/c-stale-member-bitmap")
+	disk := eiofs.ServeSlow(t, src[0], "m0.img", nil, 3*time.Millisecond)
+	in := filepath.Join(t.TempDir(), "seized")
+	os.Mkdir(in, 0o755)
+	if err := os.Symlink(disk.Path, filepath.Join(in, "m0.img")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(src[1], filepath.Join(in, "m1.img")); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out string) []string { return []string{"repair", "--out", out, in} }
+
+	want := filepath.Join(t.TempDir(), "want")
+	if code, _, stderr := mirrorchk(t, args(want)...); code != exitRepaired {
+		t.Fatalf("uninterrupted repair: exit %d: %s", code, stderr)
+	}
+	sets := dirState(want)
+	if len(sets) != 1 {
+		t.Fatalf("the walked repair wrote %v into --out, want one set's subdirectory", sets)
+	}
+	sub := sets[0]
+	wantFiles := dirState(filepath.Join(want, sub))
+	wantSum := map[string]string{}
+	for _, n := range wantFiles {
+		wantSum[n] = fileSHA256(t, filepath.Join(want, sub, n))
+	}
+
+	out := filepath.Join(t.TempDir(), "fixed")
+	cmd := exec.Command(os.Args[0], args(out)...)
+	cmd.Env = append(os.Environ(), "MIRRORCHK_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for killed := false; !killed; time.Sleep(200 * time.Microsecond) {
+		select {
+		case err := <-exited:
+			t.Fatalf("the repair ended (%v) before one output was published; %s held %v", err, sub, dirState(filepath.Join(out, sub)))
+		default:
+		}
+		n := dirState(filepath.Join(out, sub))
+		if slices.Contains(n, "m0.img") && slices.ContainsFunc(n, func(s string) bool { return strings.HasPrefix(s, ".m1.img.mirrorchk-partial-") }) {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		}
+	}
+	<-exited
+	left := dirState(filepath.Join(out, sub))
+	code, _, stderr := mirrorchk(t, args(out)...)
+	if code != exitRepaired {
+		t.Fatalf("rerun after the kill (%s held %v): exit %d: %s", sub, left, code, stderr)
+	}
+	if got := dirState(out); !slices.Equal(got, []string{sub}) {
+		t.Errorf("after the rerun --out holds %v, want [%s]", got, sub)
+	}
+	if got := dirState(filepath.Join(out, sub)); !slices.Equal(got, wantFiles) {
+		t.Errorf("after the rerun %s holds %v, want %v (it held %v after the kill)", sub, got, wantFiles, left)
+	}
+	for _, n := range wantFiles {
+		if fileSHA256(t, filepath.Join(out, sub, n)) != wantSum[n] {
+			t.Errorf("rerun: %s/%s differs from the uninterrupted repair's", sub, n)
+		}
+	}
+}
+
 // mountTmpfs mounts a small tmpfs (options e.g. "size=1m" or "ro") for the
 // test.
 func mountTmpfs(t *testing.T, opts string) string {

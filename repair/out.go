@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -215,7 +216,7 @@ func PrepareOut(dir string, inputs []string, outputs []OutSpec, id string, dryRu
 	}
 	for _, out := range outputs {
 		for _, p := range []string{out.Path, out.Path + ".map"} {
-			if dryRun && slices.Contains(o.Removed, filepath.Base(p)) {
+			if dryRun && slices.Contains(o.Removed, o.rel(p)) {
 				continue // an interrupted run's output, which a real run removes
 			}
 			if _, err := os.Lstat(p); err == nil {
@@ -232,7 +233,7 @@ func PrepareOut(dir string, inputs []string, outputs []OutSpec, id string, dryRu
 	var b strings.Builder
 	fmt.Fprintf(&b, "mirrorchk repair plan %s: these outputs are being written; a rerun of the same command removes them and starts again\n", id)
 	for _, out := range outputs {
-		fmt.Fprintln(&b, filepath.Base(out.Path))
+		fmt.Fprintln(&b, o.rel(out.Path))
 	}
 	if err := writeSynced(filepath.Join(dir, planPrefix+id), []byte(b.String())); err != nil {
 		return nil, outErr("--out %s: %v", dir, err)
@@ -255,59 +256,82 @@ func partialName(final, id string) string {
 	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+partialInfix+id)
 }
 
-// leftovers removes what an interrupted run of this plan left, and refuses
-// what another plan left for the same outputs.
-func (o *Out) leftovers() error {
-	ents, err := os.ReadDir(o.Dir)
-	if err != nil {
-		return outErr("--out %s: %v", o.Dir, err)
+// rel is the name of path relative to the output directory, as the plan's
+// marker lists it: a base name for an output written into --out itself,
+// "SET/NAME" for one a walked batch writes into a set's subdirectory.
+func (o *Out) rel(path string) string {
+	r, err := filepath.Rel(o.Dir, path)
+	if err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return filepath.Base(path)
 	}
-	ours := map[string]bool{} // base names of outputs and their mapfiles
+	return filepath.ToSlash(r)
+}
+
+// leftovers removes what an interrupted run of this plan left, and refuses
+// what another plan left for the same outputs: in --out and in every
+// subdirectory this plan writes into.
+func (o *Out) leftovers() error {
+	ours := map[string]bool{} // relative names of outputs and their mapfiles
+	dirs := []string{"."}     // relative directories written into
 	for _, out := range o.outputs {
-		ours[filepath.Base(out.Path)] = true
-		ours[filepath.Base(out.Path)+".map"] = true
+		r := o.rel(out.Path)
+		ours[r] = true
+		ours[r+".map"] = true
+		if d := path.Dir(r); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
 	}
 	var foreign, remove []string
-	for _, e := range ents {
-		name := e.Name()
-		switch {
-		case strings.HasPrefix(name, planPrefix) && strings.HasSuffix(name, ".tmp"):
-			// A marker being written when the run stopped: it lists
-			// nothing that exists yet.
-			if strings.TrimSuffix(strings.TrimPrefix(name, planPrefix), ".tmp") == o.ID {
-				remove = append(remove, name)
-			}
-		case strings.HasPrefix(name, planPrefix):
-			if strings.TrimPrefix(name, planPrefix) == o.ID {
-				// Our own marker: the outputs it lists are this plan's,
-				// from a run that did not finish.
-				listed, err := readPlan(filepath.Join(o.Dir, name))
-				if err != nil {
-					return outErr("--out %s: %v", o.Dir, err)
+	for _, d := range dirs {
+		ents, err := os.ReadDir(filepath.Join(o.Dir, filepath.FromSlash(d)))
+		if errors.Is(err, fs.ErrNotExist) && d != "." {
+			continue // a set's subdirectory not made yet
+		}
+		if err != nil {
+			return outErr("--out %s: %v", o.Dir, err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			relName := path.Join(d, name)
+			switch {
+			case d == "." && strings.HasPrefix(name, planPrefix) && strings.HasSuffix(name, ".tmp"):
+				// A marker being written when the run stopped: it lists
+				// nothing that exists yet.
+				if strings.TrimSuffix(strings.TrimPrefix(name, planPrefix), ".tmp") == o.ID {
+					remove = append(remove, name)
 				}
-				for _, l := range listed {
-					for _, p := range []string{l, l + ".map"} {
-						if _, err := os.Lstat(filepath.Join(o.Dir, p)); err == nil {
-							remove = append(remove, p)
+			case d == "." && strings.HasPrefix(name, planPrefix):
+				if strings.TrimPrefix(name, planPrefix) == o.ID {
+					// Our own marker: the outputs it lists are this plan's,
+					// from a run that did not finish.
+					listed, err := readPlan(filepath.Join(o.Dir, name))
+					if err != nil {
+						return outErr("--out %s: %v", o.Dir, err)
+					}
+					for _, l := range listed {
+						for _, p := range []string{l, l + ".map"} {
+							if _, err := os.Lstat(filepath.Join(o.Dir, filepath.FromSlash(p))); err == nil {
+								remove = append(remove, p)
+							}
 						}
 					}
+					remove = append(remove, name)
+					continue
 				}
-				remove = append(remove, name)
-				continue
-			}
-			listed, _ := readPlan(filepath.Join(o.Dir, name))
-			if slices.ContainsFunc(listed, func(l string) bool { return ours[l] }) {
-				foreign = append(foreign, name)
-			}
-		case strings.HasPrefix(name, ".") && strings.Contains(name, partialInfix):
-			base, id, _ := strings.Cut(strings.TrimPrefix(name, "."), partialInfix)
-			if !ours[base] {
-				continue
-			}
-			if id == o.ID {
-				remove = append(remove, name)
-			} else {
-				foreign = append(foreign, name)
+				listed, _ := readPlan(filepath.Join(o.Dir, name))
+				if slices.ContainsFunc(listed, func(l string) bool { return ours[l] }) {
+					foreign = append(foreign, name)
+				}
+			case strings.HasPrefix(name, ".") && strings.Contains(name, partialInfix):
+				base, id, _ := strings.Cut(strings.TrimPrefix(name, "."), partialInfix)
+				if !ours[path.Join(d, base)] {
+					continue
+				}
+				if id == o.ID {
+					remove = append(remove, relName)
+				} else {
+					foreign = append(foreign, relName)
+				}
 			}
 		}
 	}
@@ -315,26 +339,31 @@ func (o *Out) leftovers() error {
 		sort.Strings(foreign)
 		return outErr("--out %s holds what an interrupted repair with other inputs or options left: %s; remove them, or rerun that repair as it was given", o.Dir, strings.Join(foreign, ", "))
 	}
+	sort.Strings(remove)
+	remove = slices.Compact(remove)
 	if o.dryRun {
 		o.Removed = remove // what a real run would remove
 		return nil
 	}
-	sort.Strings(remove)
+	synced := map[string]bool{}
 	for _, name := range remove {
-		if err := os.Remove(filepath.Join(o.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p := filepath.Join(o.Dir, filepath.FromSlash(name))
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return outErr("--out %s: removing the leftover %s: %v", o.Dir, name, err)
 		}
 		o.Removed = append(o.Removed, name)
+		synced[filepath.Dir(p)] = true
 	}
-	if len(remove) > 0 {
-		syncDir(o.Dir)
+	for d := range synced {
+		syncDir(d)
 	}
 	return nil
 }
 
-// readPlan returns the output names a plan marker lists.
-func readPlan(path string) ([]string, error) {
-	f, err := os.Open(path)
+// readPlan returns the output names a plan marker lists, relative to its
+// directory; a name that would leave the directory is ignored.
+func readPlan(file string) ([]string, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
@@ -347,9 +376,11 @@ func readPlan(path string) ([]string, error) {
 			first = false
 			continue
 		}
-		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.ContainsRune(l, '/') {
-			names = append(names, l)
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || !fs.ValidPath(l) || l == "." {
+			continue
 		}
+		names = append(names, l)
 	}
 	return names, sc.Err()
 }

@@ -96,6 +96,61 @@ func TestPrepareOutLeftovers(t *testing.T) {
 			}
 		}
 	})
+	// A walked batch writes each set into its own subdirectory of --out:
+	// the marker lists "SET/NAME", and the leftovers in those
+	// subdirectories are this plan's too (and another plan's refused there).
+	t.Run("set subdirectories", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, sub := range []string{"set-a", "set-b"} {
+			os.Mkdir(filepath.Join(dir, sub), 0o755)
+		}
+		sets := []OutSpec{
+			{Path: filepath.Join(dir, "set-a", "m0.img")}, {Path: filepath.Join(dir, "set-a", "m1.img")},
+			{Path: filepath.Join(dir, "set-b", "m0.img")}, {Path: filepath.Join(dir, "set-b", "m1.img")},
+			{Path: filepath.Join(dir, "set-c", "m0.img")}, // not made yet
+		}
+		touch(t, filepath.Join(dir, planPrefix+id), "mirrorchk repair plan\nset-a/m0.img\nset-a/m1.img\nset-b/m0.img\nset-b/m1.img\nset-c/m0.img\n../escape.img\n")
+		touch(t, filepath.Join(dir, "escape.img.map"), "not under the directory the marker may name")
+		touch(t, filepath.Join(dir, "set-a", "m0.img"), "published before the kill")
+		touch(t, filepath.Join(dir, "set-a", "m0.img.map"), "map")
+		touch(t, filepath.Join(dir, "set-a", "m1.img"), "published before the kill")
+		touch(t, filepath.Join(dir, "set-b", ".m0.img"+partialInfix+id), "partial")
+		touch(t, filepath.Join(dir, "set-b", "notes.txt"), "mine")
+		dry, err := PrepareOut(dir, nil, sets, id, true)
+		want := []string{planPrefix + id, "set-a/m0.img", "set-a/m0.img.map", "set-a/m1.img", "set-b/.m0.img" + partialInfix + id}
+		if err != nil || !slices.Equal(dry.Removed, want) {
+			t.Fatalf("dry run: %v, would remove %v, want %v", err, dry, want)
+		}
+		o, err := PrepareOut(dir, nil, sets, id, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(o.Removed, want) {
+			t.Errorf("removed %v, want %v", o.Removed, want)
+		}
+		if got := names(t, filepath.Join(dir, "set-a")); len(got) != 0 {
+			t.Errorf("set-a holds %v after PrepareOut", got)
+		}
+		if got := names(t, filepath.Join(dir, "set-b")); !slices.Equal(got, []string{"notes.txt"}) {
+			t.Errorf("set-b holds %v after PrepareOut", got)
+		}
+		if got := names(t, dir); !slices.Equal(got, []string{planPrefix + id, "escape.img.map", "set-a", "set-b"}) {
+			t.Errorf("--out holds %v after PrepareOut", got)
+		}
+		marker, _ := os.ReadFile(filepath.Join(dir, planPrefix+id))
+		if !strings.Contains(string(marker), "\nset-b/m1.img\n") {
+			t.Errorf("the new marker does not list set-b/m1.img:\n%s", marker)
+		}
+		o.Done()
+
+		// Another plan's partial file in a set's subdirectory is refused.
+		foreign := filepath.Join(dir, "set-b", ".m1.img"+partialInfix+other)
+		touch(t, foreign, "partial")
+		_, err = PrepareOut(dir, nil, sets, id, false)
+		if err == nil || !strings.Contains(err.Error(), "set-b/.m1.img"+partialInfix+other) {
+			t.Errorf("another plan's partial file in set-b: %v, want a refusal naming it", err)
+		}
+	})
 	t.Run("marker being written", func(t *testing.T) {
 		dir := t.TempDir()
 		touch(t, filepath.Join(dir, planPrefix+id+".tmp"), "mirrorchk")
