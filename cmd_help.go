@@ -22,9 +22,14 @@ write-intent bitmap); Intel IMSM (Matrix/RST) and SNIA DDF firmware RAID-1; Wind
 dynamic-disk (LDM) mirrored volumes; Windows NT 4.0/2000 FT mirror sets, from the
 SYSTEM hive given with --hive; and bare images without metadata.
 
-Inputs: raw images, split raw images (disk.001, disk.002, ... given by the first),
-whole disks or partitions (--member binds a partition image to an NT FT member).
-Filesystems read: NTFS, FAT12/16/32, inside an MBR or GPT partition or bare.
+Inputs: raw images, split raw images (disk.001, disk.002, ... given by the first)
+and block devices; the evidence containers EnCase E01, VHD, VHDX, qcow2 and VMDK,
+each read as the disk it holds (compressed files, archives and other containers are
+refused, never read as raw); whole disks or partitions (--member binds a partition
+image to an NT FT member); directories, walked, and manifests, for batch jobs; GNU
+ddrescue mapfiles of failing disks (--mapfile).
+Filesystems read: NTFS, FAT12/16/32, ext2/3/4 and XFS, inside an MBR or GPT partition
+or bare.
 
 AUTHORITY
   The set metadata decides first: the member with the highest md events (IMSM
@@ -32,8 +37,9 @@ AUTHORITY
   member the current metadata records as failed is stale; an NT FT member that is
   Orphaned, Regenerating or Initializing is stale. Where the metadata is silent (bare
   images, NT FT with every member Healthy) the filesystem evidence decides: NTFS
-  $LogFile and record LSNs, timestamps, the dirty flag. Each differing range can
-  also be decided by its own structure (NTFS fixups, FAT copies, boot sectors).
+  $LogFile and record LSNs, the ext4 journal sequence, XFS log and block LSNs,
+  timestamps, the dirty flag. Each differing range can also be decided by its own
+  structure (NTFS fixups, FAT copies, boot sectors, ext4 and XFS checksums).
   Members that each have writes the other lacks are a split brain: no authority.
   Nothing is invented: without authority, repair writes nothing unless --prefer
   names the member to keep (recorded as basis "user", with a warning when it goes
@@ -45,7 +51,8 @@ EXIT STATUS
   4   scan: divergence, a stale member or other problems; repair: not repaired
   8   operational error: unreadable or invalid input
   16  usage error (including an unreadable or invalid --hive)
-  32  cancelled (SIGINT or SIGTERM); partial outputs are removed`
+  32  cancelled (SIGINT or SIGTERM); partial outputs are removed
+  A run of several sets exits with the bitwise OR of the sets' codes (12 = 4|8).`
 
 // examples are each command's Example text. Every command here is run by
 // the script tests in testdata/script.

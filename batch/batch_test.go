@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/set"
 )
 
 func write(t *testing.T, path string, b []byte) string {
@@ -35,6 +37,8 @@ func TestCollectWalk(t *testing.T) {
 	write(t, filepath.Join(d, ".hidden.img"), img)
 	write(t, filepath.Join(d, "notes.txt"), []byte("x"))
 	write(t, filepath.Join(d, "hashes.sha256"), []byte("x"))
+	write(t, filepath.Join(d, "m1.img.gz"), []byte("\x1f\x8b\x08\x00"))
+	write(t, filepath.Join(d, "sub", "logs.tar"), img)
 	write(t, filepath.Join(d, "disk.001"), img)
 	write(t, filepath.Join(d, "disk.002"), img)
 	write(t, filepath.Join(d, "disk.003"), img)
@@ -61,7 +65,7 @@ func TestCollectWalk(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("images %q\nwant %q", strings.Join(got, " "), want)
 	}
-	wantSkip := map[string]int{"hidden": 1, "not-an-image": 2, "segment": 3, "hive": 1, "duplicate": 1}
+	wantSkip := map[string]int{"hidden": 1, "not-an-image": 2, "compressed": 2, "segment": 3, "hive": 1, "duplicate": 1}
 	for k, v := range wantSkip {
 		if in.Skipped[k] != v {
 			t.Errorf("skipped %s = %d, want %d (%v)", k, in.Skipped[k], v, in.Skipped)
@@ -69,6 +73,28 @@ func TestCollectWalk(t *testing.T) {
 	}
 	if !in.Walked {
 		t.Error("a directory was given: Walked")
+	}
+	// A compressed file may be a member stored compressed: each is named,
+	// with what to do, as a warning of the plan.
+	if want := []string{filepath.Join(d, "m1.img.gz"), filepath.Join(d, "sub", "logs.tar")}; !slices.Equal(in.Compressed, want) {
+		t.Errorf("compressed %v, want %v", in.Compressed, want)
+	}
+	p, err := MakePlan(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var named []string
+	for _, pr := range p.Problems {
+		if pr.Code == "compressed-skipped" && pr.Severity == set.Warning {
+			named = append(named, pr.Member)
+			if !strings.Contains(pr.Message, "extract it (") {
+				t.Errorf("%s: %q says nothing of what to do", pr.Member, pr.Message)
+			}
+		}
+	}
+	if !slices.Equal(named, in.Compressed) {
+		t.Errorf("compressed-skipped problems name %v, want %v", named, in.Compressed)
 	}
 	for _, x := range in.Images {
 		if strings.HasSuffix(x.Path, "loop") && !strings.Contains(x.Err.Error(), "loop") {

@@ -40,9 +40,14 @@ type Input struct {
 type Inputs struct {
 	Images []Input
 	// Skipped counts the files not taken as images, by reason: "hidden",
-	// "not-an-image", "segment" (a later segment of a split image),
-	// "hive" (a registry hive), "duplicate" (reached twice).
+	// "not-an-image", "compressed" (a compressed file or an archive, by its
+	// extension), "segment" (a later segment of a split image), "hive" (a
+	// registry hive), "duplicate" (reached twice).
 	Skipped map[string]int
+	// Compressed are the compressed files and archives the walk skipped, by
+	// path in walk order: each may hold a member image, so the plan names
+	// every one of them (a warning) rather than only counting them.
+	Compressed []string
 	// Walked is set when a directory or a manifest was given: then images
 	// are paired only on evidence, never because the user listed them.
 	Walked bool
@@ -52,9 +57,16 @@ type Inputs struct {
 var notImage = map[string]bool{
 	".txt": true, ".md": true, ".json": true, ".jsonl": true, ".xml": true, ".html": true, ".htm": true,
 	".csv": true, ".log": true, ".pdf": true, ".md5": true, ".sha1": true, ".sha256": true, ".sha512": true,
-	".sh": true, ".go": true, ".zst": true, ".gz": true, ".xz": true, ".bz2": true, ".zip": true, ".tar": true,
-	".7z": true, ".hivexsh": true, ".hive": true, ".yaml": true, ".yml": true, ".ini": true, ".cfg": true, ".doc": true, ".docx": true,
+	".sh": true, ".go": true, ".hivexsh": true, ".hive": true, ".yaml": true, ".yml": true, ".ini": true, ".cfg": true, ".doc": true, ".docx": true,
 	".map": true, ".mapfile": true, // GNU ddrescue mapfiles: read beside their image
+}
+
+// compressed are the file name extensions of compressed files and
+// archives: not read (image.Open refuses them by content), but named in the
+// report, since a seized member is sometimes stored compressed.
+var compressed = map[string]string{
+	".gz": "gunzip -k", ".tgz": "tar -xzf", ".xz": "xz -dk", ".zst": "zstd -d", ".bz2": "bunzip2 -k", ".lz4": "lz4 -d",
+	".zip": "unzip", ".tar": "tar -xf", ".7z": "7z x",
 }
 
 // laterSegment matches the second and later segments of split raw
@@ -160,8 +172,14 @@ func (in *Inputs) walk(dir string, seen, visiting map[fileID]bool) {
 			in.walk(p, seen, visiting)
 			continue
 		}
-		if notImage[strings.ToLower(filepath.Ext(name))] {
+		ext := strings.ToLower(filepath.Ext(name))
+		if notImage[ext] {
 			in.Skipped["not-an-image"]++
+			continue
+		}
+		if _, ok := compressed[ext]; ok {
+			in.Skipped["compressed"]++
+			in.Compressed = append(in.Compressed, p)
 			continue
 		}
 		if laterSegment(name, names) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -489,6 +490,11 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 			seen[ps.Key] = 1
 		}
 		ps.Shard = ShardOf(ps.Key, p.Shards)
+	}
+	for _, c := range in.Compressed {
+		ext := strings.ToLower(filepath.Ext(c))
+		p.Problems = append(p.Problems, set.Problem{Code: "compressed-skipped", Severity: set.Warning, Member: c,
+			Message: fmt.Sprintf("%s was not read: a compressed file or archive (%s); if it holds a member image, extract it (%s) and give the image", c, ext, compressed[ext])})
 	}
 	if len(p.Sets) == 0 {
 		p.Problems = append(p.Problems, set.Problem{Code: "no-images", Severity: set.Warning,

@@ -40,11 +40,11 @@ var refusals = []refusal{
 	// chance in practice.
 	{"gzip stream", func(h, _ []byte) bool {
 		return len(h) >= 4 && h[0] == 0x1f && h[1] == 0x8b && h[2] == 8 && h[3]&0xe0 == 0
-	}, "decompress it first (gunzip -k), or convert it with qemu-img"},
+	}, "decompress it first (gunzip -k, which keeps the compressed file) and give the image it writes"},
 	{"xz stream", func(h, _ []byte) bool { return at(h, 0, "\xfd7zXZ\x00") },
-		"decompress it first (xz -dk), or convert it with qemu-img"},
+		"decompress it first (xz -dk) and give the image it writes"},
 	{"zstd stream", func(h, _ []byte) bool { return at(h, 0, "\x28\xb5\x2f\xfd") },
-		"decompress it first (zstd -d), or convert it with qemu-img"},
+		"decompress it first (zstd -d) and give the image it writes"},
 	{"bzip2 stream", func(h, _ []byte) bool {
 		return len(h) >= 10 && at(h, 0, "BZh") && h[3] >= '1' && h[3] <= '9' && at(h, 4, "1AY&SY")
 	}, "decompress it first (bunzip2 -k)"},

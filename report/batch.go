@@ -20,6 +20,6 @@ type InputsSummary struct {
 	Images int `json:"images"` // inputs taken as images (including those that could not be read)
 	Sets   int `json:"sets"`   // sets of the whole plan
 	// Skipped counts the files not taken as images by reason: "hidden",
-	// "not-an-image", "segment", "hive", "duplicate".
+	// "not-an-image", "compressed", "segment", "hive", "duplicate".
 	Skipped map[string]int `json:"skipped"`
 }
