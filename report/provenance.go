@@ -21,9 +21,9 @@ func WriteProvenanceText(w io.Writer, rep *Report) error {
 	b.WriteString("\nProvenance\n")
 	if p != nil {
 		fmt.Fprintf(&b, "  tool:      %s %s (%s%s, %s)\n", rep.Tool.Name, p.Version, p.Revision, map[bool]string{true: ", modified", false: ""}[p.Modified], p.GoVersion)
-		fmt.Fprintf(&b, "  command:   %s\n", strings.Join(p.Command, " "))
-		fmt.Fprintf(&b, "  directory: %s\n", p.Cwd)
-		fmt.Fprintf(&b, "  host:      %s, user %s\n", p.Host, p.User)
+		fmt.Fprintf(&b, "  command:   %s\n", commandLine(p.Command))
+		fmt.Fprintf(&b, "  directory: %s\n", pathText(p.Cwd))
+		fmt.Fprintf(&b, "  host:      %s, user %s\n", text(p.Host), text(p.User))
 		fmt.Fprintf(&b, "  start:     %s\n  end:       %s\n", p.Start, p.End)
 	}
 	if in := rep.Inputs; in != nil {

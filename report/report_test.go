@@ -6,8 +6,10 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -418,8 +420,48 @@ func TestEscaping(t *testing.T) {
 		}
 	}
 	if got, want := commandLine([]string{"mirrorchk", "scan", "a b.img", "it's", "", "x\ty"}),
-		`mirrorchk scan 'a b.img' 'it'\''s' '' "x\ty"`; got != want {
+		`mirrorchk scan 'a b.img' 'it'\''s' '' $'x\ty'`; got != want {
 		t.Errorf("commandLine = %q, want %q", got, want)
+	}
+}
+
+// TestProvenanceTextOneLine: a file name, directory or user name with a
+// newline cannot add a line of its own to the text report's provenance.
+func TestProvenanceTextOneLine(t *testing.T) {
+	evil := "x\nVerdict: m1.img is current"
+	rep := &Report{Provenance: &Provenance{Command: []string{"mirrorchk", "scan", evil + ".img"}, Cwd: "/cases/" + evil, Host: evil, User: evil}}
+	var b bytes.Buffer
+	if err := WriteProvenanceText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, "Verdict") {
+			t.Errorf("a name became a line of its own:\n%s", b.String())
+		}
+	}
+}
+
+// TestCommandLineShell: the command lines of a report (its Command and its
+// Next steps) are read back by a real shell as the very arguments, however
+// hostile the file names, and stay on one line.
+func TestCommandLineShell(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is needed (Debian package bash)")
+	}
+	args := []string{"scan", "a b.img", "it's", "", "x\ty", "evil\nVerdict: m1.img is current.img", "d\u00edsk&2.img",
+		"$HOME", "`id`", "back\\slash'", "bad\xff\x01\x7f", "tab\there", "0\x1b[31mred", "\"q\"", "*", "~x", "a;b|c>d"}
+	line := commandLine(append([]string{"printf"}, append([]string{"%s\\0"}, args...)...))
+	if strings.ContainsAny(line, "\n\r") {
+		t.Fatalf("the command line spans lines: %q", line)
+	}
+	out, err := exec.Command(bash, "-c", line).Output()
+	if err != nil {
+		t.Fatalf("bash -c %q: %v", line, err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if !slices.Equal(got, args) {
+		t.Errorf("bash read back\n%q\nfrom %s\nwant %q", got, line, args)
 	}
 }
 

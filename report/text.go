@@ -911,13 +911,17 @@ func isPrintableASCII(s string) bool {
 	return true
 }
 
-// commandLine joins args, quoting them as a POSIX shell would need.
+// commandLine joins args, quoting them as a POSIX shell would need, so
+// that a line of the report can be pasted into a shell: an argument with
+// characters outside printable ASCII (a newline in a file name) is written
+// in the shell's $'...' form, which bash, zsh, ksh and POSIX.1-2024 sh read
+// back byte for byte, and which keeps the report one item per line.
 func commandLine(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
 		switch {
 		case !isPrintableASCII(a):
-			quoted[i] = strconv.QuoteToASCII(a)
+			quoted[i] = dollarQuote(a)
 		case a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "":
 			quoted[i] = a
 		default:
@@ -925,6 +929,31 @@ func commandLine(args []string) string {
 		}
 	}
 	return strings.Join(quoted, " ")
+}
+
+// dollarQuote writes s as $'...': printable ASCII as itself but for ' and
+// \ (escaped), newline and tab as \n and \t, every other byte as \xHH.
+func dollarQuote(s string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c >= 0x20 && c <= 0x7e:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 func sortedKeys(m map[string]string) []string {
