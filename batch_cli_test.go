@@ -626,3 +626,33 @@ func TestRepairDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairOutInsideWalked: --out inside a directory given as input is
+// refused before anything is read or written (through a symbolic link too):
+// the next run over that directory would take the repaired images for
+// evidence.
+func TestRepairOutInsideWalked(t *testing.T) {
+	src := members(t, "md/md-1.2/b-stale-member")
+	ev := filepath.Join(t.TempDir(), "ev")
+	os.Mkdir(ev, 0o755)
+	for _, p := range src {
+		if err := os.Symlink(p, filepath.Join(ev, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(ev, link)
+	for _, out := range []string{filepath.Join(ev, "fixed"), filepath.Join(link, "a", "b"), ev} {
+		code, _, stderr := mirrorchk(t, "repair", "--out", out, ev)
+		if code != exitUsage || !strings.Contains(stderr, "lies inside the input directory "+ev) {
+			t.Errorf("--out %s: exit %d: %s", out, code, stderr)
+		}
+		if got := dirState(ev); !slices.Equal(got, []string{"m0.img", "m1.img"}) {
+			t.Errorf("--out %s: the input directory now holds %v", out, got)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "fixed")
+	if code, _, stderr := mirrorchk(t, "repair", "--out", out, ev); code != exitRepaired {
+		t.Errorf("--out outside the input directory: exit %d: %s", code, stderr)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,9 +52,12 @@ EXIT STATUS
 			}
 			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
 		},
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if o.out == "" && !o.dryRun {
 				return usageError{errors.New("--out DIR is required (or --dry-run)")}
+			}
+			if err := outsideWalked(o.out, args); err != nil {
+				return usageError{err}
 			}
 			o.allRanges = cmd.Flags().Changed("max-ranges")
 			return o.validate()
@@ -84,9 +88,49 @@ EXIT STATUS
 		},
 	}
 	o.addFlags(cmd.Flags())
-	cmd.Flags().StringVar(&o.out, "out", "", "write repaired images into `DIR` (created when missing; must not hold an input)")
+	cmd.Flags().StringVar(&o.out, "out", "", "write repaired images into `DIR` (created when missing; must not hold an input or lie inside an input directory)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "report the plan; write nothing")
 	return cmd
+}
+
+// outsideWalked refuses an --out inside a directory given as input: the
+// repaired images would be walked as evidence by the next run over that
+// directory (and taken for members of the very sets they repair).
+func outsideWalked(out string, args []string) error {
+	if out == "" {
+		return nil
+	}
+	o := resolved(out)
+	for _, a := range args {
+		if fi, err := os.Stat(a); err != nil || !fi.IsDir() {
+			continue
+		}
+		if rel, err := filepath.Rel(resolved(a), o); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("--out %s lies inside the input directory %s, which is walked for images: a later run over %s would read the repaired images as evidence; write them outside it", out, a, a)
+		}
+	}
+	return nil
+}
+
+// resolved is p made absolute with the symbolic links of its longest
+// existing prefix resolved (the rest may not exist yet).
+func resolved(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for dir := abs; ; {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+		dir = parent
+	}
 }
 
 // outDir is the directory of a set's outputs: --out, or in a batch (inputs
