@@ -84,6 +84,51 @@ func TestTextPreferOverridesMetadata(t *testing.T) {
 	}
 }
 
+// TestNextFitsRefusal: the next step never repeats a repair that is sure
+// to be refused (two inputs of one member, a short member) or was just
+// refused, and never carries the scan's own output files (--dfxml, --jsonl)
+// into the repair command.
+func TestNextFitsRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(r *Report, s *Set)
+		next    string
+		notNext string
+	}{
+		{"plain", func(r *Report, s *Set) {}, "mirrorchk repair --out DIR /evidence/case-17/m0.img /evidence/case-17/m1.img", ""},
+		{"scan outputs dropped", func(r *Report, s *Set) {
+			r.Command = []string{"mirrorchk", "scan", "--dfxml", "scan.xml", "--jsonl=scan.jsonl", s.Members[0].Path, s.Members[1].Path}
+		}, "mirrorchk repair --out DIR /evidence/case-17/m0.img /evidence/case-17/m1.img", ""},
+		{"duplicate member", func(r *Report, s *Set) {
+			s.Problems = append(s.Problems, Problem{Code: "duplicate-member", Severity: SeverityError, Message: "x"})
+		}, "give each member once (two inputs are the same member: see duplicate-member below), then repair", ""},
+		{"short member", func(r *Report, s *Set) {
+			s.Problems = append(s.Problems, Problem{Code: "size-mismatch", Severity: SeverityError, Message: "x"})
+		}, "give the whole image of the short member (see size-mismatch below: mirrorchk does not extend a truncated image), then repair", ""},
+		{"refused, nothing to choose", func(r *Report, s *Set) {
+			r.Command = []string{"mirrorchk", "repair", "--out", "fixed", s.Members[0].Path, s.Members[1].Path}
+			s.Repair = &Repair{Status: "refused", Reason: "metadata cannot be brought in sync: x"}
+		}, "resolve what the repair was refused for (above), then run it again", "mirrorchk repair --out fixed"},
+		{"refused, --prefer resolves", func(r *Report, s *Set) {
+			r.Command = []string{"mirrorchk", "repair", "--out", "fixed", s.Members[0].Path, s.Members[1].Path}
+			s.Repair = &Repair{Status: "refused", Reason: "some differing ranges have no trustworthy source: 512 bytes; name a member with --prefer"}
+		}, "compare the differing ranges in each member, then choose: mirrorchk repair --prefer IMAGE --out fixed /evidence/case-17/m0.img /evidence/case-17/m1.img", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sourced(staleBitmap)()
+			s := &r.Sets[0]
+			tc.edit(r, s)
+			b := SetBottom(r, s)
+			if b.Next != tc.next {
+				t.Errorf("next %q\nwant %q", b.Next, tc.next)
+			}
+			if tc.notNext != "" && strings.Contains(b.Next, tc.notNext) {
+				t.Errorf("next %q repeats the refused command", b.Next)
+			}
+		})
+	}
+}
+
 // TestTextWidth: at 80 columns no line is wider than 80 unless it is one
 // word, and the default is 100.
 func TestTextWidth(t *testing.T) {
@@ -172,7 +217,7 @@ func TestRunBottomSets(t *testing.T) {
 	}
 	r.Sets = append(r.Sets, sourced(splitBrain)().Sets[0])
 	b = RunBottom(r)
-	if b.Verdict != "3 sets checked, 1 consistent, 1 diverged (set 2), 1 split-brain (set 3)" || b.Next != "see the verdict and next step of sets 2, 3 above" {
+	if b.Verdict != "3 sets checked, 1 consistent, 1 diverged (set 2), 1 split-brain (set 3)" || b.Next != "see the verdict and next step of sets 2, 3" {
 		t.Errorf("three sets: %+v", b)
 	}
 	var buf bytes.Buffer

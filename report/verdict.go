@@ -122,7 +122,16 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		b.Next = "read the problems below"
 	}
 	if b.Next == "" {
-		b.Next = repairCmd(false)
+		// A problem repair refuses on: the plain repair command would
+		// only be refused again.
+		switch {
+		case hasCode(s.Problems, "duplicate-member"):
+			b.Next = "give each member once (two inputs are the same member: see duplicate-member below), then repair"
+		case hasCode(s.Problems, "size-mismatch"):
+			b.Next = "give the whole image of the short member (see size-mismatch below: mirrorchk does not extend a truncated image), then repair"
+		default:
+			b.Next = repairCmd(false)
+		}
 	}
 	if rp := s.Repair; rp != nil {
 		switch rp.Status {
@@ -131,6 +140,14 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Next = "use the repaired images listed below (verified); the inputs were not changed"
 		case "refused":
 			b.Verdict += "; repair refused: " + rp.Reason
+			if b.Next == repairCmd(false) {
+				// Never the command that was just refused.
+				if strings.Contains(rp.Reason, "--prefer") {
+					b.Next = compare + repairCmd(true)
+				} else {
+					b.Next = "resolve what the repair was refused for (above), then run it again"
+				}
+			}
 		case "not-needed":
 			b.Next = "nothing to do"
 		case "failed":
@@ -216,7 +233,7 @@ func RunBottom(r *Report) Bottom {
 		for _, i := range need {
 			ns = append(ns, strconv.Itoa(i+1))
 		}
-		b.Next = "see the verdict and next step of sets " + strings.Join(ns, ", ") + " above"
+		b.Next = "see the verdict and next step of sets " + strings.Join(ns, ", ")
 	}
 	return b
 }
@@ -232,7 +249,7 @@ func nextCommand(r *Report, s *Set, prefer bool) []string {
 		args = args[1:]
 	}
 	skip := map[string]bool{"--json": true, "--quiet": true, "--dry-run": true, "--example": true}
-	value := map[string]bool{"--report": true, "--html": true, "--width": true, "--max-ranges": true, "--hash": true}
+	value := map[string]bool{"--report": true, "--html": true, "--dfxml": true, "--jsonl": true, "--width": true, "--max-ranges": true, "--hash": true}
 	example := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
