@@ -75,6 +75,9 @@ var examples = map[string]string{
 	"repair": `  # what a repair would do, writing nothing
   mirrorchk repair --dry-run m0.img m1.img
 
+  # try it on the embedded example first
+  mirrorchk repair --out fixed --example
+
   # write fixed/m0.img and fixed/m1.img, verified; the inputs are never touched
   mirrorchk repair --out fixed m0.img m1.img
 

@@ -46,12 +46,7 @@ EXIT STATUS
   0 nothing needed, 1 repaired and verified, 4 not repaired (or not fully: lost data),
   8 operational error (including too little room in DIR), 16 usage, 32 cancelled (partial
   outputs removed)`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if o.manifest != "" {
-				return nil
-			}
-			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
-		},
+		Args: func(cmd *cobra.Command, args []string) error { return imageArgs(cmd, o.scanOptions, args) },
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if o.out == "" && !o.dryRun {
 				return usageError{errors.New("--out DIR is required (or --dry-run)")}
@@ -64,7 +59,16 @@ EXIT STATUS
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out *repair.Out
-			run, err := runScan(cmd.Context(), e, o.scanOptions, args, nil, true, func(run *batchRun, mapfiles map[int]string) (err error) {
+			var labels map[string]string
+			if o.example {
+				var cleanup func()
+				var err error
+				if args, labels, cleanup, err = extractExample(); err != nil {
+					return err
+				}
+				defer cleanup()
+			}
+			run, err := runScan(cmd.Context(), e, o.scanOptions, args, labels, true, func(run *batchRun, mapfiles map[int]string) (err error) {
 				out, err = prepareOut(o, run, mapfiles)
 				return err
 			})
@@ -90,6 +94,7 @@ EXIT STATUS
 	o.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.out, "out", "", "write repaired images into `DIR` (created when missing; must not hold an input or lie inside an input directory)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "report the plan; write nothing")
+	cmd.Flags().BoolVar(&o.example, "example", false, "repair the embedded example (a real md RAID-1 pair with a stale member) into --out")
 	return cmd
 }
 

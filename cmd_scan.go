@@ -130,18 +130,7 @@ EXIT STATUS
   the bitwise OR of the sets' codes: 0 consistent, 4 divergence, stale member, unpaired
   image or other problems, 8 an input could not be read (its set only), 16 usage,
   32 cancelled`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if o.example {
-				if len(args) > 0 {
-					return usageError{fmt.Errorf("--example takes no images")}
-				}
-				return nil
-			}
-			if o.manifest != "" {
-				return nil
-			}
-			return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
-		},
+		Args: func(cmd *cobra.Command, args []string) error { return imageArgs(cmd, o, args) },
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			o.allRanges = cmd.Flags().Changed("max-ranges")
 			return o.validate()
@@ -149,18 +138,12 @@ EXIT STATUS
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var labels map[string]string
 			if o.example {
-				dir, err := os.MkdirTemp("", "mirrorchk-example-")
-				if err != nil {
+				var cleanup func()
+				var err error
+				if args, labels, cleanup, err = extractExample(); err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
-				if args, err = example.Extract(dir); err != nil {
-					return err
-				}
-				labels = map[string]string{}
-				for i, p := range args {
-					labels[p] = "example/" + example.Names[i]
-				}
+				defer cleanup()
 			}
 			run, err := runScan(cmd.Context(), e, o, args, labels, false, nil)
 			if err != nil {
@@ -572,6 +555,40 @@ func newBar(e *env, o scanOptions, what string) *bar {
 		progressbar.OptionClearOnFinish(),
 	)
 	return b
+}
+
+// imageArgs checks the image arguments: none with --example, at least one
+// unless a manifest names them.
+func imageArgs(cmd *cobra.Command, o scanOptions, args []string) error {
+	if o.example {
+		if len(args) > 0 || o.manifest != "" {
+			return usageError{fmt.Errorf("--example takes no images")}
+		}
+		return nil
+	}
+	if o.manifest != "" {
+		return nil
+	}
+	return usageArgs(cobra.MinimumNArgs(1))(cmd, args)
+}
+
+// extractExample writes the embedded example's images into a temporary
+// directory: their paths, their labels in the report ("example/m0.img"),
+// and the function that removes them.
+func extractExample() (paths []string, labels map[string]string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "mirrorchk-example-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if paths, err = example.Extract(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	labels = map[string]string{}
+	for i, p := range paths {
+		labels[p] = "example/" + example.Names[i]
+	}
+	return paths, labels, func() { os.RemoveAll(dir) }, nil
 }
 
 // describe labels the bar for the sets a run checks: the members of its

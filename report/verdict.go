@@ -248,16 +248,12 @@ func nextCommand(r *Report, s *Set, prefer bool) []string {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	skip := map[string]bool{"--json": true, "--quiet": true, "--dry-run": true, "--example": true}
+	skip := map[string]bool{"--json": true, "--quiet": true, "--dry-run": true}
 	value := map[string]bool{"--report": true, "--html": true, "--dfxml": true, "--jsonl": true, "--width": true, "--max-ranges": true, "--hash": true}
-	example := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "scan" || a == "repair":
-			continue
-		case a == "--example":
-			example = true
 			continue
 		case skip[a]:
 			continue
@@ -275,11 +271,6 @@ func nextCommand(r *Report, s *Set, prefer bool) []string {
 			hasOut = true
 		}
 		out = append(out, a)
-	}
-	if example {
-		for _, m := range s.Members {
-			out = append(out, baseName(m.Path))
-		}
 	}
 	if len(r.Command) == 0 {
 		for _, m := range s.Members {
