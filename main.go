@@ -140,6 +140,10 @@ func isCobraUsage(err error) bool {
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
+			if len(args) == 0 {
+				// Say what to give, not cobra's count of arguments.
+				return usageError{fmt.Errorf("no inputs given\nUsage: %s\nExamples:\n%s\nRun '%s --help' for more", cmd.UseLine(), cmd.Example, cmd.CommandPath())}
+			}
 			return usageError{err}
 		}
 		return nil
