@@ -142,7 +142,14 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 		if err := v(cmd, args); err != nil {
 			if len(args) == 0 {
 				// Say what to give, not cobra's count of arguments.
-				return usageError{fmt.Errorf("no inputs given\nUsage: %s\nExamples:\n%s\nRun '%s --help' for more", cmd.UseLine(), cmd.Example, cmd.CommandPath())}
+				eg := ""
+				for _, l := range strings.Split(cmd.Example, "\n") {
+					if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+						eg = "; for example: " + l
+						break
+					}
+				}
+				return usageError{fmt.Errorf("no inputs given: usage: %s%s; see '%s --help'", cmd.UseLine(), eg, cmd.CommandPath())}
 			}
 			return usageError{err}
 		}
