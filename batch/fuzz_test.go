@@ -2,9 +2,12 @@ package batch
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mirrorchk/mirrorchk/internal/fixture"
+	"github.com/mirrorchk/mirrorchk/report"
 )
 
 // FuzzReadIdentity: any first sectors give an identity or an error, never
@@ -49,6 +52,56 @@ func FuzzManifest(f *testing.F) {
 					t.Fatal("a row without image")
 				}
 			}
+		}
+	})
+}
+
+// FuzzMerge: any two files given to merge give a report or a MergeError,
+// never a panic, and never work in proportion to a count a file claims (a
+// shard "0/2000000000" is one missing-shard error, at once). Seeded with
+// the JSONL outputs WriteJSONL writes for the two shards of a plan.
+func FuzzMerge(f *testing.F) {
+	var outs [2]bytes.Buffer
+	for i, key := range []string{"md:a", "md:b", "md:c", "bare:d"} {
+		sh := ShardOf(key, 2)
+		code := i % 2 * 4
+		rep := &report.Report{Plan: "p1", Shard: fmt.Sprintf("%d/2", sh), Inputs: &report.InputsSummary{Sets: 4},
+			Sets: []report.Set{{Key: key, Verdict: report.VerdictConsistent, ExitCode: &code}}, SetIndexes: []int{i}}
+		if err := report.WriteJSONL(&outs[sh], rep); err != nil {
+			f.Fatal(err)
+		}
+	}
+	// Each shard's file holds one summary per WriteJSONL call above: keep
+	// the set lines and the last summary of each.
+	var seeds [2][]byte
+	for i := range outs {
+		lines := bytes.SplitAfter(outs[i].Bytes(), []byte("\n"))
+		var keep [][]byte
+		var last []byte
+		for _, l := range lines {
+			if bytes.Contains(l, []byte(`"type":"summary"`)) {
+				last = l
+			} else if len(l) > 0 {
+				keep = append(keep, l)
+			}
+		}
+		last = bytes.Replace(last, []byte(`"sets":1`), []byte(fmt.Sprintf(`"sets":%d`, len(keep))), 1)
+		seeds[i] = bytes.Join(append(keep, last), nil)
+	}
+	if _, err := Merge([]Shard{{"0", bytes.NewReader(seeds[0])}, {"1", bytes.NewReader(seeds[1])}}); err != nil {
+		f.Fatalf("the seeds do not merge: %v", err)
+	}
+	f.Add(seeds[0], seeds[1])
+	huge := [2][]byte{bytes.ReplaceAll(seeds[0], []byte(`"0/2"`), []byte(`"0/2000000000"`)), bytes.ReplaceAll(seeds[1], []byte(`"1/2"`), []byte(`"1/2000000000"`))}
+	_, err := Merge([]Shard{{"0", bytes.NewReader(huge[0])}, {"1", bytes.NewReader(huge[1])}})
+	if err == nil || !strings.Contains(err.Error(), "shard 2/2000000000, 3/2000000000, ") || !strings.Contains(err.Error(), " and 1999999988 more missing") {
+		f.Fatalf("two shards of a plan of 2000000000: %v", err)
+	}
+	f.Add(huge[0], huge[1])
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		rep, err := Merge([]Shard{{"a", bytes.NewReader(a)}, {"b", bytes.NewReader(b)}})
+		if err == nil && (rep.ExitCode == nil || rep.Sets == nil) {
+			t.Fatalf("a merged report without exit code or sets: %+v", rep)
 		}
 	})
 }
