@@ -55,6 +55,10 @@ func TestBadInput(t *testing.T) {
 		{"no images", []string{"scan"}, exitUsage, "no inputs given: usage: mirrorchk scan [IMAGE|DIR]... [--manifest FILE] [flags]; for example: mirrorchk scan m0.img m1.img; see 'mirrorchk scan --help'"},
 		{"no images to repair", []string{"repair", "--out", "x"}, exitUsage, "for example: mirrorchk repair --dry-run m0.img m1.img; see 'mirrorchk repair --help'"},
 		{"unknown flag", []string{"scan", "--bogus", good[0]}, exitUsage, "bogus"},
+		// Report files that cannot be written are said before reading.
+		{"report in a missing directory", []string{"scan", "--report", filepath.Join(dir, "no", "r.json"), good[0], good[1]}, exitUsage,
+			"--report " + filepath.Join(dir, "no", "r.json") + ": its directory " + filepath.Join(dir, "no") + " does not exist (nothing was read)"},
+		{"html under a file", []string{"scan", "--html", filepath.Join(good[0], "r.html"), good[0], good[1]}, exitUsage, "not a directory (nothing was read)"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
 		{"bad hash", []string{"scan", "--hash", "crc7", good[0], good[1]}, exitUsage, "crc7"},
 		{"bad sector size", []string{"scan", "--sector-size", "1000", good[0], good[1]}, exitUsage, "sector-size"},
