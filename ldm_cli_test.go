@@ -123,3 +123,38 @@ func TestStaleLDM(t *testing.T) {
 		t.Errorf("ranges %+v", r)
 	}
 }
+
+// TestRepairStaleLDMDatabase: repair says what it leaves undone when the
+// LDM database of one disk lags (mirrorchk does not rewrite LDM databases).
+// With the same data on both plexes nothing is "not needed": the repair is
+// refused, exit 4, the run's code agreeing with its set's. With a data
+// difference the data is repaired (exit 1) and the reason says that a scan
+// of the outputs still shows the lagging database.
+func TestRepairStaleLDMDatabase(t *testing.T) {
+	for _, withData := range []bool{false, true} {
+		dir := ldmImages(t)
+		m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+		const vmdb = (34 + 17) * 512
+		seq := []byte{0, 0, 0, 0, 0, 0, 0, 38}
+		patchFile(t, m2, vmdb+0x75, seq)
+		patchFile(t, m2, vmdb+0x7d, seq)
+		if withData {
+			patchFile(t, m1, (63+65)*512+200*512, []byte("written while Disk6 was away"))
+		}
+		out := filepath.Join(t.TempDir(), "fixed")
+		code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, m1, m2)
+		rep, err := report.ReadJSON(strings.NewReader(stdout))
+		if err != nil {
+			t.Fatalf("data differs %v: exit %d: %v: %s", withData, code, err, stderr)
+		}
+		rp := rep.Sets[0].Repair
+		switch {
+		case !withData && (code != exitProblems || rp == nil || rp.Status != "refused" || *rep.ExitCode != exitProblems ||
+			!strings.Contains(rp.Reason, "only the set metadata is out of sync (ldm-2008r2-mirrored-2.img stale)")):
+			t.Errorf("same data: exit %d (report %d), repair %+v", code, *rep.ExitCode, rp)
+		case withData && (code != exitRepaired || rp == nil || rp.Status != "repaired" ||
+			!strings.Contains(rp.Reason, "a scan of the outputs still reports it")):
+			t.Errorf("data differs: exit %d, repair %+v", code, rp)
+		}
+	}
+}
