@@ -94,7 +94,7 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Verdict += "; the other " + plural(len(s.Members)-1, "member differs", "members differ") + " in " + count(ranges, "range", "ranges")
 		}
 	case s.Verdict == VerdictSplitBrain:
-		b.Verdict = "split brain: the members each have writes the other lacks; nothing will be repaired without --prefer" + seeRanges
+		b.Verdict = "split brain: the evidence does not point to one member (each has writes the other lacks, or its sources disagree); nothing will be repaired without --prefer" + seeRanges
 		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDiverged:
 		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
