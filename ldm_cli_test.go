@@ -152,6 +152,8 @@ func TestRepairStaleLDMDatabase(t *testing.T) {
 		case !withData && (code != exitProblems || rp == nil || rp.Status != "refused" || *rep.ExitCode != exitProblems ||
 			!strings.Contains(rp.Reason, "only the set metadata is out of sync (ldm-2008r2-mirrored-2.img stale)")):
 			t.Errorf("same data: exit %d (report %d), repair %+v", code, *rep.ExitCode, rp)
+		case !withData && !strings.Contains(report.RunBottom(rep).Next, "let the volume manager bring its metadata in sync"):
+			t.Errorf("same data: next %q", report.RunBottom(rep).Next)
 		case withData && (code != exitRepaired || rp == nil || rp.Status != "repaired" ||
 			!strings.Contains(rp.Reason, "a scan of the outputs still reports it")):
 			t.Errorf("data differs: exit %d, repair %+v", code, rp)

@@ -140,13 +140,15 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Next = "use the repaired images listed below (verified); the inputs were not changed"
 		case "refused":
 			b.Verdict += "; repair refused: " + rp.Reason
-			if b.Next == repairCmd(false) {
-				// Never the command that was just refused.
-				if strings.Contains(rp.Reason, "--prefer") {
-					b.Next = compare + repairCmd(true)
-				} else {
-					b.Next = "resolve what the repair was refused for (above), then run it again"
-				}
+			switch {
+			case strings.Contains(rp.Reason, "only the set metadata is out of sync"):
+				b.Next = "nothing to copy: let the volume manager bring its metadata in sync (Windows Disk Management: Reactivate Disk or Resynchronize Mirror; NT 4.0 Disk Administrator: Regenerate)"
+			case b.Next != repairCmd(false):
+			// Never the command that was just refused:
+			case strings.Contains(rp.Reason, "--prefer"):
+				b.Next = compare + repairCmd(true)
+			default:
+				b.Next = "resolve what the repair was refused for (above), then run it again"
 			}
 		case "not-needed":
 			b.Next = "nothing to do"
