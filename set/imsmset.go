@@ -190,6 +190,16 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 				m.addEvidence("generation_num %d is the highest in the container", cur.Generation)
 			}
 		}
+		// The image holding the current MPB cannot be a disk that MPB
+		// records as failed: mdadm writes no metadata to a failed disk.
+		// When its entry was bound by a given serial, the binding (or the
+		// metadata) is wrong, and no member is current by the metadata.
+		if b := bind[auth]; !b.Assumed && b.Disk >= 0 && b.Disk < len(cur.Disks) && cur.Disks[b.Disk].Failed() && len(s.Fresh) > 0 {
+			s.problem("binding-contradiction", Error, s.Members[auth], nil,
+				"%s holds the current MPB (generation_num %d), which records its own disk-table entry %d (%q, %s) as %s: a failed disk receives no metadata writes, so that binding is wrong (check --serial) or the metadata contradicts itself; no member is taken as current by the metadata",
+				fs[auth].img.Path(), cur.Generation, b.Disk, diskSerial(cur, b.Disk), b.Basis, cur.Disks[b.Disk].StateString())
+			s.Fresh = nil
+		}
 		sortFresh(s)
 		if !vol.Mirror() {
 			s.problem("not-a-mirror", Warning, nil, nil, "volume %q is %s, not a mirror: not checked", vol.Name, s.Level)
