@@ -113,7 +113,6 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			w += "; " + strings.Join(append(stale, bad...), ", ")
 		}
 		b.Verdict = w
-		b.Next = "give every member of the set (see member-missing) and run again; nothing is repaired while members are missing"
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
 		if len(bad) > 0 {
@@ -135,6 +134,10 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	default:
 		b.Verdict = "cannot be judged: " + orDash(s.Verdict) + " (not a mirror, no trusted metadata, or metadata this release cannot read)"
 		b.Next = "read the problems below"
+	}
+	if hasCode(s.Problems, CodeMemberMissing) && s.Verdict != VerdictConsistent {
+		// Repair refuses part of a set, --prefer or not: never suggest it.
+		b.Next = "give every member of the set (see member-missing) and run again; nothing is repaired while members are missing"
 	}
 	if b.Next == "" {
 		b.Next = repairCmd(false)
