@@ -198,3 +198,35 @@ func TestExamineInconsistent(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneFirmwareMember: the same for the real IMSM and DDF mirrors
+// (mdadm's containers on the kernel): either member alone has no
+// authority, and repair refuses, writes nothing and rewrites no MPB or DDF
+// header (before, a lone member was current by the set metadata).
+func TestLoneFirmwareMember(t *testing.T) {
+	mdadm := fixture.Tool(t, "mdadm", "mdadm")
+	for _, dir := range []string{"md/md-imsm/b-stale-member", "md/md-ddf/b-stale-member"} {
+		for _, m := range []string{"m0.img", "m1.img"} {
+			t.Run(dir+"/"+m, func(t *testing.T) {
+				src := fixture.UnzstdTo(t, dir+"/"+m+".zst", t.TempDir())
+				before := fileSHA256(t, src)
+				code, rep := scanJSON(t, src)
+				s := rep.Sets[0]
+				if code != exitProblems || s.Verdict != report.VerdictDegraded || s.Authority.Member != nil || !hasCode(s.Problems, "member-missing") ||
+					!strings.Contains(strings.Join(s.Authority.Reasons, "\n"), "no authority: 1 of 2 members given") {
+					t.Errorf("scan: exit %d verdict %s authority %+v problems %+v", code, s.Verdict, s.Authority, s.Problems)
+				}
+				out := filepath.Join(t.TempDir(), "out")
+				code, stdout, _ := mirrorchk(t, "repair", "--json", "--out", out, src)
+				rr, err := report.ReadJSON(strings.NewReader(stdout))
+				if err != nil || code != exitProblems || rr.Sets[0].Repair == nil || rr.Sets[0].Repair.Status != "refused" {
+					t.Errorf("repair: exit %d %v %+v", code, err, rr)
+				}
+				noOutputs(t, mdadm, out)
+				if fileSHA256(t, src) != before {
+					t.Errorf("input changed")
+				}
+			})
+		}
+	}
+}
