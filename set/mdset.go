@@ -500,8 +500,13 @@ func mdMissingView(s *Set, fresh *Member) []string {
 		}
 	}
 	var out []string
+	more := 0
 	for slot := 0; slot < s.RaidDisks && slot < 0xff00; slot++ {
 		if have[uint16(slot)] {
+			continue
+		}
+		if len(out) == maxMissingViews {
+			more++
 			continue
 		}
 		holder := -1
@@ -532,8 +537,15 @@ func mdMissingView(s *Set, fresh *Member) []string {
 		out = append(out, fmt.Sprintf("%s's own superblock records slot %d as out of the array (%s; array state %s): the array last ran degraded from %s at events %d; it would be current unless the missing member was started on its own since, which only that member's image can show",
 			fresh.Path(), slot, field, mdArrayState(sb), fresh.Path(), sb.Events))
 	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("... and %d more missing slots, not listed", more))
+	}
 	return out
 }
+
+// maxMissingViews bounds the missing slots mdMissingView describes one by
+// one (raid_disks comes from the image).
+const maxMissingViews = 8
 
 // md090DiskState names the bits of a 0.90 disk descriptor's state as
 // mdadm --examine does.
