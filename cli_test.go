@@ -365,14 +365,15 @@ func TestRepairRefusals(t *testing.T) {
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
 		t.Errorf("refused repairs wrote %d files", len(ents))
 	}
-	// One clean member alone: degraded (slot 1 missing), nothing to write.
+	// One clean member alone: degraded (slot 1 missing); the other member
+	// may be newer, so the repair is refused and nothing is written.
 	c := members(t, "md/md-1.2/a-clean")
 	code, _, stderr = mirrorchk(t, "repair", "--out", out, c[0])
-	if code != exitOK {
-		t.Errorf("single clean member: exit %d %q, want 0", code, stderr)
+	if code != exitProblems || !strings.Contains(stderr, "members of the set are missing") {
+		t.Errorf("single clean member: exit %d %q, want 4 and members missing", code, stderr)
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("repair with nothing to do wrote %d files", len(ents))
+		t.Errorf("refused repair of a lone member wrote %d files", len(ents))
 	}
 }
 

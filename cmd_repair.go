@@ -240,7 +240,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		p, err := repair.NewPlan(res, outDir(o, run, r.Planned))
 		switch {
 		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
-			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
+			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous), errors.Is(err, repair.ErrMembersMissing):
 			refused = true
 			rep.Sets[i].Repair = scan.RepairReport(nil, o.dryRun, "refused", err.Error())
 			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %v\n", res.Set.ID, err)

@@ -160,3 +160,29 @@ func TestRepairStaleLDMDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestLDMLonePlex: one disk of the real mirrored volume given alone: its
+// database (committed sequence 39) cannot be compared with the missing
+// disk's, so no authority, and repair refuses and writes nothing. Before,
+// the lone plex was current by the set metadata and repair said not-needed.
+func TestLDMLonePlex(t *testing.T) {
+	dir := ldmImages(t)
+	m1 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img")
+	before := fileSHA256(t, m1)
+	code, rep := scanJSON(t, m1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDegraded || s.Authority.Member != nil || !hasCode(s.Problems, "member-missing") ||
+		!strings.Contains(strings.Join(s.Authority.Reasons, "\n"), "no authority: 1 of 2 members given (plex Volume3-02 on disk Disk6 not given)") {
+		t.Errorf("exit %d verdict %s authority %+v problems %+v", code, s.Verdict, s.Authority, s.Problems)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, _ := mirrorchk(t, "repair", "--json", "--out", out, m1)
+	rr, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil || code != exitProblems || rr.Sets[0].Repair == nil || rr.Sets[0].Repair.Status != "refused" {
+		t.Errorf("repair: exit %d %v %+v", code, err, rr)
+	}
+	noOutputs(t, fixture.Tool(t, "mdadm", "mdadm"), out)
+	if fileSHA256(t, m1) != before {
+		t.Errorf("input changed")
+	}
+}

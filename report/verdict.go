@@ -17,6 +17,7 @@ type Bottom struct {
 
 // Problem codes the bottom line reads.
 const (
+	CodeMemberMissing           = "member-missing"
 	CodePreferOverridesMetadata = "prefer-overrides-metadata"
 	CodeCancelled               = "cancelled"
 )
@@ -99,6 +100,19 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	case s.Verdict == VerdictDiverged:
 		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
 		b.Next = compare + repairCmd(true)
+	case s.Verdict == VerdictDegraded && auth == "" && hasCode(s.Problems, CodeMemberMissing):
+		// Part of a set: nothing given can be shown current, and nothing
+		// is repaired (the authority's reasons say what the given members
+		// record of the missing ones).
+		w := "degraded: only part of the set was given"
+		if given, declared := membersGiven(s); declared > 0 {
+			w = "degraded: " + strconv.Itoa(given) + " of " + plural(declared, "1 member", strconv.Itoa(declared)+" members") + " given"
+		}
+		w += "; no authority: a member that is not given may be newer, so none is called current"
+		if len(stale) > 0 || len(bad) > 0 {
+			w += "; " + strings.Join(append(stale, bad...), ", ")
+		}
+		b.Verdict = w
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
 		if len(bad) > 0 {
@@ -120,6 +134,10 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	default:
 		b.Verdict = "cannot be judged: " + orDash(s.Verdict) + " (not a mirror, no trusted metadata, or metadata this release cannot read)"
 		b.Next = "read the problems below"
+	}
+	if hasCode(s.Problems, CodeMemberMissing) && s.Verdict != VerdictConsistent {
+		// Repair refuses part of a set, --prefer or not: never suggest it.
+		b.Next = "give every member of the set (see member-missing) and run again; nothing is repaired while members are missing"
 	}
 	if b.Next == "" {
 		// A problem repair refuses on: the plain repair command would
@@ -314,4 +332,38 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// membersGiven counts the data slots s's members fill, and the slots the
+// metadata declares (0 when unknown).
+func membersGiven(s *Set) (given, declared int) {
+	slots := map[string]bool{}
+	for _, m := range s.Members {
+		if _, err := strconv.Atoi(m.Role); err == nil {
+			slots[m.Role] = true
+		}
+	}
+	return len(slots), s.RaidDisks
+}
+
+// notCompared says why nothing of s was compared ("not compared: only one
+// member was given"), or "" when its members were compared with
+// each other. A single image is never compared with anything, so its
+// report must not read as if its copies agreed.
+func notCompared(s *Set) string {
+	switch len(s.Members) {
+	case 0:
+		return "not compared: no member was given"
+	case 1:
+		return "not compared: only one member was given"
+	}
+	return ""
+}
+
+// dataSizeText is the "Data size" line of s.
+func dataSizeText(s *Set) string {
+	if len(s.Members) < 2 {
+		return sizeText(s.DataSize) + ", not compared (" + count(int64(len(s.Members)), "member", "members") + ")"
+	}
+	return sizeText(s.DataSize) + " compared"
 }

@@ -119,7 +119,7 @@ func assessDDF(fs []*ddfFound) []*Set {
 		for _, m := range s.Members {
 			if m.State == StateActive && ddf.Fresher(cur.d, m.DDF) == 0 {
 				s.Fresh = append(s.Fresh, m)
-				m.addEvidence("seq %d is the highest in the container", m.DDF.Seq())
+				m.addEvidence("seq %d is the highest of the container's disks given", m.DDF.Seq())
 			}
 		}
 		sortFresh(s)

@@ -187,7 +187,7 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 		for _, m := range s.Members {
 			if m.State == StateActive && m.IMSM.Generation == cur.Generation {
 				s.Fresh = append(s.Fresh, m)
-				m.addEvidence("generation_num %d is the highest in the container", cur.Generation)
+				m.addEvidence("generation_num %d is the highest of the container's disks given", cur.Generation)
 			}
 		}
 		// The image holding the current MPB cannot be a disk that MPB
@@ -261,6 +261,7 @@ func imsmMissing(s *Set) {
 	for slot := 0; slot < s.RaidDisks; slot++ {
 		if !have[strconv.Itoa(slot)] {
 			missing = append(missing, strconv.Itoa(slot))
+			s.Missing = append(s.Missing, "slot "+strconv.Itoa(slot))
 		}
 	}
 	if len(missing) > 0 {
