@@ -156,6 +156,9 @@ func TestFailingDiskMD(t *testing.T) {
 	if s.LostBytes != 5632 || s.RecoveredBytes != 13824 || !hasCode(s.Problems, "data-lost") {
 		t.Errorf("lost %d recovered %d problems %v", s.LostBytes, s.RecoveredBytes, s.Problems)
 	}
+	if v := report.SetBottom(rep, &s).Verdict; !strings.Contains(v, "; 5632 bytes (5.5 KiB) lost: no copy the evidence vouches for") {
+		t.Errorf("the bottom line does not say what is lost: %q", v)
+	}
 	u := s.Members[0].Unreadable
 	if u.Bytes != 4096+1536+1024+512+8192 || u.DeclaredBytes != u.Bytes || u.ReadErrorBytes != 0 || !strings.Contains(u.DeclaredBy, "m0.img.map (found beside the image)") ||
 		len(u.List) != 5 || u.List[0].Offset != dataOff+2*chunk || *u.List[0].VolumeOffset != 2*chunk || u.List[0].Cause != report.CauseDeclared {

@@ -141,6 +141,13 @@ func TestRepairStaleLDMDatabase(t *testing.T) {
 		if withData {
 			patchFile(t, m1, (63+65)*512+200*512, []byte("written while Disk6 was away"))
 		}
+		if !withData {
+			_, srep := scanJSON(t, m1, m2)
+			if b := report.RunBottom(srep); !strings.Contains(b.Verdict, "degraded: the members hold the same data, but the set metadata records ldm-2008r2-mirrored-2.img is stale") ||
+				!strings.Contains(b.Next, "let the volume manager bring its metadata in sync") {
+				t.Errorf("scan, same data: %+v", b)
+			}
+		}
 		out := filepath.Join(t.TempDir(), "fixed")
 		code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, m1, m2)
 		rep, err := report.ReadJSON(strings.NewReader(stdout))

@@ -115,9 +115,14 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		b.Verdict = w
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
-		if len(bad) > 0 {
+		switch {
+		case len(bad) > 0:
 			w += ": " + strings.Join(bad, ", ")
-		} else {
+		case len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "":
+			// Every member given and the same data: only the metadata
+			// records a member as behind.
+			w += ": the members hold the same data, but the set metadata records " + strings.Join(stale, ", ")
+		default:
 			w += ": a member is missing, faulty or too short to compare"
 		}
 		if auth != "" {
@@ -125,6 +130,15 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 		b.Verdict = w
 		b.Next = "read the problems below; replace or re-image the failed member"
+		if len(bad) == 0 && len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "" {
+			switch s.Metadata {
+			case "ldm", "ftdisk":
+				// Metadata mirrorchk does not rewrite.
+				b.Next = "nothing to copy: let the volume manager bring its metadata in sync (Windows Disk Management: Reactivate Disk or Resynchronize Mirror; NT 4.0 Disk Administrator: Regenerate)"
+			default:
+				b.Next = repairCmd(false)
+			}
+		}
 	case s.Verdict == VerdictUnpaired:
 		b.Verdict = "unpaired: the only image of its disk among the inputs; hashed and its filesystem checked, but nothing to compare it with"
 		b.Next = "give its mirror partner too (or name both in a manifest set) to compare them"
@@ -174,6 +188,9 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Verdict += "; repair failed: " + rp.Reason
 			b.Next = "read the error, fix its cause and run the repair again"
 		}
+	}
+	if s.LostBytes > 0 {
+		b.Verdict += "; " + sizeText(s.LostBytes) + " lost: no copy the evidence vouches for (see the files with lost data)"
 	}
 	if hasCode(s.Problems, CodeCancelled) {
 		b.Verdict = "cancelled before the check finished; this report is incomplete"
@@ -351,6 +368,9 @@ func membersGiven(s *Set) (given, declared int) {
 // each other. A single image is never compared with anything, so its
 // report must not read as if its copies agreed.
 func notCompared(s *Set) string {
+	if s.Verdict == VerdictUnreadable {
+		return "not compared: the set could not be read"
+	}
 	switch len(s.Members) {
 	case 0:
 		return "not compared: no member was given"
