@@ -287,7 +287,10 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	run.results, err = plan.Run(ctx, ropt)
 	bar.done()
 	if err != nil {
-		return nil, err
+		// The run, without results, still names its plan, inputs and
+		// provenance in the report of the error (a cancelled batch job).
+		run.results = nil
+		return run, err
 	}
 	ok = true
 	return run, nil
