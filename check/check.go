@@ -279,7 +279,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		// after a failure; when the data's own evidence names the member
 		// the registry calls stale, neither is followed blindly.
 		fm := s.Members[fsv.member]
-		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the registry names %s as current but the filesystem evidence names %s (%s): they disagree, as in KB Q197366; no member is taken (use --prefer)",
+		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the NT FT metadata (registry member states, MBR partition types) names %s as current but the filesystem evidence names %s (%s): they disagree, as in KB Q197366; no member is taken (use --prefer)",
 			s.Fresh[0].Path(), fm.Path(), strings.Join(fsv.reasons, "; ")))
 	case len(s.Fresh) == 1:
 		dec.Authority, dec.Basis = s.Fresh[0], BasisMetadata

@@ -102,7 +102,7 @@ func (r *Result) interpret(in *interp, fsv fsVerdict, notes []string) {
 		fm := s.Members[fsv.member]
 		code, what, sev := "fs-evidence-disagrees", "the set metadata", set.Warning
 		if s.Format == "ftdisk" {
-			code, what, sev = "ft-orphan-newer", "the registry", set.Error
+			code, what, sev = "ft-orphan-newer", "the NT FT metadata (registry member states, MBR partition types)", set.Error
 		}
 		r.Problems = append(r.Problems, set.Problem{Code: code, Severity: sev, Member: fm.Path(),
 			Message: fmt.Sprintf("%s names %s as current, but the filesystem evidence points at %s (state %s): %s",
