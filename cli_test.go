@@ -112,6 +112,18 @@ func TestBadChecksum(t *testing.T) {
 	if s.Authority.Member == nil || *s.Authority.Member != p[0] {
 		t.Errorf("authority %v, want %s", s.Authority.Member, p[0])
 	}
+
+	// The current member's superblock broken, and the members differ: the
+	// stale member is the only one whose events can be read, but it must
+	// not be called current (before, m1, 5 updates behind, was the
+	// authority): its untrusted partner may be newer.
+	q := members(t, "md/md-1.2/b-stale-member")
+	patchFile(t, q[0], 4096+216, []byte{0xde, 0xad, 0xbe, 0xef})
+	code, rep = scanJSON(t, q...)
+	s = rep.Sets[0]
+	if code != exitProblems || s.Authority.Member != nil || !hasCode(s.Problems, "metadata-in-doubt") {
+		t.Errorf("current member untrusted: exit %d authority %v problems %+v", code, s.Authority.Member, s.Problems)
+	}
 }
 
 // TestTruncatedSuperblock: an image cut inside its superblock is a clear
@@ -346,9 +358,10 @@ func TestUncleanShutdown(t *testing.T) {
 	}
 }
 
-// TestRepairRefusals: repair writes nothing when the metadata cannot be
-// made to match (a member whose superblock is not trusted) or when two
-// inputs are copies of one member; and a set that needs nothing exits 0.
+// TestRepairRefusals: repair writes nothing when a member whose superblock
+// is not trusted differs from the others (its generation is unknown) or
+// when two inputs are copies of one member; and a set that needs nothing
+// exits 0.
 func TestRepairRefusals(t *testing.T) {
 	p := members(t, "md/md-1.2/b-stale-member")
 	dup := writeFile(t, filepath.Join(filepath.Dir(p[0]), "m0-copy.img"), mustRead(t, p[0]))
@@ -357,9 +370,12 @@ func TestRepairRefusals(t *testing.T) {
 	if code != exitProblems || !strings.Contains(stderr, "same member") {
 		t.Errorf("duplicate member: exit %d %q, want 4", code, stderr)
 	}
-	patchFile(t, p[1], 4096+216, []byte{1, 2, 3, 4}) // m1's checksum: untrusted
+	// m1's checksum broken: its events cannot be read, so it may be newer
+	// than m0, and the members differ: no member is authoritative (before,
+	// m0 was, and the repair was refused only later, for the metadata).
+	patchFile(t, p[1], 4096+216, []byte{1, 2, 3, 4})
 	code, _, stderr = mirrorchk(t, "repair", "--out", out, p[0], p[1])
-	if code != exitProblems || !strings.Contains(stderr, "cannot be brought in sync") {
+	if code != exitProblems || !strings.Contains(stderr, "no member can be shown authoritative") {
 		t.Errorf("untrusted member: exit %d %q, want 4", code, stderr)
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {

@@ -164,7 +164,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 	switch {
 	case opt.Prefer != nil:
 		in.known = idxOf(s, opt.Prefer)
-	case len(s.Fresh) == 1 && s.Conflict == "" && s.Format != "ftdisk" && (s.Level == "" || s.Level == "raid1"):
+	case len(s.Fresh) == 1 && s.Conflict == "" && s.Doubt == "" && s.Format != "ftdisk" && (s.Level == "" || s.Level == "raid1"):
 		in.known = idxOf(s, s.Fresh[0]) // decide takes it (the ftdisk registry can be overruled)
 	}
 	cov := newCoverage(s)

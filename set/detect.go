@@ -113,6 +113,7 @@ func GroupAll(images []*image.Image, opt Options) (*Grouping, error) {
 	sets = append(sets, ftsets...)
 	for _, s := range sets {
 		withholdMissing(s)
+		doubtUntrusted(s)
 	}
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,

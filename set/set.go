@@ -238,6 +238,29 @@ func (s *Set) Given() (given, declared int) {
 // holds and what it records of the missing ones. Staleness found among
 // the given members stands: a member behind another given member is behind
 // whatever the missing ones hold.
+// doubtUntrusted puts the metadata's choice in doubt (Set.Doubt) when a
+// member given holds metadata that fails its own checks: its generation
+// cannot be read, so it may be newer than the member the others name
+// current. Where the members hold the same data nothing is lost by the
+// choice (a repair rewrites the untrusted metadata); where they differ the
+// filesystems decide, or no member is taken.
+func doubtUntrusted(s *Set) {
+	if len(s.Fresh) != 1 || s.Doubt != "" {
+		return
+	}
+	var bad []string
+	for _, m := range s.Members {
+		if !m.Trusted && m.State != StateSpare {
+			bad = append(bad, m.Path())
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	s.Doubt = fmt.Sprintf("the metadata of %s fails its own checks, so its generation is unknown and it may be newer than %s", strings.Join(bad, ", "), s.Fresh[0].Path())
+	s.Reasons = append(s.Reasons, "the metadata's choice is in doubt: "+s.Doubt+"; where the members differ, the filesystems decide, or no member is taken")
+}
+
 func withholdMissing(s *Set) {
 	if len(s.Missing) == 0 {
 		return
