@@ -21,7 +21,7 @@ type ldmFound struct {
 }
 
 // ldmRule is cited in the reasons of every LDM decision.
-const ldmRule = "LDM rule (Windows dynamic disks): every disk of a group carries the group's database; the copy with the highest committed sequence number is current, a disk whose copy lags missed later changes, and a plex whose component state is not ACTIVE is not current"
+const ldmRule = "LDM rule (Windows dynamic disks): every disk of a group carries the group's database; the copy with the highest committed sequence number is current (copies at that sequence must say the same; if they differ, none is), a disk whose copy lags missed later changes, and a plex whose component state is not ACTIVE is not current"
 
 // readLDM probes one image for a Windows dynamic-disk database.
 func readLDM(im *image.Image) (*ldmFound, []Problem, error) {
