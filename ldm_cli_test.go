@@ -157,9 +157,9 @@ func markPlex(t *testing.T, path string, vmdb int64, plex int, state string) {
 	patchFile(t, path, off, []byte(state))
 }
 
-// ldmOrderFree is what a report says about one set with the input order
+// setOrderFree is what a report says about one set with the input order
 // taken out: members by path, problems and reasons sorted.
-func ldmOrderFree(s report.Set) string {
+func setOrderFree(s report.Set) string {
 	var b strings.Builder
 	auth := "<none>"
 	if s.Authority.Member != nil {
@@ -240,7 +240,7 @@ func TestLDMDatabaseConflict(t *testing.T) {
 					t.Fatalf("%v: %d sets", args, len(rep.Sets))
 				}
 				s := rep.Sets[0]
-				views = append(views, ldmOrderFree(s))
+				views = append(views, setOrderFree(s))
 				auth := ""
 				if s.Authority.Member != nil {
 					auth = filepath.Base(*s.Authority.Member)
