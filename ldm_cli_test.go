@@ -168,7 +168,11 @@ func setOrderFree(s report.Set) string {
 	fmt.Fprintf(&b, "verdict %s authority %s basis %s divergence %d\n", s.Verdict, auth, s.Authority.Basis, s.Divergence.Bytes)
 	var lines []string
 	for _, m := range s.Members {
-		lines = append(lines, fmt.Sprintf("member %s role %s state %s generation %d authoritative %v evidence %q", m.Path, m.Role, m.State, *m.Generation, m.Authoritative, m.Evidence))
+		gen := "null"
+		if m.Generation != nil {
+			gen = fmt.Sprint(*m.Generation)
+		}
+		lines = append(lines, fmt.Sprintf("member %s role %s state %s generation %s authoritative %v evidence %q", m.Path, m.Role, m.State, gen, m.Authoritative, m.Evidence))
 	}
 	for _, p := range s.Problems {
 		lines = append(lines, fmt.Sprintf("problem %s %s %s: %s", p.Severity, p.Code, p.Member, p.Message))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mirrorchk/mirrorchk/report"
 	"github.com/mirrorchk/mirrorchk/set/ddf"
+	"github.com/mirrorchk/mirrorchk/set/imsm"
 )
 
 // markDDFDisk sets, in both copies of path's DDF metadata, the state of the
@@ -124,5 +125,45 @@ func TestDDFSameSeqConflict(t *testing.T) {
 				t.Error("an input image changed")
 			}
 		})
+	}
+}
+
+// TestIMSMRebuildSerials: both images hold the identical MPB of a rebuild
+// in progress (derived from b-stale-member as in TestDerivedIMSMRebuild)
+// and --serial binds each to its disk entry, so the MPB's mark on the
+// drive being rebuilt (/dev/vdb, slot 0 out of sync) is known to be m1's.
+// The old code exempted the image imsm.Bind read the MPB from, the first
+// given of equals, from the MPB's record of it: with m1 first, m1 was
+// active and the verdict split-brain; with m0 first, m0 was authoritative.
+// Now m1 is rebuilding and m0 authoritative in either order.
+func TestIMSMRebuildSerials(t *testing.T) {
+	dir := "md/md-imsm/b-stale-member"
+	stale := fixtureMPB(t, pristine(t, dir, "m1")).Raw
+	p := members(t, dir)
+	derived := deriveRebuild(fixtureMPB(t, p[0]).Raw, stale)
+	binary.LittleEndian.PutUint32(derived[mpbCheckSum:], imsm.Checksum(derived))
+	for _, m := range p {
+		writeMPB(t, m, derived)
+		checkRebuildMPB(t, m)
+	}
+	mpb := readMPB(t, p[0])
+	if len(mpb.Disks) != 2 || mpb.Disks[0].Serial != "/dev/vda" || mpb.Disks[1].Serial != "/dev/vdb" {
+		t.Fatalf("disk table %+v", mpb.Disks)
+	}
+	serials := []string{"--hash", "none", "--serial", p[0] + "=/dev/vda", "--serial", p[1] + "=/dev/vdb"}
+	var views []string
+	for _, order := range [][]string{{p[0], p[1]}, {p[1], p[0]}} {
+		code, rep := scanJSON(t, append(serials, order...)...)
+		s := rep.Sets[0]
+		views = append(views, setOrderFree(s))
+		if code != exitProblems || s.Verdict != report.VerdictDiverged || authority(s) != p[0] {
+			t.Errorf("order %v: exit %d verdict %q authority %q, want 4, diverged, m0", order, code, s.Verdict, authority(s))
+		}
+		if st := memberState(s, p[1]); st != report.StateRebuilding {
+			t.Errorf("order %v: m1 state %q, want rebuilding", order, st)
+		}
+	}
+	if views[0] != views[1] {
+		t.Errorf("the report depends on the input order:\n--- m0, m1:\n%s\n--- m1, m0:\n%s", views[0], views[1])
 	}
 }
