@@ -167,3 +167,65 @@ func TestIMSMRebuildSerials(t *testing.T) {
 		t.Errorf("the report depends on the input order:\n--- m0, m1:\n%s\n--- m1, m0:\n%s", views[0], views[1])
 	}
 }
+
+// TestFTHivesDisagree: two clean hives (the fixtures orphaned-shadow and
+// orphaned-primary, or healthy) describe the same mirror with different
+// member states, and nothing says which was written last. The old code
+// used the first --hive given, so with identical data the two orders named
+// opposite members stale and authoritative. Now a member whose state the
+// hives disagree on is unknown, whatever the order: with one orphaning
+// each member, the registry names no authority (identical data: verdict
+// unknown; differing data: the filesystem evidence decides, the same in
+// both orders); with healthy against orphaned-shadow, disk 0 is Healthy in
+// both and is taken (degraded: the other member's state is unknown).
+func TestFTHivesDisagree(t *testing.T) {
+	tests := []struct {
+		name      string
+		hives     [2]string
+		write     bool // a file written to disk 0 only
+		verdict   string
+		authority int    // member index, -1 for none
+		basis     string // authority basis
+	}{
+		{"each orphans another member, data identical", [2]string{"orphaned-shadow", "orphaned-primary"}, false, report.VerdictUnknown, -1, "none"},
+		{"each orphans another member, disk 0 written", [2]string{"orphaned-shadow", "orphaned-primary"}, true, report.VerdictDiverged, 0, "filesystem"},
+		{"healthy against orphaned shadow", [2]string{"healthy", "orphaned-shadow"}, false, report.VerdictDegraded, 0, "set-metadata"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := [2]string{}
+			d[0], d[1] = ftMirror(t, "87")
+			if tt.write {
+				ftWrite(t, d[0], ftStart, "after.txt", "written after the other member was orphaned")
+			}
+			var views []string
+			for _, hs := range [][2]string{tt.hives, {tt.hives[1], tt.hives[0]}} {
+				_, rep := scanJSON(t, "--hive", ftHive(hs[0]), "--hive", ftHive(hs[1]), d[0], d[1])
+				s := rep.Sets[0]
+				views = append(views, setOrderFree(s))
+				want := ""
+				if tt.authority >= 0 {
+					want = d[tt.authority]
+				}
+				if s.Verdict != tt.verdict || authority(s) != want || s.Authority.Basis != tt.basis {
+					t.Errorf("hives %v: verdict %q authority %q basis %q, want %q %q %q", hs, s.Verdict, authority(s), s.Authority.Basis, tt.verdict, want, tt.basis)
+				}
+				if !hasCode(rep.Problems, "hive-disagree") {
+					t.Errorf("hives %v: no hive-disagree: %+v", hs, rep.Problems)
+				}
+				unknown := 0
+				for _, m := range s.Members {
+					if strings.Contains(strings.Join(m.Evidence, "\n"), "the hives disagree about") {
+						unknown++
+					}
+				}
+				if unknown == 0 {
+					t.Errorf("hives %v: no member says the hives disagree about it", hs)
+				}
+			}
+			if views[0] != views[1] {
+				t.Errorf("the report depends on the order of --hive:\n--- %v:\n%s\n--- reversed:\n%s", tt.hives, views[0], views[1])
+			}
+		})
+	}
+}
