@@ -55,6 +55,10 @@ func TestBadInput(t *testing.T) {
 		{"no images", []string{"scan"}, exitUsage, "no inputs given: usage: mirrorchk scan [IMAGE|DIR]... [--manifest FILE] [flags]; for example: mirrorchk scan m0.img m1.img; see 'mirrorchk scan --help'"},
 		{"no images to repair", []string{"repair", "--out", "x"}, exitUsage, "for example: mirrorchk repair --dry-run m0.img m1.img; see 'mirrorchk repair --help'"},
 		{"unknown flag", []string{"scan", "--bogus", good[0]}, exitUsage, "bogus"},
+		// Report files that cannot be written are said before reading.
+		{"report in a missing directory", []string{"scan", "--report", filepath.Join(dir, "no", "r.json"), good[0], good[1]}, exitUsage,
+			"--report " + filepath.Join(dir, "no", "r.json") + ": its directory " + filepath.Join(dir, "no") + " does not exist (nothing was read)"},
+		{"html under a file", []string{"scan", "--html", filepath.Join(good[0], "r.html"), good[0], good[1]}, exitUsage, "not a directory (nothing was read)"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
 		{"bad hash", []string{"scan", "--hash", "crc7", good[0], good[1]}, exitUsage, "crc7"},
 		{"bad sector size", []string{"scan", "--sector-size", "1000", good[0], good[1]}, exitUsage, "sector-size"},
@@ -361,14 +365,15 @@ func TestRepairRefusals(t *testing.T) {
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
 		t.Errorf("refused repairs wrote %d files", len(ents))
 	}
-	// One clean member alone: degraded (slot 1 missing), nothing to write.
+	// One clean member alone: degraded (slot 1 missing); the other member
+	// may be newer, so the repair is refused and nothing is written.
 	c := members(t, "md/md-1.2/a-clean")
 	code, _, stderr = mirrorchk(t, "repair", "--out", out, c[0])
-	if code != exitOK {
-		t.Errorf("single clean member: exit %d %q, want 0", code, stderr)
+	if code != exitProblems || !strings.Contains(stderr, "members of the set are missing") {
+		t.Errorf("single clean member: exit %d %q, want 4 and members missing", code, stderr)
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
-		t.Errorf("repair with nothing to do wrote %d files", len(ents))
+		t.Errorf("refused repair of a lone member wrote %d files", len(ents))
 	}
 }
 

@@ -240,7 +240,7 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		p, err := repair.NewPlan(res, outDir(o, run, r.Planned))
 		switch {
 		case errors.Is(err, repair.ErrSplitBrain), errors.Is(err, repair.ErrNoAuthority), errors.Is(err, repair.ErrShortMember), errors.Is(err, repair.ErrUndecided),
-			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous):
+			errors.Is(err, repair.ErrMetadata), errors.Is(err, repair.ErrAmbiguous), errors.Is(err, repair.ErrMembersMissing):
 			refused = true
 			rep.Sets[i].Repair = scan.RepairReport(nil, o.dryRun, "refused", err.Error())
 			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: %v\n", res.Set.ID, err)
@@ -287,6 +287,14 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		}
 		lost = lost || p.LostBytes > 0
 		switch {
+		case !p.Needed && p.LostBytes == 0 && p.MetadataNote != "" && len(metadataLags(p)) > 0:
+			// Nothing to copy, but the metadata still records a member
+			// out of sync, and it is not rewritten: not "not-needed".
+			refused = true
+			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "refused",
+				fmt.Sprintf("the members hold the same data; only the set metadata is out of sync (%s), and mirrorchk does not rewrite it: %s",
+					strings.Join(metadataLags(p), ", "), p.MetadataNote))
+			fmt.Fprintf(e.stderr, "mirrorchk: set %s not repaired: only its metadata is out of sync, which mirrorchk does not rewrite for %s\n", rep.Sets[i].ID, p.Result.Set.Format)
 		case !p.Needed && p.LostBytes > 0:
 			rep.Sets[i].Repair = scan.RepairReport(p, o.dryRun, "not-needed",
 				fmt.Sprintf("nothing a copy can restore: %d bytes are lost (see lost)", p.LostBytes))
@@ -324,6 +332,10 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 			if p.LostBytes > 0 {
 				rep.Sets[i].Repair = scan.RepairReport(p, false, "partial",
 					fmt.Sprintf("written and verified, but not fully repaired: %d bytes are lost, left as they are and marked '-' in each output's mapfile", p.LostBytes))
+			} else if lag := metadataLags(p); p.MetadataNote != "" && len(lag) > 0 {
+				rep.Sets[i].Repair = scan.RepairReport(p, false, "repaired",
+					fmt.Sprintf("the data is written and verified; the set metadata is left as it is (%s), so a scan of the outputs still reports it until the volume manager brings it in sync: %s",
+						strings.Join(lag, ", "), p.MetadataNote))
 			} else {
 				rep.Sets[i].Repair = scan.RepairReport(p, false, "repaired", "written and verified")
 			}
@@ -339,6 +351,19 @@ func repairSets(cmd *cobra.Command, e *env, o repairOptions, run *batchRun, rep 
 		return exitProblems, nil
 	}
 	return exitOK, nil
+}
+
+// metadataLags names the members the set metadata records as out of sync
+// (stale, faulty, rebuilding), e.g. "m1.img stale".
+func metadataLags(p *repair.Plan) []string {
+	var lag []string
+	for _, m := range p.Result.Set.Members {
+		switch m.State {
+		case set.StateStale, set.StateFaulty, set.StateRebuilding:
+			lag = append(lag, filepath.Base(m.Path())+" "+m.State)
+		}
+	}
+	return lag
 }
 
 // unpublish removes the outputs and mapfiles of p that Write published

@@ -16,9 +16,11 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/mirrorchk/mirrorchk/batch"
+	"github.com/mirrorchk/mirrorchk/check"
 	"github.com/mirrorchk/mirrorchk/example"
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/report"
@@ -206,8 +208,37 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	if err != nil {
 		return nil, err
 	}
+	// Unreadable ranges known before reading: ddrescue mapfiles, and what
+	// a container's acquisition could not read (E01 error2). They are
+	// withheld while the plan reads the set metadata.
+	var given []scan.Mapfile
+	for _, kv := range o.mapfiles {
+		img, mf, ok := strings.Cut(kv, "=")
+		if !ok || img == "" || mf == "" {
+			return nil, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
+		}
+		given = append(given, scan.Mapfile{Image: img, Path: mf})
+	}
+	var (
+		unread map[int][]check.Extent
+		from   map[int]string
+		mpaths map[int]string
+	)
+	withhold := func(images []*image.Image) (map[int][]image.Range, error) {
+		var err error
+		if unread, from, mpaths, err = (&scan.Run{Images: images}).Unreadable(given); err != nil {
+			return nil, err
+		}
+		w := map[int][]image.Range{}
+		for i, xs := range unread {
+			for _, x := range xs {
+				w[i] = append(w[i], image.Range{Off: x.Off, Len: x.Len})
+			}
+		}
+		return w, nil
+	}
 	plan, err := batch.MakePlan(in, batch.Options{Hives: gopt.Hives, Serials: gopt.Serials, FTMembers: gopt.FTMembers,
-		Prefer: o.prefer, Labels: labels, Shards: shards, Settings: o.settings()})
+		Prefer: o.prefer, Labels: labels, Shards: shards, Settings: o.settings(), Withhold: withhold})
 	if err != nil {
 		return nil, err
 	}
@@ -220,20 +251,6 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 		}
 	}()
 	if err := o.checkOutputs(plan); err != nil {
-		return nil, err
-	}
-	// Unreadable ranges known before reading: ddrescue mapfiles, and what
-	// a container's acquisition could not read (E01 error2).
-	var given []scan.Mapfile
-	for _, kv := range o.mapfiles {
-		img, mf, ok := strings.Cut(kv, "=")
-		if !ok || img == "" || mf == "" {
-			return nil, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
-		}
-		given = append(given, scan.Mapfile{Image: img, Path: mf})
-	}
-	unread, from, mpaths, err := (&scan.Run{Images: plan.Images}).Unreadable(given)
-	if err != nil {
 		return nil, err
 	}
 	if beforeCheck != nil {
@@ -270,7 +287,10 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	run.results, err = plan.Run(ctx, ropt)
 	bar.done()
 	if err != nil {
-		return nil, err
+		// The run, without results, still names its plan, inputs and
+		// provenance in the report of the error (a cancelled batch job).
+		run.results = nil
+		return run, err
 	}
 	ok = true
 	return run, nil
@@ -421,8 +441,27 @@ func checkReportPath(flag, path string, images []*image.Image) error {
 		return nil
 	}
 	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A new file cannot be an input; but its directory must take it,
+		// said now rather than after hours of reading.
+		dir := filepath.Dir(path)
+		di, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			return usageError{fmt.Errorf("%s %s: its directory %s does not exist (nothing was read)", flag, path, dir)}
+		case !di.IsDir():
+			return usageError{fmt.Errorf("%s %s: %s is not a directory (nothing was read)", flag, path, dir)}
+		case unix.Access(dir, unix.W_OK|unix.X_OK) != nil:
+			return usageError{fmt.Errorf("%s %s: the directory %s is not writable (nothing was read)", flag, path, dir)}
+		}
+		return nil
+	}
 	if err != nil {
-		return nil // a new file cannot be an input
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return usageError{fmt.Errorf("%s %s: %v (nothing was read)", flag, path, err)}
 	}
 	for _, im := range images {
 		if im.Contains(fi) {
@@ -498,7 +537,11 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".mirrorchk-partial-*")
 	if err != nil {
-		return err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temporary name means nothing to the user
+		}
+		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	if err := write(f); err != nil {

@@ -156,6 +156,9 @@ func TestFailingDiskMD(t *testing.T) {
 	if s.LostBytes != 5632 || s.RecoveredBytes != 13824 || !hasCode(s.Problems, "data-lost") {
 		t.Errorf("lost %d recovered %d problems %v", s.LostBytes, s.RecoveredBytes, s.Problems)
 	}
+	if v := report.SetBottom(rep, &s).Verdict; !strings.Contains(v, "; 5632 bytes (5.5 KiB) lost: no copy the evidence vouches for") {
+		t.Errorf("the bottom line does not say what is lost: %q", v)
+	}
 	u := s.Members[0].Unreadable
 	if u.Bytes != 4096+1536+1024+512+8192 || u.DeclaredBytes != u.Bytes || u.ReadErrorBytes != 0 || !strings.Contains(u.DeclaredBy, "m0.img.map (found beside the image)") ||
 		len(u.List) != 5 || u.List[0].Offset != dataOff+2*chunk || *u.List[0].VolumeOffset != 2*chunk || u.List[0].Cause != report.CauseDeclared {
@@ -921,5 +924,42 @@ func TestFailingDiskMetadataUnreadable(t *testing.T) {
 	}
 	if md == nil || len(md.Members) != 1 || md.Members[0].Path != src[1] || alone == nil || alone.Verdict != report.VerdictUnpaired {
 		t.Errorf("sets %+v", rep.Sets)
+	}
+}
+
+// TestMetadataInBadBlock: set metadata that lies in a block the
+// acquisition could not read (ddrescue '-') is not evidence, whatever the
+// image file holds there: the current member's md superblock marked bad in
+// its mapfile leaves that member ungrouped (metadata-unreadable), and no
+// verdict names it current by the set metadata.
+func TestMetadataInBadBlock(t *testing.T) {
+	src := members(t, "md/md-1.2/b-stale-member") // m0 current (events 20), m1 stale
+	// md 1.2: the superblock is the 4 KiB at byte 0x1000.
+	if err := os.WriteFile(src[0]+".map", []byte("0x0 + 1\n0x0 0x1000 +\n0x1000 0x1000 -\n0x2000 0x7FE000 +\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSHA256(t, src[0])
+	_, rep := scanJSON(t, src...)
+	found := false
+	for _, p := range rep.Problems {
+		if p.Code == "metadata-unreadable" && p.Member == src[0] && strings.Contains(p.Message, "md metadata could not be read") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no metadata-unreadable problem for %s: %+v", src[0], rep.Problems)
+	}
+	for _, s := range rep.Sets {
+		if a := s.Authority.Member; a != nil && *a == src[0] && s.Authority.Basis == report.BasisSetMetadata {
+			t.Errorf("set %s: %s is current by the set metadata read from a bad block", s.ID, src[0])
+		}
+		for _, m := range s.Members {
+			if m.Path == src[0] && s.Metadata != "none" && s.Metadata != "" {
+				t.Errorf("set %s (%s) holds %s, whose superblock is in a bad block", s.ID, s.Metadata, src[0])
+			}
+		}
+	}
+	if fileSHA256(t, src[0]) != before {
+		t.Error("the input changed")
 	}
 }

@@ -311,6 +311,21 @@ func TestIMSMSerials(t *testing.T) {
 			t.Errorf("%s evidence:\n%s", p[i], ev)
 		}
 	}
+	// Serials swapped on the stale-member pair: the image holding the
+	// current MPB would be the disk that MPB records as failed, which
+	// mdadm never writes: the binding is wrong, and nothing is current.
+	q := members(t, "md/md-imsm/b-stale-member")
+	code, rep := scanJSON(t, "--serial", q[0]+"=/dev/vdb", "--serial", q[1]+"=/dev/vda", q[0], q[1])
+	if s := rep.Sets[0]; code != exitProblems || s.Authority.Member != nil || !hasCode(s.Problems, "binding-contradiction") {
+		t.Errorf("swapped serials: exit %d, authority %v, problems %+v", code, s.Authority.Member, s.Problems)
+	}
+	if code, _, _ := mirrorchk(t, "repair", "--out", filepath.Join(t.TempDir(), "fixed"), "--serial", q[0]+"=/dev/vdb", "--serial", q[1]+"=/dev/vda", q[0], q[1]); code != exitProblems {
+		t.Errorf("swapped serials: repair exit %d, want 4 (refused)", code)
+	}
+	_, rep = scanJSON(t, "--serial", q[0]+"=/dev/vda", "--serial", q[1]+"=/dev/vdb", q[0], q[1])
+	if s := rep.Sets[0]; s.Authority.Member == nil || *s.Authority.Member != q[0] || hasCode(s.Problems, "binding-contradiction") {
+		t.Errorf("right serials: authority %v, problems %+v", s.Authority.Member, s.Problems)
+	}
 	for _, bad := range []string{"nodelimiter", p[0] + "=", "/nonexistent=/dev/vda"} {
 		if code, _, stderr := mirrorchk(t, "scan", "--serial", bad, p[0], p[1]); code != exitUsage {
 			t.Errorf("--serial %q: exit %d %q, want 16", bad, code, stderr)

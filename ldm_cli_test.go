@@ -321,3 +321,73 @@ func TestLDMDatabaseConflict(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairStaleLDMDatabase: repair says what it leaves undone when the
+// LDM database of one disk lags (mirrorchk does not rewrite LDM databases).
+// With the same data on both plexes nothing is "not needed": the repair is
+// refused, exit 4, the run's code agreeing with its set's. With a data
+// difference the data is repaired (exit 1) and the reason says that a scan
+// of the outputs still shows the lagging database.
+func TestRepairStaleLDMDatabase(t *testing.T) {
+	for _, withData := range []bool{false, true} {
+		dir := ldmImages(t)
+		m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+		const vmdb = (34 + 17) * 512
+		seq := []byte{0, 0, 0, 0, 0, 0, 0, 38}
+		patchFile(t, m2, vmdb+0x75, seq)
+		patchFile(t, m2, vmdb+0x7d, seq)
+		if withData {
+			patchFile(t, m1, (63+65)*512+200*512, []byte("written while Disk6 was away"))
+		}
+		if !withData {
+			_, srep := scanJSON(t, m1, m2)
+			if b := report.RunBottom(srep); !strings.Contains(b.Verdict, "degraded: the members hold the same data, but the set metadata records ldm-2008r2-mirrored-2.img is stale") ||
+				!strings.Contains(b.Next, "let the volume manager bring its metadata in sync") {
+				t.Errorf("scan, same data: %+v", b)
+			}
+		}
+		out := filepath.Join(t.TempDir(), "fixed")
+		code, stdout, stderr := mirrorchk(t, "repair", "--json", "--out", out, m1, m2)
+		rep, err := report.ReadJSON(strings.NewReader(stdout))
+		if err != nil {
+			t.Fatalf("data differs %v: exit %d: %v: %s", withData, code, err, stderr)
+		}
+		rp := rep.Sets[0].Repair
+		switch {
+		case !withData && (code != exitProblems || rp == nil || rp.Status != "refused" || *rep.ExitCode != exitProblems ||
+			!strings.Contains(rp.Reason, "only the set metadata is out of sync (ldm-2008r2-mirrored-2.img stale)")):
+			t.Errorf("same data: exit %d (report %d), repair %+v", code, *rep.ExitCode, rp)
+		case !withData && !strings.Contains(report.RunBottom(rep).Next, "let the volume manager bring its metadata in sync"):
+			t.Errorf("same data: next %q", report.RunBottom(rep).Next)
+		case withData && (code != exitRepaired || rp == nil || rp.Status != "repaired" ||
+			!strings.Contains(rp.Reason, "a scan of the outputs still reports it")):
+			t.Errorf("data differs: exit %d, repair %+v", code, rp)
+		}
+	}
+}
+
+// TestLDMLonePlex: one disk of the real mirrored volume given alone: its
+// database (committed sequence 39) cannot be compared with the missing
+// disk's, so no authority, and repair refuses and writes nothing. Before,
+// the lone plex was current by the set metadata and repair said not-needed.
+func TestLDMLonePlex(t *testing.T) {
+	dir := ldmImages(t)
+	m1 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img")
+	before := fileSHA256(t, m1)
+	code, rep := scanJSON(t, m1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Verdict != report.VerdictDegraded || s.Authority.Member != nil || !hasCode(s.Problems, "member-missing") ||
+		!strings.Contains(strings.Join(s.Authority.Reasons, "\n"), "no authority: 1 of 2 members given (plex Volume3-02 on disk Disk6 not given)") {
+		t.Errorf("exit %d verdict %s authority %+v problems %+v", code, s.Verdict, s.Authority, s.Problems)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, _ := mirrorchk(t, "repair", "--json", "--out", out, m1)
+	rr, err := report.ReadJSON(strings.NewReader(stdout))
+	if err != nil || code != exitProblems || rr.Sets[0].Repair == nil || rr.Sets[0].Repair.Status != "refused" {
+		t.Errorf("repair: exit %d %v %+v", code, err, rr)
+	}
+	noOutputs(t, fixture.Tool(t, "mdadm", "mdadm"), out)
+	if fileSHA256(t, m1) != before {
+		t.Errorf("input changed")
+	}
+}

@@ -194,6 +194,11 @@ func TestCancelledScanReport(t *testing.T) {
 	if len(rep.Problems) != 1 || rep.Problems[0].Code != report.CodeCancelled {
 		t.Errorf("problems %+v, want one %q", rep.Problems, report.CodeCancelled)
 	}
+	// A cancelled batch job's report still names what was planned and who
+	// ran it.
+	if rep.Provenance == nil || rep.Plan == "" || rep.Inputs == nil || rep.Inputs.Images != 2 {
+		t.Errorf("the cancelled run's report lacks its provenance, plan or inputs: %+v %q %+v", rep.Provenance, rep.Plan, rep.Inputs)
+	}
 	if !strings.Contains(stdout.String(), "Verdict: cancelled before the check finished") {
 		t.Errorf("the text report does not say the run was cancelled:\n%s", stdout.String())
 	}

@@ -3,6 +3,7 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -31,6 +32,12 @@ type Options struct {
 	// size, hashes, range limit); it is part of the plan's hash, so that
 	// shard outputs of differently configured runs are not merged.
 	Settings string
+	// Withhold, when set, gives by index into the opened images (nil
+	// where an input could not be opened) the ranges each acquisition
+	// could not read (ddrescue mapfiles, error sections). They are
+	// withheld (image.Image.Withhold) while the set metadata and the
+	// identities are read: metadata in a bad block is not evidence.
+	Withhold func(images []*image.Image) (map[int][]image.Range, error)
 }
 
 // PlannedSet is one set of the plan: the images that will be compared,
@@ -174,6 +181,18 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 			in.Images[drop].Err = errDuplicate
 			if drop == i {
 				break // a is gone
+			}
+		}
+	}
+	if opt.Withhold != nil {
+		w, err := opt.Withhold(p.Images)
+		if err != nil {
+			return p, err
+		}
+		for i, rs := range w {
+			if im := p.Images[i]; im != nil && len(rs) > 0 {
+				im.Withhold(rs)
+				defer im.Withhold(nil)
 			}
 		}
 	}
@@ -367,6 +386,14 @@ func MakePlan(in *Inputs, opt Options) (p *Plan, err error) {
 		for _, i := range cg.bare {
 			im := p.Images[i]
 			id, err := ReadIdentity(im, im.Size())
+			var re *image.ReadError
+			if errors.As(err, &re) {
+				// A failing disk's first sectors: no identity to pair it
+				// by, but the image is still read (unpaired).
+				p.Problems = append(p.Problems, set.Problem{Code: "identity-unreadable", Severity: set.Warning, Member: im.Path(),
+					Message: fmt.Sprintf("%s: its identity (partition table, boot sectors) could not be read (%v): it is paired with no image by identity", im.Path(), err)})
+				id, err = Identity{}, nil
+			}
 			if err != nil {
 				failed[i] = err
 				cg.failed = append(cg.failed, i)

@@ -251,6 +251,11 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
 		dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
 			Message: fmt.Sprintf("the members were written independently: %s; name the member to keep with --prefer", fsv.mutual)})
+	case len(s.Missing) > 0:
+		// Members of the set are not among the inputs: the set metadata
+		// names no current member (set.withholdMissing gave the reasons),
+		// and neither does the data of the members given, which is only
+		// part of the set.
 	case silent(s) && len(s.Fresh) != 1 && d.Bytes > 0 && fsv.member >= 0:
 		dec.Authority, dec.Basis = s.Members[fsv.member], BasisFilesystem
 		dec.Reasons = append(dec.Reasons, fmt.Sprintf("the members differ and the set metadata does not say which is current; the filesystem evidence names %s: %s",
@@ -388,6 +393,8 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		s.Adhoc() && d.Bytes > 0 && auth == nil && fsv.mutual != "",
 		d.Bytes > 0 && auth == nil && (s.Format == "ftdisk" || s.Doubt != "") && len(s.Fresh) == 1 && prefer == nil:
 		dec.Verdict = SplitBrain
+	case auth == nil && len(s.Missing) > 0:
+		dec.Verdict = Degraded // members missing: no authority, the reasons say why
 	case d.Bytes > 0 && auth == nil && silent(s):
 		dec.Verdict = Diverged // no authority: the no-authority problem says so
 	case d.Bytes > 0 && auth == nil:

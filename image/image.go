@@ -39,7 +39,20 @@ type Image struct {
 	files      []segment
 	info       Info
 	fileHashes []File // from HashFiles
+	// withheld are ranges whose reads fail while set (Withhold).
+	withheld []Range
 }
+
+// ErrWithheld is the error of a read of a withheld range (Withhold).
+var ErrWithheld = errors.New("not read: the acquisition could not read these bytes (ddrescue mapfile or the container's error section), so what the image holds there is not evidence")
+
+// Withhold makes every read that touches one of rs fail with a *ReadError
+// wrapping ErrWithheld, until Withhold is called again with none. While an
+// image's set metadata and identity are read, the bytes an acquisition
+// could not read are not taken as evidence, whatever the file holds there
+// (ddrescue leaves zeros or an earlier pass's data). Like Relabel, it must
+// not be called while the image is being read.
+func (im *Image) Withhold(rs []Range) { im.withheld = rs }
 
 // segment is one file of an image.
 type segment struct {
@@ -301,6 +314,25 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%s: read at negative offset %d", im.path, off)
 	}
+	end := off + int64(len(p))
+	first, last := int64(-1), int64(0)
+	for _, r := range im.withheld {
+		if from := max(r.Off, off); r.Off < end && off < r.Off+r.Len && (first < 0 || from < first) {
+			first, last = from, min(end, r.Off+r.Len)
+		}
+	}
+	if first >= 0 {
+		n, err := im.read(p[:first-off], off)
+		if err != nil {
+			return n, err
+		}
+		return n, &ReadError{Path: im.path, Off: first, Len: int(last - first), Err: ErrWithheld}
+	}
+	return im.read(p, off)
+}
+
+// read is ReadAt without the withheld ranges.
+func (im *Image) read(p []byte, off int64) (int, error) {
 	if im.disk != nil {
 		return im.readDisk(p, off)
 	}

@@ -159,6 +159,57 @@ func TestReadAtAcrossSegments(t *testing.T) {
 	}
 }
 
+// TestWithhold: a read touching a withheld range returns the bytes before
+// it and a *ReadError wrapping ErrWithheld at the first withheld byte (the
+// earliest range, whatever their order); reads elsewhere and reads after
+// Withhold(nil) are as before.
+func TestWithhold(t *testing.T) {
+	dir := t.TempDir()
+	all := randBytes(7, 8192)
+	writeFile(t, filepath.Join(dir, "m.img"), all)
+	im, err := Open(filepath.Join(dir, "m.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	im.Withhold([]Range{{Off: 4096, Len: 512}, {Off: 1000, Len: 24}})
+	for _, tc := range []struct {
+		off     int64
+		n       int
+		got     int
+		errOff  int64
+		errLen  int
+		withErr bool
+	}{
+		{0, 1000, 1000, 0, 0, false},
+		{0, 1001, 1000, 1000, 1, true},
+		{990, 5000, 10, 1000, 24, true}, // both ranges: the first is named
+		{1010, 4, 0, 1010, 4, true},
+		{1024, 3072, 3072, 0, 0, false},
+		{4000, 200, 96, 4096, 104, true},
+		{4608, 100, 100, 0, 0, false},
+	} {
+		p := make([]byte, tc.n)
+		got, err := im.ReadAt(p, tc.off)
+		var re *ReadError
+		switch {
+		case got != tc.got:
+			t.Errorf("ReadAt(%d, %d) = %d bytes, want %d", tc.n, tc.off, got, tc.got)
+		case !bytes.Equal(p[:got], all[tc.off:tc.off+int64(got)]):
+			t.Errorf("ReadAt(%d, %d): wrong bytes", tc.n, tc.off)
+		case !tc.withErr && err != nil:
+			t.Errorf("ReadAt(%d, %d): %v", tc.n, tc.off, err)
+		case tc.withErr && (!errors.As(err, &re) || !errors.Is(err, ErrWithheld) || re.Off != tc.errOff || re.Len != tc.errLen):
+			t.Errorf("ReadAt(%d, %d): %v, want a ReadError at %d of %d bytes", tc.n, tc.off, err, tc.errOff, tc.errLen)
+		}
+	}
+	im.Withhold(nil)
+	p := make([]byte, len(all))
+	if n, err := im.ReadAt(p, 0); n != len(all) || err != nil || !bytes.Equal(p, all) {
+		t.Errorf("after Withhold(nil): %d bytes, %v", n, err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "empty.img"), nil)

@@ -49,6 +49,12 @@ var ErrSplitBrain = errors.New("split brain: no member can be shown authoritativ
 // another reason (unknown verdict).
 var ErrNoAuthority = errors.New("no authoritative member: nothing to repair from")
 
+// ErrMembersMissing is returned by NewPlan when members of the set are not
+// among the inputs: no given member can be shown current (a missing one
+// may be newer), a member that is not given cannot be written, and metadata
+// rewritten from part of the set would describe an array that never was.
+var ErrMembersMissing = errors.New("members of the set are missing")
+
 // ErrShortMember is returned by NewPlan when a member image is shorter than
 // the set's data area: a repaired copy of it would be short too.
 var ErrShortMember = errors.New("a member image is shorter than the set's data area (see the size-mismatch problem); mirrorchk does not extend images")
@@ -113,6 +119,13 @@ type Output struct {
 func NewPlan(r *check.Result, outDir string) (*Plan, error) {
 	s := r.Set
 	p := &Plan{Result: r, Source: r.Authority, LostBytes: r.LostBytes}
+	if len(s.Missing) > 0 {
+		// Whatever the verdict and --prefer say: nothing is written for a
+		// set that is not all there.
+		given, declared := s.Given()
+		return nil, fmt.Errorf("%w: %d of %d members given (%s not given); no member can be shown current and no metadata is rewritten for part of a set: give every member of the set",
+			ErrMembersMissing, given, declared, strings.Join(s.Missing, ", "))
+	}
 	if r.Verdict == check.Consistent {
 		return p, nil
 	}

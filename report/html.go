@@ -362,7 +362,7 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 		{"Level", level},
 		{"Verdict", ""}, // the badge
 		{"RAID disks", disks},
-		{"Data size", sizeText(s.DataSize) + " compared"},
+		{"Data size", dataSizeText(s)},
 	}
 	v.Errors, v.Warnings, v.Infos, v.Others = severityCounts(s.Problems)
 
@@ -442,6 +442,9 @@ func htmlSetView(r *Report, s *Set, n, total int) *htmlSet {
 	d := s.Divergence
 	v.NoDiff = d.RangesTotal == 0 && d.Bytes == 0 && len(d.Ranges) == 0
 	v.DiffSummary = "no differences"
+	if w := notCompared(s); w != "" {
+		v.DiffSummary = w
+	}
 	if !v.NoDiff {
 		v.DiffSummary = sizeText(d.Bytes) + " in " + count(d.RangesTotal, "range", "ranges")
 		v.DiffHeading = fmt.Sprintf("%s, %s differ", count(d.RangesTotal, "range", "ranges"), sizeText(d.Bytes))
@@ -844,7 +847,7 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{- end}}
 <h3>Divergence</h3>
 {{- if .NoDiff}}
-<p>no differences</p>
+<p>{{.DiffSummary}}</p>
 {{- else}}
 <p>{{.DiffHeading}}</p>
 {{- template "ranges" .Ranges}}

@@ -227,7 +227,7 @@ func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 		"Level", level,
 		"Verdict code", orDash(text(strings.ToUpper(s.Verdict))),
 		"RAID disks", disks,
-		"Data size", sizeText(s.DataSize)+" compared",
+		"Data size", dataSizeText(s),
 	)
 
 	p.blank()
@@ -252,7 +252,9 @@ func (p *textPrinter) set(r *Report, s *Set, n, total int) {
 
 	p.blank()
 	d := s.Divergence
-	if d.RangesTotal == 0 && d.Bytes == 0 && len(d.Ranges) == 0 {
+	if w := notCompared(s); w != "" {
+		p.line(2, "Divergence: %s", w)
+	} else if d.RangesTotal == 0 && d.Bytes == 0 && len(d.Ranges) == 0 {
 		p.line(2, "Divergence: no differences")
 	} else {
 		p.line(2, "Divergence: %s, %s differ", count(d.RangesTotal, "range", "ranges"), sizeText(d.Bytes))

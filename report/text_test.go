@@ -58,7 +58,7 @@ func TestTextSplitBrainBottomLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Verdict: split brain: the members each have writes the other lacks; nothing will be repaired without --prefer (see the 2 differing ranges)",
+		"Verdict: split brain: the evidence does not point to one member (each has writes the other lacks, or its sources disagree); nothing will be repaired without --prefer (see the 2 differing ranges)",
 		"Next: compare the differing ranges in each member, then choose: mirrorchk repair --prefer IMAGE --out DIR left/disk.img right/disk.img",
 	} {
 		if !strings.HasSuffix(strings.TrimSpace(buf.String()), want) && !strings.Contains(buf.String(), want) {

@@ -17,6 +17,7 @@ type Bottom struct {
 
 // Problem codes the bottom line reads.
 const (
+	CodeMemberMissing           = "member-missing"
 	CodePreferOverridesMetadata = "prefer-overrides-metadata"
 	CodeCancelled               = "cancelled"
 )
@@ -94,16 +95,34 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Verdict += "; the other " + plural(len(s.Members)-1, "member differs", "members differ") + " in " + count(ranges, "range", "ranges")
 		}
 	case s.Verdict == VerdictSplitBrain:
-		b.Verdict = "split brain: the members each have writes the other lacks; nothing will be repaired without --prefer" + seeRanges
+		b.Verdict = "split brain: the evidence does not point to one member (each has writes the other lacks, or its sources disagree); nothing will be repaired without --prefer" + seeRanges
 		b.Next = compare + repairCmd(true)
 	case s.Verdict == VerdictDiverged:
 		b.Verdict = "no authority: the members differ and no evidence shows which is current; nothing will be repaired without --prefer" + seeRanges
 		b.Next = compare + repairCmd(true)
+	case s.Verdict == VerdictDegraded && auth == "" && hasCode(s.Problems, CodeMemberMissing):
+		// Part of a set: nothing given can be shown current, and nothing
+		// is repaired (the authority's reasons say what the given members
+		// record of the missing ones).
+		w := "degraded: only part of the set was given"
+		if given, declared := membersGiven(s); declared > 0 {
+			w = "degraded: " + strconv.Itoa(given) + " of " + plural(declared, "1 member", strconv.Itoa(declared)+" members") + " given"
+		}
+		w += "; no authority: a member that is not given may be newer, so none is called current"
+		if len(stale) > 0 || len(bad) > 0 {
+			w += "; " + strings.Join(append(stale, bad...), ", ")
+		}
+		b.Verdict = w
 	case s.Verdict == VerdictDegraded:
 		w := "degraded"
-		if len(bad) > 0 {
+		switch {
+		case len(bad) > 0:
 			w += ": " + strings.Join(bad, ", ")
-		} else {
+		case len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "":
+			// Every member given and the same data: only the metadata
+			// records a member as behind.
+			w += ": the members hold the same data, but the set metadata records " + strings.Join(stale, ", ")
+		default:
 			w += ": a member is missing, faulty or too short to compare"
 		}
 		if auth != "" {
@@ -111,6 +130,15 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 		b.Verdict = w
 		b.Next = "read the problems below; replace or re-image the failed member"
+		if len(bad) == 0 && len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "" {
+			switch s.Metadata {
+			case "ldm", "ftdisk":
+				// Metadata mirrorchk does not rewrite.
+				b.Next = "nothing to copy: let the volume manager bring its metadata in sync (Windows Disk Management: Reactivate Disk or Resynchronize Mirror; NT 4.0 Disk Administrator: Regenerate)"
+			default:
+				b.Next = repairCmd(false)
+			}
+		}
 	case s.Verdict == VerdictUnpaired:
 		b.Verdict = "unpaired: the only image of its disk among the inputs; hashed and its filesystem checked, but nothing to compare it with"
 		b.Next = "give its mirror partner too (or name both in a manifest set) to compare them"
@@ -120,6 +148,10 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 	default:
 		b.Verdict = "cannot be judged: " + orDash(s.Verdict) + " (not a mirror, no trusted metadata, or metadata this release cannot read)"
 		b.Next = "read the problems below"
+	}
+	if hasCode(s.Problems, CodeMemberMissing) && s.Verdict != VerdictConsistent {
+		// Repair refuses part of a set, --prefer or not: never suggest it.
+		b.Next = "give every member of the set (see member-missing) and run again; nothing is repaired while members are missing"
 	}
 	if b.Next == "" {
 		// A problem repair refuses on: the plain repair command would
@@ -140,13 +172,15 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Next = "use the repaired images listed below (verified); the inputs were not changed"
 		case "refused":
 			b.Verdict += "; repair refused: " + rp.Reason
-			if b.Next == repairCmd(false) {
-				// Never the command that was just refused.
-				if strings.Contains(rp.Reason, "--prefer") {
-					b.Next = compare + repairCmd(true)
-				} else {
-					b.Next = "resolve what the repair was refused for (above), then run it again"
-				}
+			switch {
+			case strings.Contains(rp.Reason, "only the set metadata is out of sync"):
+				b.Next = "nothing to copy: let the volume manager bring its metadata in sync (Windows Disk Management: Reactivate Disk or Resynchronize Mirror; NT 4.0 Disk Administrator: Regenerate)"
+			case b.Next != repairCmd(false):
+			// Never the command that was just refused:
+			case strings.Contains(rp.Reason, "--prefer"):
+				b.Next = compare + repairCmd(true)
+			default:
+				b.Next = "resolve what the repair was refused for (above), then run it again"
 			}
 		case "not-needed":
 			b.Next = "nothing to do"
@@ -154,6 +188,9 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 			b.Verdict += "; repair failed: " + rp.Reason
 			b.Next = "read the error, fix its cause and run the repair again"
 		}
+	}
+	if s.LostBytes > 0 {
+		b.Verdict += "; " + sizeText(s.LostBytes) + " lost: no copy the evidence vouches for (see the files with lost data)"
 	}
 	if hasCode(s.Problems, CodeCancelled) {
 		b.Verdict = "cancelled before the check finished; this report is incomplete"
@@ -312,4 +349,41 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// membersGiven counts the data slots s's members fill, and the slots the
+// metadata declares (0 when unknown).
+func membersGiven(s *Set) (given, declared int) {
+	slots := map[string]bool{}
+	for _, m := range s.Members {
+		if _, err := strconv.Atoi(m.Role); err == nil {
+			slots[m.Role] = true
+		}
+	}
+	return len(slots), s.RaidDisks
+}
+
+// notCompared says why nothing of s was compared ("not compared: only one
+// member was given"), or "" when its members were compared with
+// each other. A single image is never compared with anything, so its
+// report must not read as if its copies agreed.
+func notCompared(s *Set) string {
+	if s.Verdict == VerdictUnreadable {
+		return "not compared: the set could not be read"
+	}
+	switch len(s.Members) {
+	case 0:
+		return "not compared: no member was given"
+	case 1:
+		return "not compared: only one member was given"
+	}
+	return ""
+}
+
+// dataSizeText is the "Data size" line of s.
+func dataSizeText(s *Set) string {
+	if len(s.Members) < 2 {
+		return sizeText(s.DataSize) + ", not compared (" + count(int64(len(s.Members)), "member", "members") + ")"
+	}
+	return sizeText(s.DataSize) + " compared"
 }

@@ -108,10 +108,11 @@ func assessDDF(fs []*ddfFound) []*Set {
 			default:
 				m.State = StateActive
 			}
-			if vm != nil && vm.Disk != nil {
+			if vm != nil && vm.Disk != nil && (f != cur || len(tied) > 1) {
 				// Every disk, the one the current metadata was read from
-				// too: which of the disks holding it was read is no
-				// evidence.
+				// too when other disks carry the same seq: which of them
+				// was read is no evidence. (The only disk at the highest
+				// seq is not held to its own record of itself.)
 				pd := vm.Disk
 				m.addEvidence("the current metadata records refno %08x as %s", pd.RefNo, pd.StateString())
 				switch {
@@ -132,7 +133,7 @@ func assessDDF(fs []*ddfFound) []*Set {
 		for _, m := range s.Members {
 			if m.State == StateActive && ddf.Fresher(cur.d, m.DDF) == 0 {
 				s.Fresh = append(s.Fresh, m)
-				m.addEvidence("seq %d is the highest in the container", m.DDF.Seq())
+				m.addEvidence("seq %d is the highest of the container's disks given", m.DDF.Seq())
 			}
 		}
 		sortFresh(s)

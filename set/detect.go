@@ -111,6 +111,9 @@ func GroupAll(images []*image.Image, opt Options) (*Grouping, error) {
 	lsets, lps := groupLDM(fldm)
 	sets, problems = append(sets, lsets...), append(problems, lps...)
 	sets = append(sets, ftsets...)
+	for _, s := range sets {
+		withholdMissing(s)
+	}
 	if len(sets) > 1 {
 		problems = append(problems, Problem{Code: "mixed-sets", Severity: Info,
 			Message: fmt.Sprintf("the inputs hold %d sets (arrays, or volumes of a container); each is checked on its own", len(sets))})

@@ -538,6 +538,7 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 			if len(bs) == 0 {
 				s.problem("member-missing", Warning, nil, nil, "%s of %s, FtState=%v, is not among the inputs (no image with MBR signature 0x%08X and a partition at byte %d, and no --member binding)",
 					ftMemberLabel(p), s.Name, p.FtState, p.Signature, p.StartingOffset)
+				s.Missing = append(s.Missing, fmt.Sprintf("%s (FtState=%v)", ftMemberLabel(p), p.FtState))
 				if p.FtState == ftdisk.Healthy {
 					missingHealthy = append(missingHealthy, ftMemberLabel(p))
 				}

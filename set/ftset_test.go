@@ -259,6 +259,21 @@ func TestFTHealthyMemberMissing(t *testing.T) {
 	}
 }
 
+// TestFTHealthyMemberOnly: only the Healthy member is given, the Orphaned
+// one is missing: the registry says the given copy is what NT ran from, but
+// the missing member's disk is not there to show it was not written since,
+// so the set names no current member (the rule of every format).
+func TestFTHealthyMemberOnly(t *testing.T) {
+	d0, _ := stdPair(t, 0x87, 0x87)
+	sets, _ := ftGroup(t, Options{Hives: []HiveInput{testHive(t, "orphaned-shadow", nil)}}, d0)
+	s := sets[0]
+	if len(s.Members) != 1 || s.Members[0].State != StateActive || len(s.Fresh) != 0 || len(s.Missing) != 1 ||
+		!strings.Contains(s.Missing[0], "FtState=Orphaned") || findProblem(s.Problems, "member-missing") == nil ||
+		!strings.Contains(strings.Join(s.Reasons, "\n"), "no authority: 1 of 2 members given") {
+		t.Errorf("fresh %d missing %q problems %s reasons %q", len(s.Fresh), s.Missing, codes(s.Problems), s.Reasons)
+	}
+}
+
 // TestFTLogicalPartition: a member in a logical partition is found through
 // the extended partition's EBR chain.
 func TestFTLogicalPartition(t *testing.T) {

@@ -201,8 +201,26 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 		for _, m := range s.Members {
 			if m.State == StateActive && m.IMSM.Generation == cur.Generation {
 				s.Fresh = append(s.Fresh, m)
-				m.addEvidence("generation_num %d is the highest in the container", cur.Generation)
+				m.addEvidence("generation_num %d is the highest of the container's disks given", cur.Generation)
 			}
+		}
+		// An image holding the current MPB cannot be a disk that MPB
+		// records as failed: mdadm writes no metadata to a failed disk.
+		// When its entry was bound by a given serial, the binding (or the
+		// metadata) is wrong, and no member is current by the metadata.
+		// Every holder is checked, not only the one imsm.Bind read the MPB
+		// from (the first given of equals), so the input order cannot
+		// decide it.
+		for i, f := range fs {
+			b := bind[i]
+			if !f.mpb.ChecksumOK() || !bytes.Equal(f.mpb.Raw, cur.Raw) || b.Assumed || b.Disk < 0 || b.Disk >= len(cur.Disks) || !cur.Disks[b.Disk].Failed() {
+				continue
+			}
+			s.problem("binding-contradiction", Error, memberOf(s, f.input), nil,
+				"%s holds the current MPB (generation_num %d), which records its own disk-table entry %d (%q, %s) as %s: a failed disk receives no metadata writes, so that binding is wrong (check --serial) or the metadata contradicts itself; no member is taken as current by the metadata",
+				f.img.Path(), cur.Generation, b.Disk, diskSerial(cur, b.Disk), b.Basis, cur.Disks[b.Disk].StateString())
+			s.Fresh = nil
+			break
 		}
 		sortFresh(s)
 		if !vol.Mirror() {
@@ -265,6 +283,7 @@ func imsmMissing(s *Set) {
 	for slot := 0; slot < s.RaidDisks; slot++ {
 		if !have[strconv.Itoa(slot)] {
 			missing = append(missing, strconv.Itoa(slot))
+			s.Missing = append(s.Missing, "slot "+strconv.Itoa(slot))
 		}
 	}
 	if len(missing) > 0 {

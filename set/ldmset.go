@@ -196,6 +196,7 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 			f := byDisk[e.Disk.GUID]
 			if f == nil {
 				s.problem("member-missing", Warning, nil, nil, "plex %s of %s lies on disk %s (%s), which was not given", p.Component.Name, vol.Name, e.Disk.Name, e.Disk.GUID)
+				s.Missing = append(s.Missing, fmt.Sprintf("plex %s on disk %s", p.Component.Name, e.Disk.Name))
 				continue
 			}
 			off, err := e.ByteOffset(f.ph)

@@ -82,9 +82,9 @@ func assessMD(fs []*mdFound) *Set {
 		var names []string
 		for _, m := range s.Fresh {
 			names = append(names, m.Path())
-			m.addEvidence("events %d is the highest among members with a data slot and a valid superblock", top)
+			m.addEvidence("events %d is the highest among the members given with a data slot and a valid superblock", top)
 		}
-		s.Reasons = append(s.Reasons, fmt.Sprintf("highest events: %d, held by %s", top, strings.Join(names, ", ")))
+		s.Reasons = append(s.Reasons, fmt.Sprintf("highest events among the members given: %d, held by %s", top, strings.Join(names, ", ")))
 	} else {
 		s.Reasons = append(s.Reasons, "no member has a trusted superblock with a data slot, so the metadata names no current member")
 	}
@@ -352,6 +352,7 @@ func mdMissing(s *Set) {
 	for slot := 0; slot < s.RaidDisks && slot < 0xff00; slot++ {
 		if !have[uint16(slot)] {
 			missing = append(missing, strconv.Itoa(slot))
+			s.Missing = append(s.Missing, "slot "+strconv.Itoa(slot))
 		}
 	}
 	if len(missing) > 0 {
@@ -485,4 +486,81 @@ func mdLevel(l int32) string {
 		return "multipath"
 	}
 	return "raid" + strconv.Itoa(int(l))
+}
+
+// mdMissingView says what fresh's own superblock records of the slots that
+// no given member fills: what the missing members were at its last write,
+// never what they are now.
+func mdMissingView(s *Set, fresh *Member) []string {
+	sb := fresh.MD
+	have := map[uint16]bool{}
+	for _, m := range s.Members {
+		if m.MD.IsSlot() {
+			have[m.MD.Role] = true
+		}
+	}
+	var out []string
+	more := 0
+	for slot := 0; slot < s.RaidDisks && slot < 0xff00; slot++ {
+		if have[uint16(slot)] {
+			continue
+		}
+		if len(out) == maxMissingViews {
+			more++
+			continue
+		}
+		holder := -1
+		for i, r := range sb.DevRoles {
+			if r == uint16(slot) {
+				holder = i
+				break
+			}
+		}
+		if holder >= 0 {
+			field := fmt.Sprintf("dev_roles[%d] = %d", holder, slot)
+			if sb.Version == md.V090 && holder < len(sb.Disks) {
+				field = fmt.Sprintf("disks[%d].state %#x: %s", holder, sb.Disks[holder].State, md090DiskState(sb.Disks[holder].State))
+			}
+			out = append(out, fmt.Sprintf("%s's own superblock records slot %d as in the array (%s; array state %s): at its last write (events %d) the missing member was in sync, and it may have gone on without %s, which would then be stale",
+				fresh.Path(), slot, field, mdArrayState(sb), sb.Events, fresh.Path()))
+			continue
+		}
+		field := fmt.Sprintf("no dev_roles entry holds slot %d", slot)
+		if sb.Version == md.V090 {
+			for i, d := range sb.Disks {
+				if d.RaidDisk == uint32(slot) && d.State != 0 {
+					field = fmt.Sprintf("disks[%d].state %#x: %s; failed_disks %d", i, d.State, md090DiskState(d.State), sb.FailedDisks)
+					break
+				}
+			}
+		}
+		out = append(out, fmt.Sprintf("%s's own superblock records slot %d as out of the array (%s; array state %s): the array last ran degraded from %s at events %d; it would be current unless the missing member was started on its own since, which only that member's image can show",
+			fresh.Path(), slot, field, mdArrayState(sb), fresh.Path(), sb.Events))
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("... and %d more missing slots, not listed", more))
+	}
+	return out
+}
+
+// maxMissingViews bounds the missing slots mdMissingView describes one by
+// one (raid_disks comes from the image).
+const maxMissingViews = 8
+
+// md090DiskState names the bits of a 0.90 disk descriptor's state as
+// mdadm --examine does.
+func md090DiskState(st uint32) string {
+	var w []string
+	for _, b := range []struct {
+		bit  uint32
+		name string
+	}{{md.DiskFaulty, "faulty"}, {md.DiskActive, "active"}, {md.DiskSync, "sync"}, {md.DiskRemoved, "removed"}} {
+		if st&b.bit != 0 {
+			w = append(w, b.name)
+		}
+	}
+	if len(w) == 0 {
+		return "spare"
+	}
+	return strings.Join(w, " ")
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/ddf"
@@ -102,6 +103,12 @@ type Set struct {
 	// sets, MBR marks on the other disk); "" when it can. Where the members
 	// differ, check then decides from the filesystems, or not at all.
 	Doubt string
+	// Missing names the members the metadata declares that are not among
+	// the inputs ("slot 1", "plex Volume1-01 on disk Disk2"), in slot
+	// order; nil when every member was given. A set with members missing
+	// has no Fresh member (withholdMissing): a member that is not given may
+	// hold a later generation than any given one.
+	Missing []string
 	// FTAllHealthy is set for an NT FT set whose registry entry shows
 	// every member Healthy (the registry itself records no authority).
 	FTAllHealthy bool
@@ -204,4 +211,88 @@ func contains(ms []*Member, m *Member) bool {
 		}
 	}
 	return false
+}
+
+// Given returns how many of the set's slots the members given fill, and how
+// many members the metadata declares (Missing counts those not given).
+func (s *Set) Given() (given, declared int) {
+	slots := map[string]bool{}
+	for _, m := range s.Members {
+		if _, err := strconv.Atoi(m.Role); err == nil {
+			slots[m.Role] = true
+		}
+	}
+	return len(slots), max(s.RaidDisks, len(slots)+len(s.Missing))
+}
+
+// withholdMissing is the rule for a set some of whose members are not
+// among the inputs (s.Missing): the metadata then names no current member.
+// A generation is compared only with the generations of the members given;
+// a member that is not given may hold a later one (it may have run without
+// the given ones, on its own or in a split brain), and nothing in the
+// given images can show that it does not. Not even a given member whose own
+// metadata records every missing member as failed or removed is current:
+// the array ran degraded from it at its last write, but the missing member
+// may have been started on its own since. So Fresh is emptied, and the
+// reasons say how many members were given, what the freshest given one
+// holds and what it records of the missing ones. Staleness found among
+// the given members stands: a member behind another given member is behind
+// whatever the missing ones hold.
+func withholdMissing(s *Set) {
+	if len(s.Missing) == 0 {
+		return
+	}
+	given, declared := s.Given()
+	head := fmt.Sprintf("no authority: %d of %d members given (%s not given)", given, declared, strings.Join(s.Missing, ", "))
+	if len(s.Fresh) == 0 {
+		s.Reasons = append(s.Reasons, head+": no member is called current")
+		return
+	}
+	var names, gens []string
+	for _, m := range s.Fresh {
+		names = append(names, m.Path())
+		if g := generationText(s, m); g != "" {
+			gens = append(gens, m.Path()+"'s "+g)
+		}
+	}
+	what := strings.Join(names, ", ") + " would be current by the metadata of the members given"
+	if len(gens) > 0 {
+		what = strings.Join(gens, ", ") + " is the highest among the members given"
+	}
+	s.Reasons = append(s.Reasons, fmt.Sprintf("%s: %s, but it cannot be compared with the missing %s: a member that is not given may hold a later generation (or have run on its own since), so no member is called current",
+		head, what, plural(len(s.Missing), "member's", "members'")))
+	if strings.HasPrefix(s.Format, "md-") {
+		s.Reasons = append(s.Reasons, mdMissingView(s, s.Fresh[0])...)
+	}
+	for _, m := range s.Fresh {
+		m.addEvidence("not current by the metadata: %d of %d members given (%s not given), whose generation cannot be compared with its own", given, declared, strings.Join(s.Missing, ", "))
+	}
+	s.Fresh = nil
+}
+
+// generationText names m's generation by its format's field ("events 15"),
+// or "" when the format has none.
+func generationText(s *Set, m *Member) string {
+	if m.Generation == nil {
+		return ""
+	}
+	field := "generation"
+	switch {
+	case strings.HasPrefix(s.Format, "md-"):
+		field = "events"
+	case s.Format == "imsm":
+		field = "generation_num"
+	case s.Format == "ddf":
+		field = "seq"
+	case s.Format == "ldm":
+		field = "committed sequence"
+	}
+	return fmt.Sprintf("%s %d", field, *m.Generation)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

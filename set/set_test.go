@@ -2,6 +2,7 @@ package set
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,13 +129,18 @@ func TestMDClaims(t *testing.T) {
 }
 
 // TestMDSingleMember: one member of a two-disk array is degraded, not
-// an error, and says which slot is missing.
+// an error, and says which slot is missing. The metadata then names no
+// current member: the missing member's events cannot be compared.
 func TestMDSingleMember(t *testing.T) {
 	m0, _ := pair(t, "a-clean")
 	sets, _ := group(t, m0)
 	s := sets[0]
-	if !strings.Contains(codes(s.Problems), "member-missing") || len(s.Fresh) != 1 {
-		t.Errorf("problems %q fresh %d", codes(s.Problems), len(s.Fresh))
+	if !strings.Contains(codes(s.Problems), "member-missing") || len(s.Fresh) != 0 ||
+		len(s.Missing) != 1 || s.Missing[0] != "slot 1" {
+		t.Errorf("problems %q fresh %d missing %q", codes(s.Problems), len(s.Fresh), s.Missing)
+	}
+	if r := strings.Join(s.Reasons, "\n"); !strings.Contains(r, "no authority: 1 of 2 members given (slot 1 not given)") {
+		t.Errorf("reasons:\n%s", r)
 	}
 }
 
@@ -264,5 +270,53 @@ func TestMDArrayFieldsCompared(t *testing.T) {
 	}
 	if got := codes(s.Problems); !strings.Contains(got, "metadata-disagrees") {
 		t.Errorf("problems %q lack metadata-disagrees", got)
+	}
+}
+
+// TestLoneMemberNoFresh: one member of a real two-member array given alone,
+// the current one or the stale one, in each metadata format: the metadata
+// names no current member (the other may be newer), Missing names the slot
+// not given, and the reasons say so and, for md, what the given member's
+// own superblock records of the missing slot. Given together, the current
+// member is Fresh and nothing is missing.
+func TestLoneMemberNoFresh(t *testing.T) {
+	for _, tc := range []struct {
+		dir    string
+		m0, m1 string // md: what each member's own superblock records of the other's slot
+	}{
+		{"md-1.2", "records slot 1 as out of the array (no dev_roles entry holds slot 1; array state A.)",
+			"records slot 0 as in the array (dev_roles[0] = 0; array state AA)"},
+		{"md-0.90", "records slot 1 as out of the array (disks[1].state 0x9: faulty removed; failed_disks 1; array state A.)",
+			"records slot 0 as in the array (disks[0].state 0x6: active sync; array state AA)"},
+		{"md-imsm", "", ""},
+		{"md-ddf", "", ""},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			tmp := t.TempDir()
+			var p [2]string
+			for i := range p {
+				p[i] = fixture.UnzstdTo(t, fmt.Sprintf("md/%s/b-stale-member/m%d.img.zst", tc.dir, i), tmp)
+			}
+			sets, _ := group(t, p[0], p[1])
+			if s := sets[0]; len(s.Missing) != 0 || len(s.Fresh) != 1 || s.Fresh[0].Path() != p[0] {
+				t.Fatalf("pair: missing %q fresh %d", s.Missing, len(s.Fresh))
+			}
+			for i, view := range []string{tc.m0, tc.m1} {
+				sets, _ := group(t, p[i])
+				s := sets[0]
+				reasons := strings.Join(s.Reasons, "\n")
+				if len(s.Fresh) != 0 || len(s.Missing) != 1 || !strings.Contains(codes(s.Problems), "member-missing") ||
+					!strings.Contains(reasons, "no authority: 1 of 2 members given ("+s.Missing[0]+" not given)") ||
+					!strings.Contains(reasons, "so no member is called current") {
+					t.Errorf("m%d alone: fresh %d missing %q problems %s reasons:\n%s", i, len(s.Fresh), s.Missing, codes(s.Problems), reasons)
+				}
+				if view != "" && !strings.Contains(reasons, view) {
+					t.Errorf("m%d alone: reasons lack %q:\n%s", i, view, reasons)
+				}
+				if m := s.Members[0]; m.State == StateStale || !strings.Contains(strings.Join(m.Evidence, "\n"), "not current by the metadata: 1 of 2 members given") {
+					t.Errorf("m%d alone: state %s evidence %q", i, m.State, m.Evidence)
+				}
+			}
+		})
 	}
 }

@@ -338,7 +338,7 @@ func TestCorruptUncompressedChunk(t *testing.T) {
 	d := mustOpen(t, e01)
 	buf := make([]byte, 1<<20)
 	_, err := d.ReadAt(buf, 0)
-	fe := wantFormatError(t, err, e01, off, "chunk 3 (sectors 192–255)")
+	fe := wantFormatError(t, err, e01, off, "chunk 3 (sectors 192 to 255)")
 	if !strings.Contains(fe.Msg, "Adler-32") {
 		t.Errorf("%v", err)
 	}

@@ -329,7 +329,7 @@ func (d *Disk) chunk(c int64) ([]byte, error) {
 	name := t.seg.name
 	what := func() string {
 		s0 := c * d.chunkSize / d.bps
-		return fmt.Sprintf("chunk %d (sectors %d–%d)", c, s0, s0+(L+d.bps-1)/d.bps-1)
+		return fmt.Sprintf("chunk %d (sectors %d to %d)", c, s0, s0+(L+d.bps-1)/d.bps-1)
 	}
 	if !compressed {
 		if end-off < L+4 {
