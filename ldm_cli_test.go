@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -121,6 +124,201 @@ func TestStaleLDM(t *testing.T) {
 	}
 	if r := s.Divergence.Ranges; len(r) != 1 || r[0].VolumeOffset != 200*512 || *r[0].Source != m1 {
 		t.Errorf("ranges %+v", r)
+	}
+}
+
+// Byte offsets of the component state text ("ACTIVE", 6 bytes) of the
+// mirror's two plexes in each disk's copy of the LDM database: VBLK slot n
+// lies at VMDB + 512 + 128n; Volume3-01 is slot 16, Volume3-02 slot 18
+// (ldmtool and set/ldm's tests agree); the state text follows the record
+// head (0x18 bytes), the id (2), the 10-byte name with its length byte and
+// the state's length byte.
+const (
+	ldmVMDBMBR = (100352 + 17) * 512 // mirrored-1 (Disk5)
+	ldmVMDBGPT = (34 + 17) * 512     // mirrored-2 (Disk6)
+)
+
+func ldmStateOff(vmdb int64, plex int) int64 {
+	return vmdb + 512 + int64(16+2*(plex-1))*128 + 0x18 + 2 + 11 + 1
+}
+
+// markPlex overwrites the state of plex Volume3-0<plex> in the database
+// copy at vmdb of the image at path, after checking that it reads ACTIVE.
+func markPlex(t *testing.T, path string, vmdb int64, plex int, state string) {
+	t.Helper()
+	off := ldmStateOff(vmdb, plex)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b[off : off+6]); got != "ACTIVE" {
+		t.Fatalf("%s: state of Volume3-0%d at byte %d is %q, not ACTIVE: wrong offset", path, plex, off, got)
+	}
+	patchFile(t, path, off, []byte(state))
+}
+
+// setOrderFree is what a report says about one set with the input order
+// taken out: members by path, problems and reasons sorted.
+func setOrderFree(s report.Set) string {
+	var b strings.Builder
+	auth := "<none>"
+	if s.Authority.Member != nil {
+		auth = *s.Authority.Member
+	}
+	fmt.Fprintf(&b, "verdict %s authority %s basis %s divergence %d\n", s.Verdict, auth, s.Authority.Basis, s.Divergence.Bytes)
+	var lines []string
+	for _, m := range s.Members {
+		gen := "null"
+		if m.Generation != nil {
+			gen = fmt.Sprint(*m.Generation)
+		}
+		lines = append(lines, fmt.Sprintf("member %s role %s state %s generation %s authoritative %v evidence %q", m.Path, m.Role, m.State, gen, m.Authoritative, m.Evidence))
+	}
+	for _, p := range s.Problems {
+		lines = append(lines, fmt.Sprintf("problem %s %s %s: %s", p.Severity, p.Code, p.Member, p.Message))
+	}
+	for _, r := range s.Authority.Reasons {
+		lines = append(lines, "reason "+r)
+	}
+	sort.Strings(lines)
+	b.WriteString(strings.Join(lines, "\n"))
+	return b.String()
+}
+
+// TestLDMDatabaseConflict: when the two disks' databases carry the same
+// committed sequence number but say different things about the mirror's
+// plexes, neither is the current database. The verdict, the authority and
+// every member's state must not depend on the order of the inputs (the old
+// code took the first argument's copy as current, so the two orders named
+// opposite members authoritative and repair copied in opposite
+// directions); the conflict is an error naming both disks, the sequence and
+// the first differing field, and repair refuses. Copies that agree, edited
+// or not, decide as before.
+func TestLDMDatabaseConflict(t *testing.T) {
+	src := ldmImages(t)
+	const tampered = 5692704 // "Filesystem test" inside Volume3's NTFS on mirrored-1 (data area 0x10000..0x1010000)
+	tests := []struct {
+		name          string
+		edit          func(t *testing.T, m1, m2 string)
+		conflict      string // a substring of the ldm-database-conflict problem; "" when there is none
+		verdict       string
+		authority     string // base name of the authority; "" for none
+		repairRefused bool
+	}{
+		{name: "each marks the other's plex", edit: func(t *testing.T, m1, m2 string) {
+			markPlex(t, m1, ldmVMDBMBR, 2, "STALE!")
+			markPlex(t, m2, ldmVMDBGPT, 1, "STALE!")
+			patchFile(t, m1, tampered, []byte("Tampered!! test"))
+		}, conflict: `component Volume3-01 (id 17): component.state "ACTIVE" / "STALE!"`, verdict: report.VerdictSplitBrain, repairRefused: true},
+		{name: "one copy marks its own plex", edit: func(t *testing.T, m1, m2 string) {
+			markPlex(t, m2, ldmVMDBGPT, 2, "STALE!")
+			patchFile(t, m1, tampered, []byte("Tampered!! test"))
+		}, conflict: `component Volume3-02 (id 19): component.state "ACTIVE" / "STALE!"`, verdict: report.VerdictSplitBrain, repairRefused: true},
+		{name: "one copy marks the other plex, data identical", edit: func(t *testing.T, m1, m2 string) {
+			markPlex(t, m1, ldmVMDBMBR, 2, "STALE!")
+		}, conflict: `component Volume3-02 (id 19): component.state "STALE!" / "ACTIVE"`, verdict: report.VerdictSplitBrain, repairRefused: true},
+		{name: "both copies mark plex 2", edit: func(t *testing.T, m1, m2 string) {
+			markPlex(t, m1, ldmVMDBMBR, 2, "STALE!")
+			markPlex(t, m2, ldmVMDBGPT, 2, "STALE!")
+			patchFile(t, m1, tampered, []byte("Tampered!! test"))
+		}, verdict: report.VerdictDiverged, authority: "ldm-2008r2-mirrored-1.img"},
+		{name: "unedited", verdict: report.VerdictConsistent, authority: "ldm-2008r2-mirrored-1.img"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			m1, m2 := filepath.Join(dir, "ldm-2008r2-mirrored-1.img"), filepath.Join(dir, "ldm-2008r2-mirrored-2.img")
+			for _, p := range []string{m1, m2} {
+				if b, err := exec.Command("cp", "--sparse=always", filepath.Join(src, filepath.Base(p)), p).CombinedOutput(); err != nil {
+					t.Fatalf("cp: %v: %s", err, b)
+				}
+			}
+			if tt.edit != nil {
+				tt.edit(t, m1, m2)
+			}
+			h1, h2 := fileSHA256(t, m1), fileSHA256(t, m2)
+			var views []string
+			for _, args := range [][]string{{m1, m2}, {m2, m1}} {
+				code, rep := scanJSON(t, args...)
+				if len(rep.Sets) != 1 {
+					t.Fatalf("%v: %d sets", args, len(rep.Sets))
+				}
+				s := rep.Sets[0]
+				views = append(views, setOrderFree(s))
+				auth := ""
+				if s.Authority.Member != nil {
+					auth = filepath.Base(*s.Authority.Member)
+				}
+				if s.Verdict != tt.verdict || auth != tt.authority {
+					t.Errorf("%v: verdict %q authority %q, want %q %q", args, s.Verdict, auth, tt.verdict, tt.authority)
+				}
+				var conflict []string
+				for _, p := range s.Problems {
+					if p.Code == "ldm-database-conflict" {
+						conflict = append(conflict, p.Message)
+						if p.Severity != "error" {
+							t.Errorf("%v: conflict severity %q", args, p.Severity)
+						}
+					}
+				}
+				switch {
+				case tt.conflict == "" && len(conflict) > 0:
+					t.Errorf("%v: unexpected conflict %q", args, conflict)
+				case tt.conflict != "" && (len(conflict) != 1 || !strings.Contains(conflict[0], tt.conflict) ||
+					!strings.Contains(conflict[0], "Disk5 ("+m1+") and Disk6 ("+m2+")") || !strings.Contains(conflict[0], "committed sequence 39")):
+					t.Errorf("%v: conflict problems %q, want one naming Disk5 (%s) and Disk6 (%s), committed sequence 39 and %s", args, conflict, m1, m2, tt.conflict)
+				}
+				if tt.conflict != "" && code != exitProblems {
+					t.Errorf("%v: scan exit %d, want 4", args, code)
+				}
+				out := t.TempDir()
+				rcode, _, stderr := mirrorchk(t, append([]string{"repair", "--out", out}, args...)...)
+				if tt.repairRefused {
+					if rcode != exitProblems {
+						t.Errorf("%v: repair exit %d, want 4 (refused): %s", args, rcode, stderr)
+					}
+					if ents, _ := os.ReadDir(out); len(ents) != 0 {
+						t.Errorf("%v: refused repair wrote %d files", args, len(ents))
+					}
+				}
+			}
+			// A directory walk takes the files in name order: renaming
+			// them must not change the verdict or the authority either.
+			for i, names := range [][2]string{{"a.img", "b.img"}, {"b.img", "a.img"}} {
+				d := filepath.Join(dir, fmt.Sprintf("walk%d", i))
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for j, p := range []string{m1, m2} {
+					if err := os.Link(p, filepath.Join(d, names[j])); err != nil {
+						t.Fatal(err)
+					}
+				}
+				_, rep := scanJSON(t, d)
+				if len(rep.Sets) != 1 {
+					t.Fatalf("walk %v: %d sets", names, len(rep.Sets))
+				}
+				s := rep.Sets[0]
+				auth := ""
+				if s.Authority.Member != nil {
+					auth = filepath.Base(*s.Authority.Member)
+					if auth == names[1] {
+						auth = filepath.Base(m2)
+					} else {
+						auth = filepath.Base(m1)
+					}
+				}
+				if s.Verdict != tt.verdict || auth != tt.authority {
+					t.Errorf("walk with mirrored-1 as %s: verdict %q authority %q, want %q %q", names[0], s.Verdict, auth, tt.verdict, tt.authority)
+				}
+			}
+			if views[0] != views[1] {
+				t.Errorf("the report depends on the input order:\n--- %s, %s:\n%s\n--- %s, %s:\n%s", m1, m2, views[0], m2, m1, views[1])
+			}
+			if fileSHA256(t, m1) != h1 || fileSHA256(t, m2) != h2 {
+				t.Error("an input image changed")
+			}
+		})
 	}
 }
 

@@ -1,9 +1,12 @@
 package set
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/ddf"
@@ -17,7 +20,7 @@ type ddfFound struct {
 }
 
 // ddfRule is cited in the reasons of every DDF decision.
-const ddfRule = "DDF rule (SNIA DDF, mdadm super-ddf.c): among the disks of one container the header with the highest seq (less one while its open flag is set) is current; a disk whose metadata lags, or which the current metadata records as Failed or Missing, is stale"
+const ddfRule = "DDF rule (SNIA DDF, mdadm super-ddf.c): among the disks of one container the header with the highest seq (less one while its open flag is set) is current (disks at that seq must carry the same records; if they differ, none is); a disk whose metadata lags, or which the current metadata records as Failed or Missing, is stale"
 
 // readDDF probes one image for SNIA DDF metadata.
 func readDDF(im *image.Image) (*ddf.DDF, []Problem, error) {
@@ -56,17 +59,23 @@ func groupDDF(found []*ddfFound) []*Set {
 // assessDDF turns the metadata of one container's disks into one set per
 // virtual disk.
 func assessDDF(fs []*ddfFound) []*Set {
-	cur := fs[0]
-	for _, f := range fs[1:] {
-		if ddf.Fresher(f.d, cur.d) > 0 {
-			cur = f
-		}
-	}
+	cur, tied, conflict := ddfCurrent(fs)
 	var sets []*Set
 	for _, vol := range cur.d.Volumes() {
 		s := &Set{ID: vol.VD.GUID.String(), Name: vol.VD.Name, Format: "ddf", ResyncFrom: -1}
-		s.Reasons = append(s.Reasons, ddfRule, fmt.Sprintf("current metadata: %s's (%s), seq %d; virtual disk %q state %s",
-			cur.img.Path(), cur.d.ActiveReason, cur.d.Seq(), vol.VD.Name, vol.VD.StateString()))
+		var holders []string
+		for _, f := range tied {
+			holders = append(holders, f.img.Path())
+		}
+		if conflict != "" {
+			s.Conflict = conflict
+			s.Reasons = append(s.Reasons, ddfRule, fmt.Sprintf("no current metadata: the copies at seq %d, on %s, disagree (ddf-metadata-conflict); virtual disk %q is placed as %s's copy places it",
+				cur.d.Seq(), strings.Join(holders, ", "), vol.VD.Name, cur.img.Path()))
+			s.problem("ddf-metadata-conflict", Error, nil, nil, "%s", conflict)
+		} else {
+			s.Reasons = append(s.Reasons, ddfRule, fmt.Sprintf("current metadata: seq %d, the same on %s (%s's: %s); virtual disk %q state %s",
+				cur.d.Seq(), strings.Join(holders, ", "), cur.img.Path(), cur.d.ActiveReason, vol.VD.Name, vol.VD.StateString()))
+		}
 		if vol.Config == nil {
 			// The current disk holds no configuration for this VD: nothing
 			// places it on the members.
@@ -91,8 +100,6 @@ func assessDDF(fs []*ddfFound) []*Set {
 			case vm == nil:
 				m.State = StateUnknown
 				m.addEvidence("refno %08x is not a member of virtual disk %q in the current metadata", f.d.ThisDisk.RefNo, vol.VD.Name)
-			case f == cur:
-				m.State = StateActive
 			case ddf.Fresher(cur.d, f.d) > 0:
 				m.State = StateStale
 				m.addEvidence("seq %d < %d of the current metadata (%s): it missed %d updates", f.d.Seq(), cur.d.Seq(), cur.img.Path(), cur.d.Seq()-f.d.Seq())
@@ -101,10 +108,17 @@ func assessDDF(fs []*ddfFound) []*Set {
 			default:
 				m.State = StateActive
 			}
-			if vm != nil && vm.Disk != nil && f != cur {
+			if vm != nil && vm.Disk != nil && (f != cur || len(tied) > 1) {
+				// Every disk, the one the current metadata was read from
+				// too when other disks carry the same seq: which of them
+				// was read is no evidence. (The only disk at the highest
+				// seq is not held to its own record of itself.)
 				pd := vm.Disk
 				m.addEvidence("the current metadata records refno %08x as %s", pd.RefNo, pd.StateString())
 				switch {
+				case conflict != "" && !ddfSameDiskState(tied, pd.RefNo):
+					m.State = StateUnknown
+					m.addEvidence("the disks' metadata at seq %d disagree about refno %08x: %s", cur.d.Seq(), pd.RefNo, ddfDiskStates(tied, pd.RefNo))
 				case (pd.Failed() || pd.Missing()) && m.State == StateActive:
 					m.State = StateStale
 					s.problem("stale-member", Error, m, nil, "%s is recorded as %s by the current metadata", m.Path(), pd.StateString())
@@ -136,6 +150,145 @@ func assessDDF(fs []*ddfFound) []*Set {
 		sets = append(sets, s)
 	}
 	return sets
+}
+
+// ddfCurrent finds the current metadata of one container by content
+// alone, never by input order or file name: the disks whose metadata is the
+// freshest (ddf.Fresher), ordered by their refno, then path. cur is the
+// first of them, whose records place the virtual disks. When two of them
+// carry different global records (ddfCompare) at the same seq, conflict
+// says how, and neither is the container's current metadata.
+func ddfCurrent(fs []*ddfFound) (cur *ddfFound, tied []*ddfFound, conflict string) {
+	sorted := slices.Clone(fs)
+	slices.SortStableFunc(sorted, func(a, b *ddfFound) int {
+		return cmp.Or(cmp.Compare(a.d.ThisDisk.RefNo, b.d.ThisDisk.RefNo), cmp.Compare(a.img.Path(), b.img.Path()), cmp.Compare(a.input, b.input))
+	})
+	for _, f := range sorted {
+		switch {
+		case len(tied) == 0 || ddf.Fresher(f.d, tied[0].d) > 0:
+			tied = []*ddfFound{f}
+		case ddf.Fresher(f.d, tied[0].d) == 0:
+			tied = append(tied, f)
+		}
+	}
+	cur = tied[0]
+	for _, f := range tied[1:] {
+		if d := ddfCompare(cur.d, f.d); d != "" {
+			conflict = fmt.Sprintf("the DDF metadata of %s (refno %08x) and %s (refno %08x) are both at seq %d but differ: %s; neither is the container's current metadata",
+				cur.img.Path(), cur.d.ThisDisk.RefNo, f.img.Path(), f.d.ThisDisk.RefNo, cur.d.Seq(), d)
+			break
+		}
+	}
+	return cur, tied, conflict
+}
+
+// ddfCompare compares the records every disk of a container carries alike:
+// the physical disk entries (by refno: GUID, type, state, size), the
+// virtual disk entries (by GUID: number, type, state, init state, name)
+// and, for each virtual disk both hold a configuration record of, that
+// record's layout. It returns the first difference, "" when none; a's
+// value first.
+func ddfCompare(a, b *ddf.DDF) string {
+	type entry struct {
+		key  string
+		vals []string // field name, value, field name, value, …
+	}
+	pds := func(d *ddf.DDF) []entry {
+		var out []entry
+		for _, p := range d.PhysDisks {
+			out = append(out, entry{fmt.Sprintf("physical disk refno %08x", p.RefNo), []string{
+				"guid", p.GUID.String(), "type", fmt.Sprintf("%#04x", p.Type), "state", p.StateString(), "config_size", strconv.FormatUint(p.ConfigSize, 10)}})
+		}
+		return out
+	}
+	vds := func(d *ddf.DDF) []entry {
+		var out []entry
+		for _, v := range d.VirtualDisks {
+			out = append(out, entry{fmt.Sprintf("virtual disk %s", v.GUID), []string{
+				"number", strconv.Itoa(int(v.Number)), "type", fmt.Sprintf("%#04x", v.Type), "state", v.StateString(),
+				"init_state", fmt.Sprintf("%#02x", v.InitState), "name", strconv.Quote(v.Name)}})
+		}
+		return out
+	}
+	cfgs := func(d, o *ddf.DDF) []entry {
+		var out []entry
+		for _, v := range d.VirtualDisks {
+			c, oc := d.ConfigFor(v.GUID), o.ConfigFor(v.GUID)
+			if c == nil || oc == nil {
+				continue
+			}
+			out = append(out, entry{fmt.Sprintf("configuration record of virtual disk %s", v.GUID), []string{
+				"seqnum", fmt.Sprint(c.Seqnum), "primary_element_count", fmt.Sprint(c.PrimaryElementCount),
+				"prl/rlq/srl/sec_elmnt_count", fmt.Sprintf("%d/%d/%d/%d", c.PrimaryLevel, c.RLQ, c.SecondaryLevel, c.SecondaryElementCount),
+				"blocks", fmt.Sprint(c.Blocks), "array_blocks", fmt.Sprint(c.ArraySize),
+				"phys_refnum", fmt.Sprintf("%08x", c.PhysRefs), "lba_offset", fmt.Sprint(c.LBAOffsets)}})
+		}
+		return out
+	}
+	diff := func(x, y []entry) string {
+		byKey := map[string][]string{}
+		for _, e := range y {
+			byKey[e.key] = e.vals
+		}
+		for _, e := range x {
+			o, ok := byKey[e.key]
+			if !ok {
+				return e.key + ": present / absent"
+			}
+			for i := 1; i < len(e.vals); i += 2 {
+				if e.vals[i] != o[i] {
+					return fmt.Sprintf("%s: %s %s / %s", e.key, e.vals[i-1], e.vals[i], o[i])
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, e := range x {
+			seen[e.key] = true
+		}
+		for _, e := range y {
+			if !seen[e.key] {
+				return e.key + ": absent / present"
+			}
+		}
+		return ""
+	}
+	for _, k := range [][2][]entry{{pds(a), pds(b)}, {vds(a), vds(b)}, {cfgs(a, b), cfgs(b, a)}} {
+		if d := diff(k[0], k[1]); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// ddfDiskStates says what each tied disk's metadata records as the state
+// of physical disk ref: "m0.img: Online, m1.img: Online, Failed".
+func ddfDiskStates(tied []*ddfFound, ref uint32) string {
+	var out []string
+	for _, f := range tied {
+		st := "absent"
+		if p := f.d.PhysDiskByRef(ref); p != nil {
+			st = p.StateString()
+		}
+		out = append(out, fmt.Sprintf("%s's %q", f.img.Path(), st))
+	}
+	return strings.Join(out, ", ")
+}
+
+// ddfSameDiskState reports whether every tied disk's metadata records the
+// same state for physical disk ref.
+func ddfSameDiskState(tied []*ddfFound, ref uint32) bool {
+	state := func(f *ddfFound) int {
+		if p := f.d.PhysDiskByRef(ref); p != nil {
+			return int(p.State)
+		}
+		return -1
+	}
+	for _, f := range tied {
+		if state(f) != state(tied[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ddfMember makes the member of a DDF set for one image; vm is its place in

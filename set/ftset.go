@@ -118,14 +118,18 @@ type mbrPart struct {
 // readFTHives opens and decodes every hive; it returns the one to use (nil
 // when none holds an FT configuration) and the problems found.
 func readFTHives(hives []HiveInput) (*ftHive, []Problem) {
-	h, ps, _ := readFTHivesDoubt(hives)
+	h, ps, _, _ := readFTHivesDoubt(hives)
 	return h, ps
 }
 
 // readFTHivesDoubt is readFTHives that also says why the chosen hive cannot
 // be followed alone: two hives that disagree with nothing (a dirty base
-// block) to tell which was written last.
-func readFTHivesDoubt(hives []HiveInput) (*ftHive, []Problem, string) {
+// block) to tell which was written last; rivals are those other hives.
+// Which hive is used never depends on the order of the hives: a clean one
+// before a dirty one, and of equals the one whose \DISK\Information value
+// sorts first byte by byte (an arbitrary but fixed choice: the member
+// states they disagree on are then taken from neither, see ftDisputed).
+func readFTHivesDoubt(hives []HiveInput) (*ftHive, []Problem, string, []*ftHive) {
 	var ps []Problem
 	hp := func(code, sev string, in HiveInput, off *int64, format string, a ...any) {
 		ps = append(ps, Problem{Code: code, Severity: sev, Member: in.Path, Offset: off, Message: fmt.Sprintf(format, a...)})
@@ -169,26 +173,26 @@ func readFTHivesDoubt(hives []HiveInput) (*ftHive, []Problem, string) {
 		ok = append(ok, fh)
 	}
 	if len(ok) == 0 {
-		return nil, ps, ""
+		return nil, ps, "", nil
 	}
 	doubt := ""
+	var rivals []*ftHive
 	use := ok[0]
-	for _, h := range ok {
-		if !h.dirty {
+	for _, h := range ok[1:] {
+		if use.dirty && !h.dirty || use.dirty == h.dirty && bytes.Compare(h.raw, use.raw) < 0 {
 			use = h
-			break
 		}
 	}
 	for _, h := range ok {
 		if h == use || bytes.Equal(h.raw, use.raw) {
 			continue
 		}
-		why := "both hives' sequence numbers match and checksums are right, so the first given is used"
+		why := fmt.Sprintf("both hives' sequence numbers match and checksums are right, so nothing says which was written last: %s is used for the layout (its value sorts first), and a member state they disagree on is taken from neither", use.in.Path)
 		switch {
 		case !use.dirty && h.dirty:
 			why = fmt.Sprintf("%s is used: its base-block sequence numbers match (%d = %d) and its checksum is right, while %s is dirty (sequence %d / %d), so its last write may not have completed", use.in.Path, use.hive.Base.Seq1, use.hive.Base.Seq2, h.in.Path, h.hive.Base.Seq1, h.hive.Base.Seq2)
 		case use.dirty:
-			why = "both hives are dirty, so the first given is used"
+			why = fmt.Sprintf("both hives are dirty, so nothing says which was written last: %s is used for the layout (its value sorts first), and a member state they disagree on is taken from neither", use.in.Path)
 		}
 		diff := ""
 		if d := ftDiffer(use.di, h.di); len(d) > 0 {
@@ -198,9 +202,34 @@ func readFTHivesDoubt(hives []HiveInput) (*ftHive, []Problem, string) {
 			Message: fmt.Sprintf("hives %s and %s hold different \\DISK\\Information values%s; %s", use.in.Path, h.in.Path, diff, why)})
 		if use.dirty == h.dirty {
 			doubt = fmt.Sprintf("hives %s and %s disagree%s and nothing shows which was written last", use.in.Path, h.in.Path, diff)
+			rivals = append(rivals, h)
 		}
 	}
-	return use, ps, doubt
+	return use, ps, doubt, rivals
+}
+
+// ftDisputed says, when the rival hives record another FtState for
+// partition p than the hive used (or do not list it), what each records;
+// "" when they all agree.
+func ftDisputed(h *ftHive, rivals []*ftHive, p *ftdisk.Partition) string {
+	says := []string{fmt.Sprintf("%s: FtState=%v", h.in.Path, p.FtState)}
+	differ := false
+	for _, r := range rivals {
+		st := "not listed"
+		for _, d := range r.di.Disks {
+			for _, q := range d.Partitions {
+				if q.Signature == p.Signature && q.StartingOffset == p.StartingOffset {
+					st = fmt.Sprintf("FtState=%v", q.FtState)
+				}
+			}
+		}
+		differ = differ || st != fmt.Sprintf("FtState=%v", p.FtState)
+		says = append(says, fmt.Sprintf("%s: %s", r.in.Path, st))
+	}
+	if !differ {
+		return ""
+	}
+	return strings.Join(says, ", ")
 }
 
 // ftDiffer lists how b's configuration differs from a's: the header's
@@ -330,7 +359,7 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 	if len(opt.Hives) == 0 {
 		return nil, nil, used, nil
 	}
-	h, ps, doubt := readFTHivesDoubt(opt.Hives)
+	h, ps, doubt, rivals := readFTHivesDoubt(opt.Hives)
 	problems = append(problems, ps...)
 	if h == nil {
 		return nil, problems, used, nil
@@ -497,7 +526,7 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 			s.Reasons = append(s.Reasons, "DISK_CONFIG_HEADER.DirtyShutdown=1: the system was not shut down cleanly; with every member Healthy the registry does not say which copy is newer")
 			s.problem("ft-dirty-shutdown", Info, nil, nil, "\\DISK\\Information DISK_CONFIG_HEADER.DirtyShutdown=1 (byte 8 of the value): the FT sets were not shut down cleanly; the members' data may differ in the last writes")
 		}
-		var healthy, notCurrent []*Member
+		var healthy, notCurrent, disputed []*Member
 		var missingHealthy []string
 		for _, fm := range fs.Members {
 			p := fm.Partition
@@ -552,17 +581,23 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 				s.problem("ft-mbr-no-partition", Warning, m, nil, "%s: the MBR (signature 0x%08X) has no partition entry at byte %d of %d bytes where \\DISK\\Information puts %s; the registry's offset is used",
 					m.Path(), p.Signature, p.StartingOffset, p.Length, ftMemberLabel(p))
 			}
-			switch p.FtState {
-			case ftdisk.Healthy:
+			dispute := ftDisputed(h, rivals, p)
+			switch {
+			case dispute != "":
+				// Hives of equal standing disagree: neither is followed.
+				m.State = StateUnknown
+				m.addEvidence("the hives disagree about %s and nothing shows which was written last (%s): its state is taken from neither", ftMemberLabel(p), dispute)
+				disputed = append(disputed, m)
+			case p.FtState == ftdisk.Healthy:
 				m.State = StateActive
 				healthy = append(healthy, m)
-			case ftdisk.Orphaned:
+			case p.FtState == ftdisk.Orphaned:
 				m.State = StateStale
 				m.addEvidence("FtState=Orphaned: ftdisk stopped writing to this member; it stays orphaned until recovery is started in Disk Administrator")
-			case ftdisk.Regenerating:
+			case p.FtState == ftdisk.Regenerating:
 				m.State = StateStale
 				m.addEvidence("FtState=Regenerating: the member was being rebuilt from the other; its data is not complete, so it is stale for authority (a rebuild, not a failure)")
-			case ftdisk.Initializing:
+			case p.FtState == ftdisk.Initializing:
 				m.State = StateStale
 				m.addEvidence("FtState=Initializing: the mirror was being created and this member was being copied to; its data is not complete")
 			default:
@@ -614,6 +649,12 @@ func groupFT(images []*image.Image, opt Options) (sets []*Set, problems []Proble
 		case len(healthy) == 1:
 			s.Fresh = healthy
 			s.Reasons = append(s.Reasons, fmt.Sprintf("%s is the only member given and it is Healthy", healthy[0].Path()))
+		case len(disputed) > 0:
+			var names []string
+			for _, m := range disputed {
+				names = append(names, m.Path())
+			}
+			s.Reasons = append(s.Reasons, fmt.Sprintf("the hives disagree about the state of %s and no member is Healthy in all of them: no authority from the registry", strings.Join(names, ", ")))
 		case len(missingHealthy) > 0:
 			s.Reasons = append(s.Reasons, fmt.Sprintf("the Healthy member (%s) is not among the inputs; the members given are not current by the registry's account, so no authority", strings.Join(missingHealthy, ", ")))
 		default:

@@ -320,10 +320,16 @@ func TestFTHiveChoice(t *testing.T) {
 		!strings.Contains(p.Message, "disk 0x5D0E9F11, partition at 32256: Mirror group 0 member 1 FtState=Healthy, 8193024 bytes / Mirror group 0 member 1 FtState=Orphaned") {
 		t.Errorf("hive-disagree %+v", p)
 	}
-	// Both clean and different: the first given, said plainly.
-	h, ps = readFTHives([]HiveInput{testHive(t, "orphaned-shadow", nil), clean})
-	if p := findProblem(ps, "hive-disagree"); h.in.Path != "orphaned-shadow.hive" || p == nil || !strings.Contains(p.Message, "the first given is used") {
-		t.Errorf("problems %+v", ps)
+	// Both clean and different: not the first given (the choice must not
+	// follow the order of --hive) but, in either order, the one whose
+	// value sorts first, said plainly; the states they disagree on are
+	// taken from neither (TestFTHivesDisagree).
+	for _, order := range [][]HiveInput{{testHive(t, "orphaned-shadow", nil), clean}, {clean, testHive(t, "orphaned-shadow", nil)}} {
+		h, ps, doubt, rivals := readFTHivesDoubt(order)
+		if p := findProblem(ps, "hive-disagree"); h.in.Path != "healthy.hive" || p == nil || !strings.Contains(p.Message, "healthy.hive is used for the layout") ||
+			doubt == "" || len(rivals) != 1 || rivals[0].in.Path != "orphaned-shadow.hive" {
+			t.Errorf("order %s, %s: used %s, doubt %q, problems %+v", order[0].Path, order[1].Path, h.in.Path, doubt, ps)
+		}
 	}
 	// Same value: no problem.
 	if _, ps = readFTHives([]HiveInput{clean, clean}); len(ps) != 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -99,12 +100,18 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 	cur := mpbs[auth]
 	// holders are the images that hold the current MPB byte for byte.
 	holders, assumedHolder := 0, false
+	var held []string
 	for i, f := range fs {
 		if f.mpb.ChecksumOK() && bytes.Equal(f.mpb.Raw, cur.Raw) {
 			holders++
 			assumedHolder = assumedHolder || bind[i].Assumed
+			held = append(held, f.img.Path())
 		}
 	}
+	// The images holding the current MPB, in name order: which of them
+	// imsm.Bind took it from depends on the input order.
+	sort.Strings(held)
+	curOn := strings.Join(held, ", ")
 	var sets []*Set
 	for v := range cur.Volumes {
 		vol := &cur.Volumes[v]
@@ -122,7 +129,7 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 		s.Level = "raid" + strconv.Itoa(mp.Level())
 		s.RaidDisks = int(mp.NumMembers)
 		s.Reasons = append(s.Reasons, imsmRule,
-			fmt.Sprintf("current MPB: %s's, generation_num %d; volume %q map state %s", fs[auth].img.Path(), cur.Generation, vol.Name, mp.StateString()))
+			fmt.Sprintf("current MPB: generation_num %d, on %s; volume %q map state %s", cur.Generation, curOn, vol.Name, mp.StateString()))
 		for i, f := range fs {
 			m := imsmMember(s, f, vol, bind[i].Disk)
 			b := bind[i]
@@ -140,19 +147,26 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 				m.State = StateActive
 			case f.mpb.Generation < cur.Generation:
 				m.State = StateStale
-				m.addEvidence("generation_num %d < %d of the current MPB (%s): it missed %d metadata writes", f.mpb.Generation, cur.Generation, fs[auth].img.Path(), cur.Generation-f.mpb.Generation)
+				m.addEvidence("generation_num %d < %d of the current MPB (%s): it missed %d metadata writes", f.mpb.Generation, cur.Generation, curOn, cur.Generation-f.mpb.Generation)
 				s.problem("stale-member", Error, m, ptr(f.mpb.Offset), "%s is stale: generation_num %d, the current MPB on %s has %d",
-					m.Path(), f.mpb.Generation, fs[auth].img.Path(), cur.Generation)
+					m.Path(), f.mpb.Generation, curOn, cur.Generation)
 			default:
 				m.State = StateActive
 			}
-			// The current MPB's view of this member's disk and slot.
+			// The current MPB's view of this member's disk and slot. It
+			// holds for the image the current MPB was read from too when
+			// that image's entry is known (by serial, or by elimination):
+			// which of the images holding the MPB comes first is no
+			// evidence, and mdadm writes it to the drive being rebuilt as
+			// well. Only an entry assumed by input order is not held
+			// against the image the MPB was read from.
+			held := i != auth || !b.Assumed
 			if d := b.Disk; d >= 0 && d < len(cur.Disks) && m.Trusted {
 				slot := vol.Slot(d)
 				switch {
 				case cur.Disks[d].Failed():
 					m.addEvidence("the current MPB records disk %d (%q) as %s", d, cur.Disks[d].Serial, cur.Disks[d].StateString())
-					if m.State == StateActive && i != auth {
+					if m.State == StateActive && held {
 						m.State = StateStale
 						s.problem("stale-member", Error, m, nil, "%s is recorded as failed by the current MPB", m.Path())
 					}
@@ -168,7 +182,7 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 					} else {
 						m.addEvidence("the current MPB marks slot %d out of sync (IMSM_ORD_REBUILD)", slot)
 					}
-					if m.State == StateActive && i != auth {
+					if m.State == StateActive && held {
 						m.State = StateRebuilding
 						s.problem("rebuilding-member", Warning, m, nil, "%s is marked out of sync (being rebuilt) by the current MPB", m.Path())
 					}
@@ -190,15 +204,23 @@ func assessIMSM(fs []*imsmFound, serials map[int]string) []*Set {
 				m.addEvidence("generation_num %d is the highest of the container's disks given", cur.Generation)
 			}
 		}
-		// The image holding the current MPB cannot be a disk that MPB
+		// An image holding the current MPB cannot be a disk that MPB
 		// records as failed: mdadm writes no metadata to a failed disk.
 		// When its entry was bound by a given serial, the binding (or the
 		// metadata) is wrong, and no member is current by the metadata.
-		if b := bind[auth]; !b.Assumed && b.Disk >= 0 && b.Disk < len(cur.Disks) && cur.Disks[b.Disk].Failed() && len(s.Fresh) > 0 {
-			s.problem("binding-contradiction", Error, s.Members[auth], nil,
+		// Every holder is checked, not only the one imsm.Bind read the MPB
+		// from (the first given of equals), so the input order cannot
+		// decide it.
+		for i, f := range fs {
+			b := bind[i]
+			if !f.mpb.ChecksumOK() || !bytes.Equal(f.mpb.Raw, cur.Raw) || b.Assumed || b.Disk < 0 || b.Disk >= len(cur.Disks) || !cur.Disks[b.Disk].Failed() {
+				continue
+			}
+			s.problem("binding-contradiction", Error, memberOf(s, f.input), nil,
 				"%s holds the current MPB (generation_num %d), which records its own disk-table entry %d (%q, %s) as %s: a failed disk receives no metadata writes, so that binding is wrong (check --serial) or the metadata contradicts itself; no member is taken as current by the metadata",
-				fs[auth].img.Path(), cur.Generation, b.Disk, diskSerial(cur, b.Disk), b.Basis, cur.Disks[b.Disk].StateString())
+				f.img.Path(), cur.Generation, b.Disk, diskSerial(cur, b.Disk), b.Basis, cur.Disks[b.Disk].StateString())
 			s.Fresh = nil
+			break
 		}
 		sortFresh(s)
 		if !vol.Mirror() {

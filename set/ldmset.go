@@ -1,9 +1,12 @@
 package set
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mirrorchk/mirrorchk/image"
 	"github.com/mirrorchk/mirrorchk/set/ldm"
@@ -18,7 +21,7 @@ type ldmFound struct {
 }
 
 // ldmRule is cited in the reasons of every LDM decision.
-const ldmRule = "LDM rule (Windows dynamic disks): every disk of a group carries the group's database; the copy with the highest committed sequence number is current, a disk whose copy lags missed later changes, and a plex whose component state is not ACTIVE is not current"
+const ldmRule = "LDM rule (Windows dynamic disks): every disk of a group carries the group's database; the copy with the highest committed sequence number is current (copies at that sequence must say the same; if they differ, none is), a disk whose copy lags missed later changes, and a plex whose component state is not ACTIVE is not current"
 
 // readLDM probes one image for a Windows dynamic-disk database.
 func readLDM(im *image.Image) (*ldmFound, []Problem, error) {
@@ -58,16 +61,83 @@ func groupLDM(found []*ldmFound) ([]*Set, []Problem) {
 	return sets, problems
 }
 
-func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
-	var cur *ldmFound
-	for _, f := range fs {
-		if f.db.Consistent() && (cur == nil || f.db.CommittedSeq > cur.db.CommittedSeq) {
-			cur = f
+// ldmCurrent finds the current database of one disk group, by content
+// alone, never by input order or file name: the copies at the highest
+// committed sequence among the consistent ones (tied, ordered by disk GUID,
+// then path). cur is the first of them, whose records place the volumes;
+// when none is consistent it is the copy with the highest sequence (lowest
+// disk GUID of equals), trusted by nobody. When two tied copies say
+// different things (ldm.Compare), conflict describes the first difference
+// and neither is the group's current database.
+func ldmCurrent(fs []*ldmFound) (cur *ldmFound, tied []*ldmFound, conflict string) {
+	byGUID := slices.Clone(fs)
+	slices.SortStableFunc(byGUID, func(a, b *ldmFound) int {
+		return cmp.Or(cmp.Compare(a.ph.DiskGUID, b.ph.DiskGUID), cmp.Compare(a.img.Path(), b.img.Path()), cmp.Compare(a.input, b.input))
+	})
+	for _, f := range byGUID {
+		switch {
+		case !f.db.Consistent():
+		case len(tied) == 0 || f.db.CommittedSeq > tied[0].db.CommittedSeq:
+			tied = []*ldmFound{f}
+		case f.db.CommittedSeq == tied[0].db.CommittedSeq:
+			tied = append(tied, f)
 		}
 	}
-	if cur == nil {
-		cur = fs[0]
+	if len(tied) == 0 {
+		cur = byGUID[0]
+		for _, f := range byGUID {
+			if f.db.CommittedSeq > cur.db.CommittedSeq {
+				cur = f
+			}
+		}
+		return cur, nil, ""
 	}
+	cur = tied[0]
+	for _, f := range tied[1:] {
+		if d := ldm.Compare(cur.db, f.db); d != nil {
+			conflict = fmt.Sprintf("the LDM databases of %s and %s are both at committed sequence %d but differ: %v; neither is the disk group's current database",
+				ldmDiskName(cur), ldmDiskName(f), cur.db.CommittedSeq, d)
+			break
+		}
+	}
+	return cur, tied, conflict
+}
+
+// ldmDiskName names a dynamic disk and its image: "Disk5 (m1.img)".
+func ldmDiskName(f *ldmFound) string {
+	name := f.ph.DiskGUID
+	if f.db.ThisDisk != nil {
+		name = f.db.ThisDisk.Name
+	}
+	return fmt.Sprintf("%s (%s)", name, f.img.Path())
+}
+
+// ldmPlexStates is what each tied database records as the state of the
+// component with the given id ("" when it has no such component).
+func ldmPlexStates(tied []*ldmFound, id uint64) []string {
+	out := make([]string, len(tied))
+	for i, f := range tied {
+		for _, c := range f.db.Components {
+			if c.ID == id {
+				out[i] = c.State
+			}
+		}
+	}
+	return out
+}
+
+// ldmSameState reports whether every tied database records the same state.
+func ldmSameState(states []string) bool {
+	for _, st := range states {
+		if st != states[0] {
+			return false
+		}
+	}
+	return true
+}
+
+func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
+	cur, tied, conflict := ldmCurrent(fs)
 	byDisk := map[string]*ldmFound{}
 	var problems []Problem
 	for _, f := range fs {
@@ -100,8 +170,23 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 		}
 		s := &Set{ID: vol.GUID, Name: vol.Name, Format: "ldm", Level: "raid1", RaidDisks: len(vol.Plexes), ResyncFrom: -1,
 			DataSize: int64(vol.Size) * 512}
-		s.Reasons = append(s.Reasons, ldmRule, fmt.Sprintf("current database: %s's, committed sequence %d; volume %s state %q",
-			cur.img.Path(), cur.db.CommittedSeq, vol.Name, vol.State))
+		var holders []string
+		for _, f := range tied {
+			holders = append(holders, ldmDiskName(f))
+		}
+		switch {
+		case conflict != "":
+			s.Conflict = conflict
+			s.Reasons = append(s.Reasons, ldmRule, fmt.Sprintf("no current database: the copies at committed sequence %d, on %s, disagree (ldm-database-conflict); the plexes are placed where %s's copy places them",
+				cur.db.CommittedSeq, strings.Join(holders, ", "), ldmDiskName(cur)))
+			s.problem("ldm-database-conflict", Error, nil, nil, "%s", conflict)
+		case len(tied) == 0:
+			s.Reasons = append(s.Reasons, ldmRule, fmt.Sprintf("no current database: no copy is consistent; the volumes are placed as %s's copy (committed sequence %d) places them",
+				ldmDiskName(cur), cur.db.CommittedSeq))
+		default:
+			s.Reasons = append(s.Reasons, ldmRule, fmt.Sprintf("current database: committed sequence %d, the same on %s; volume %s state %q",
+				cur.db.CommittedSeq, strings.Join(holders, ", "), vol.Name, vol.State))
+		}
 		for pi, p := range vol.Plexes {
 			if len(p.Extents) != 1 {
 				s.problem("not-a-mirror", Warning, nil, nil, "plex %s of %s has %d partitions: spanned plexes are not compared", p.Component.Name, vol.Name, len(p.Extents))
@@ -140,6 +225,16 @@ func assessLDM(fs []*ldmFound) ([]*Set, []Problem) {
 				m.addEvidence("committed sequence %d < %d of the current database (%s)", f.db.CommittedSeq, cur.db.CommittedSeq, cur.img.Path())
 				s.problem("stale-member", Error, m, nil, "%s is stale: its LDM database is at committed sequence %d, %s's at %d",
 					m.Path(), f.db.CommittedSeq, cur.img.Path(), cur.db.CommittedSeq)
+			case conflict != "" && !ldmSameState(ldmPlexStates(tied, p.Component.ID)):
+				m.State = StateUnknown
+				var says []string
+				for i, st := range ldmPlexStates(tied, p.Component.ID) {
+					says = append(says, fmt.Sprintf("%s's %q", ldmDiskName(tied[i]), st))
+				}
+				m.addEvidence("the databases at committed sequence %d disagree about plex %s: %s", cur.db.CommittedSeq, p.Component.Name, strings.Join(says, ", "))
+			case p.Component.State != "ACTIVE" && conflict != "":
+				m.State = StateStale
+				s.problem("stale-member", Error, m, nil, "%s: every database copy at committed sequence %d records plex %s as %q, not ACTIVE", m.Path(), cur.db.CommittedSeq, p.Component.Name, p.Component.State)
 			case p.Component.State != "ACTIVE":
 				m.State = StateStale
 				s.problem("stale-member", Error, m, nil, "%s: the current database records plex %s as %q, not ACTIVE", m.Path(), p.Component.Name, p.Component.State)
