@@ -271,6 +271,10 @@ func TestLDMDatabaseConflict(t *testing.T) {
 				if tt.conflict != "" && code != exitProblems {
 					t.Errorf("%v: scan exit %d, want 4", args, code)
 				}
+				if b := report.RunBottom(rep); strings.HasSuffix(tt.name, "data identical") &&
+					(!strings.HasPrefix(b.Verdict, "split brain in the metadata: the members hold the same data") || strings.Contains(b.Next, "compare the differing")) {
+					t.Errorf("%v: a conflict of metadata alone: %+v", args, b)
+				}
 				out := t.TempDir()
 				rcode, _, stderr := mirrorchk(t, append([]string{"repair", "--out", out}, args...)...)
 				if tt.repairRefused {

@@ -94,6 +94,15 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		} else if ranges > 0 {
 			b.Verdict += "; the other " + plural(len(s.Members)-1, "member differs", "members differ") + " in " + count(ranges, "range", "ranges")
 		}
+	case s.Verdict == VerdictSplitBrain && s.Divergence.Bytes == 0 && notCompared(s) == "":
+		// Only the metadata disagrees: there is no data to choose between.
+		b.Verdict = "split brain in the metadata: the members hold the same data, but their metadata disagree on which is current (see the problems); nothing will be repaired without --prefer"
+		switch s.Metadata {
+		case "ldm", "ftdisk":
+			b.Next = "nothing to copy: read the problems below and let the volume manager bring its metadata in sync (Windows Disk Management: Reactivate Disk or Resynchronize Mirror; NT 4.0 Disk Administrator: Regenerate)"
+		default:
+			b.Next = "the data is the same; choose whose metadata to keep: " + repairCmd(true)
+		}
 	case s.Verdict == VerdictSplitBrain:
 		b.Verdict = "split brain: the evidence does not point to one member (each has writes the other lacks, or its sources disagree); nothing will be repaired without --prefer" + seeRanges
 		b.Next = compare + repairCmd(true)
