@@ -115,7 +115,16 @@ type interp struct {
 	// such file of i.
 	excl     [][]int64
 	exclPath [][]string
-	now      time.Time // the scan's clock: later timestamps are not evidence
+	// alloc[i][j] counts the part of excl[i][j] shown by allocation alone
+	// (i's file where j has free space or another file), not by dates;
+	// allocPath[i][j] is the first such file of i.
+	alloc     [][]int64
+	allocPath [][]string
+	facts     map[int]map[any]recordFact // per member: identities and change times read
+	// dated is the first file whose differing data the members date
+	// differently, with both dates, for the reasons.
+	dated string
+	now   time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -131,7 +140,8 @@ func (in *interp) needed(p Piece) bool {
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
 		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
-		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members))}
+		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members)),
+		alloc: make([][]int64, len(s.Members)), allocPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
@@ -140,6 +150,8 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 		in.piecePairs[i] = make([]int64, len(s.Members))
 		in.excl[i] = make([]int64, len(s.Members))
 		in.exclPath[i] = make([]string, len(s.Members))
+		in.alloc[i] = make([]int64, len(s.Members))
+		in.allocPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
@@ -268,13 +280,96 @@ func (in *interp) modified(i int, path string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// countExclusive adds p to excl: for every two members holding different
-// bytes, whether one's filesystem allocates them to a file the other's
-// does not (free there, or another file's), or to the same file written
-// later than the other's copy of it.
+// fileIdentifier is implemented by filesystems whose file records carry
+// an identity beyond their number (ext4 and XFS: the inode's generation
+// and creation time). One record number holding files of different
+// identities on two members holds two different files.
+type fileIdentifier interface {
+	Identity(record int64) (string, bool)
+}
+
+// recordDater is implemented by filesystems that date the last change of
+// a file record by a time no program sets (ext4 and XFS: the inode's
+// change time).
+type recordDater interface {
+	Changed(record int64) (time.Time, bool)
+}
+
+// maxRecordFacts bounds the identities and change times kept per member.
+const maxRecordFacts = 1 << 14
+
+// recordFact is what one member's filesystem says of one record number.
+type recordFact struct {
+	id      string
+	idOK    bool
+	when    time.Time
+	whenOK  bool
+	checked bool
+}
+
+// volumeAt returns member i's filesystem holding data offset off, or nil.
+func (in *interp) volumeAt(i int, off int64) fs.Volume {
+	if i >= len(in.layouts) || in.layouts[i] == nil {
+		return nil
+	}
+	for _, v := range in.layouts[i].Volumes {
+		if off >= v.Start && off < v.Start+v.Size {
+			return v.Vol
+		}
+	}
+	return nil
+}
+
+// record returns what member i's filesystem at off says of record rec.
+func (in *interp) record(i int, off, rec int64) recordFact {
+	type key struct {
+		vol fs.Volume
+		rec int64
+	}
+	v := in.volumeAt(i, off)
+	if v == nil || rec <= 0 {
+		return recordFact{}
+	}
+	if in.facts == nil {
+		in.facts = map[int]map[any]recordFact{}
+	}
+	m := in.facts[i]
+	if m == nil {
+		m = map[any]recordFact{}
+		in.facts[i] = m
+	}
+	k := key{v, rec}
+	if f, ok := m[k]; ok {
+		return f
+	}
+	f := recordFact{checked: true}
+	if d, ok := v.(fileIdentifier); ok {
+		f.id, f.idOK = d.Identity(rec)
+	}
+	if d, ok := v.(recordDater); ok {
+		f.when, f.whenOK = d.Changed(rec)
+	}
+	if len(m) < maxRecordFacts {
+		m[k] = f
+	}
+	return f
+}
+
+// countExclusive adds p to excl and alloc: for every two members holding
+// different bytes, whether one's filesystem allocates them to a file the
+// other's does not (free there, or another file's: another path, or the
+// same inode number holding a file of another identity), or to the same
+// file changed later than the other's copy of it.
 func (in *interp) countExclusive(p Piece) {
 	if len(p.Owners) != len(in.s.Members) {
 		return
+	}
+	name := func(i int) string { return in.s.Members[i].Path() }
+	add := func(m [][]int64, paths [][]string, i, j int, path string) {
+		m[i][j] += p.Length
+		if paths[i][j] == "" {
+			paths[i][j] = path
+		}
 	}
 	for gi, g := range p.Groups {
 		for hi, h := range p.Groups {
@@ -284,31 +379,51 @@ func (in *interp) countExclusive(p Piece) {
 			for _, i := range g {
 				for _, j := range h {
 					oi, oj := p.Owners[i], p.Owners[j]
-					if fileOwned(oi) && fileOwned(oj) && oj.Path == oi.Path && oi.Structure == fs.FileData && oj.Structure == fs.FileData {
+					if !fileOwned(oi) || oj.FS == "" {
+						continue
+					}
+					if !fileOwned(oj) {
+						if oj.Structure != fs.FreeSpace {
+							continue // metadata structures on j: not a plain absence
+						}
+						add(in.alloc, in.allocPath, i, j, oi.Path)
+						add(in.excl, in.exclPath, i, j, oi.Path)
+						continue
+					}
+					if oi.Record > 0 && oj.Record == oi.Record {
+						// One record number on both: the same file (renamed,
+						// or changed in place) unless the filesystems say
+						// it holds files of different identities.
+						fi, fj := in.record(i, p.Offset, oi.Record), in.record(j, p.Offset, oj.Record)
+						if fi.idOK && fj.idOK && fi.id != fj.id {
+							what := fmt.Sprintf("%s in inode %d (%s), which holds %s (%s) on %s", oi.Path, oi.Record, fi.id, oj.Path, fj.id, name(j))
+							add(in.alloc, in.allocPath, i, j, what)
+							add(in.excl, in.exclPath, i, j, what)
+							continue
+						}
+						if fi.whenOK && fj.whenOK && fi.when.After(fj.when) {
+							add(in.excl, in.exclPath, i, j, fmt.Sprintf("%s (inode %d changed %s on %s, %s on %s)", oi.Path, oi.Record,
+								fi.when.Format(time.RFC3339Nano), name(i), fj.when.Format(time.RFC3339Nano), name(j)))
+						}
+						continue
+					}
+					if oj.Path != oi.Path {
+						add(in.alloc, in.allocPath, i, j, oi.Path)
+						add(in.excl, in.exclPath, i, j, oi.Path)
+						continue
+					}
+					if oi.Structure == fs.FileData && oj.Structure == fs.FileData {
 						// The same file on both: a write i has and j lacks
 						// when i's copy is dated later.
 						ti, oki := in.modified(i, oi.Path)
 						tj, okj := in.modified(j, oj.Path)
 						if oki && okj && ti.After(tj) {
-							in.excl[i][j] += p.Length
-							if in.exclPath[i][j] == "" {
-								in.exclPath[i][j] = oi.Path + " (newer)"
+							add(in.excl, in.exclPath, i, j, oi.Path+" (newer)")
+							if in.dated == "" {
+								in.dated = fmt.Sprintf("%s is dated %s on %s and %s on %s", oi.Path,
+									ti.UTC().Format(time.RFC3339), name(i), tj.UTC().Format(time.RFC3339), name(j))
 							}
 						}
-						continue
-					}
-					if !fileOwned(oi) || oj.FS == "" || (fileOwned(oj) && oj.Path == oi.Path) {
-						continue
-					}
-					if fileOwned(oj) && oi.Record > 0 && oj.Record == oi.Record {
-						continue // one NTFS file record under two names: renamed, not another file
-					}
-					if oj.Structure != fs.FreeSpace && !fileOwned(oj) {
-						continue // metadata structures on j: not a plain absence
-					}
-					in.excl[i][j] += p.Length
-					if in.exclPath[i][j] == "" {
-						in.exclPath[i][j] = oi.Path
 					}
 				}
 			}
