@@ -157,6 +157,7 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		maxList = defaultMaxRanges
 	}
 	in := newInterp(s, layouts, maxList)
+	in.readTails()
 	in.now = time.Now()
 	if opt.Now != nil {
 		in.now = opt.Now()
@@ -189,8 +190,11 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		Hashes:     opt.Hashes,
 		Progress:   opt.Progress,
 		OnRange:    onRange,
-		OnUnread:   unread.add,
-		ChunkSize:  opt.ChunkSize,
+		OnUnread: func(r UnreadRange) {
+			in.unreadSeen = true // a last log record may lie unread: no ancestry
+			unread.add(r)
+		},
+		ChunkSize: opt.ChunkSize,
 	})
 	if err != nil {
 		return nil, err

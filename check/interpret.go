@@ -111,8 +111,9 @@ type interp struct {
 	piecePairs [][]int64
 	// excl[i][j] counts the differing bytes that member i's filesystem
 	// gives to a file while member j's has them free or gives them to
-	// another file: writes on i that j lacks. exclPath[i][j] is the first
-	// such file of i.
+	// another file, or to the same inode changed later on i (by a change
+	// time no program sets): writes on i that j lacks. exclPath[i][j] is
+	// the first such file of i.
 	excl     [][]int64
 	exclPath [][]string
 	// alloc[i][j] counts the part of excl[i][j] shown by allocation alone
@@ -121,10 +122,19 @@ type interp struct {
 	alloc     [][]int64
 	allocPath [][]string
 	facts     map[int]map[any]recordFact // per member: identities and change times read
-	// dated is the first file whose differing data the members date
-	// differently, with both dates, for the reasons.
-	dated string
-	now   time.Time // the scan's clock: later timestamps are not evidence
+	// tails are the members' last log records; tailDiff[i][j] is set
+	// when member i's last record differs on member j.
+	tails      []logTail
+	tailDiff   [][]bool
+	unreadSeen bool // some range could not be read on some member
+	// dated[i][j] counts the differing bytes of files both members hold
+	// at one path whose copy on i is dated later than on j, by dates a
+	// program may have set (FAT): no write is shown by them, but j cannot
+	// be taken over i without perhaps losing one. datedPath[i][j] is the
+	// first such file, with both dates.
+	dated     [][]int64
+	datedPath [][]string
+	now       time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -141,7 +151,8 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
 		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
 		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members)),
-		alloc: make([][]int64, len(s.Members)), allocPath: make([][]string, len(s.Members))}
+		alloc: make([][]int64, len(s.Members)), allocPath: make([][]string, len(s.Members)),
+		dated: make([][]int64, len(s.Members)), datedPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
@@ -152,6 +163,8 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 		in.exclPath[i] = make([]string, len(s.Members))
 		in.alloc[i] = make([]int64, len(s.Members))
 		in.allocPath[i] = make([]string, len(s.Members))
+		in.dated[i] = make([]int64, len(s.Members))
+		in.datedPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
@@ -225,6 +238,9 @@ func (in *interp) take(p Piece) {
 	in.count(p)
 	countPairs(p.Groups, in.piecePairs)
 	in.countExclusive(p)
+	if in.tails != nil {
+		in.markTails(p)
+	}
 	for g, torn := range p.ev.torn {
 		if torn {
 			for _, i := range p.Groups[g] {
@@ -293,6 +309,67 @@ type fileIdentifier interface {
 // change time).
 type recordDater interface {
 	Changed(record int64) (time.Time, bool)
+}
+
+// logTailer is implemented by filesystems whose log's last record can be
+// found (XFS): a member whose last record another member's log holds
+// unchanged is that member's ancestor.
+type logTailer interface {
+	LogTail() (off, n int64, lsn uint64, ok bool)
+}
+
+// logTail is one member's last log record, in data-area bytes.
+type logTail struct {
+	off, n int64
+	lsn    uint64
+	ok     bool
+}
+
+// readTails finds each member's last log record before the diff, so that
+// the diff can tell whether another member's copy of it differs.
+func (in *interp) readTails() {
+	in.tails = make([]logTail, len(in.s.Members))
+	in.tailDiff = make([][]bool, len(in.s.Members))
+	for i, l := range in.layouts {
+		in.tailDiff[i] = make([]bool, len(in.s.Members))
+		if l == nil || len(l.Volumes) == 0 {
+			continue
+		}
+		v := l.Volumes[0]
+		if t, ok := v.Vol.(logTailer); ok {
+			if off, n, lsn, ok := t.LogTail(); ok && n > 0 {
+				in.tails[i] = logTail{off: v.Start + off, n: n, lsn: lsn, ok: true}
+			}
+		}
+	}
+}
+
+// markTails records, for a differing piece, which members' last log
+// records it changes on which others.
+func (in *interp) markTails(p Piece) {
+	for gi, g := range p.Groups {
+		for hi, h := range p.Groups {
+			if gi == hi {
+				continue
+			}
+			for _, i := range g {
+				t := in.tails[i]
+				if !t.ok || p.Offset >= t.off+t.n || p.Offset+p.Length <= t.off {
+					continue
+				}
+				for _, j := range h {
+					in.tailDiff[i][j] = true
+				}
+			}
+		}
+	}
+}
+
+// ancestor reports whether member o's last log record lies unchanged in
+// member c's log: c wrote that record too and went on from o's last
+// logged state, so o holds no write of its own that c lacks.
+func (in *interp) ancestor(o, c int) bool {
+	return o != c && !in.unreadSeen && o < len(in.tails) && c < len(in.tails) && in.tails[o].ok && in.tails[c].ok && !in.tailDiff[o][c]
 }
 
 // maxRecordFacts bounds the identities and change times kept per member.
@@ -418,11 +495,11 @@ func (in *interp) countExclusive(p Piece) {
 						ti, oki := in.modified(i, oi.Path)
 						tj, okj := in.modified(j, oj.Path)
 						if oki && okj && ti.After(tj) {
-							add(in.excl, in.exclPath, i, j, oi.Path+" (newer)")
-							if in.dated == "" {
-								in.dated = fmt.Sprintf("%s is dated %s on %s and %s on %s", oi.Path,
-									ti.UTC().Format(time.RFC3339), name(i), tj.UTC().Format(time.RFC3339), name(j))
-							}
+							// Dates a program may have set: they stop a
+							// member from being taken over the other, but
+							// show no write (dated, not excl).
+							add(in.dated, in.datedPath, i, j, fmt.Sprintf("%s, dated %s on %s and %s on %s", oi.Path,
+								ti.UTC().Format(time.RFC3339), name(i), tj.UTC().Format(time.RFC3339), name(j)))
 						}
 					}
 				}

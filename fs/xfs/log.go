@@ -139,3 +139,19 @@ func (v *Volume) readLog() {
 		v.problem("xfs-log-dirty", fs.Warning, l.off+l.lastBlk*512, "the log is dirty (%s): the filesystem was not cleanly unmounted and needs log recovery", l.describe())
 	}
 }
+
+// LogTail returns the byte range of the volume holding the log's last
+// record (from its header up to the head), and its LSN. Another member of
+// a mirror whose log holds these bytes unchanged wrote that same record:
+// it went on from this member's last logged state.
+func (v *Volume) LogTail() (off, n int64, lsn uint64, ok bool) {
+	l := &v.log
+	if !l.found || l.lastBlk < 0 || l.lastBlk >= l.nbb {
+		return 0, 0, 0, false
+	}
+	end := l.head
+	if end <= l.lastBlk {
+		end = l.nbb // the record wraps: its part up to the log's end
+	}
+	return l.off + l.lastBlk*512, (end - l.lastBlk) * 512, l.lastLSN, true
+}
