@@ -189,6 +189,54 @@ func TestBareExt4MountedSplitBrain(t *testing.T) {
 	wantSplitBrain(t, []string{k0, k1}, "/g.txt in inode 12", "/h.txt")
 }
 
+// TestBareExt4MountedReuse: the opposite case, which the inode identity
+// alone cannot tell from a split brain: r1 went on from r0's state,
+// deleted /a.txt and created /b.txt in its inode 12 (kernel, loop
+// mounts). r0's last journal commit lies unchanged in r1's journal, so r1
+// went on from r0's last journalled state: r1 is current, r0 stale, and
+// the reasons say why r0's /a.txt in inode 12 is no write of its own.
+// (A guard: the verdict was right before inode identities were read.)
+func TestBareExt4MountedReuse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loop mount needs root: the kernel-written inode reuse is not exercised")
+	}
+	dir := t.TempDir()
+	base := ext4Base(t, dir)
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := func(img string, f func()) {
+		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+			t.Skipf("the kernel refuses the loop mount (%v: %s)", err, out)
+		}
+		f()
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+	}
+	mount(base, func() { os.WriteFile(filepath.Join(mnt, "a.txt"), []byte(lines(1, 3000)), 0o644) })
+	r0 := copyImage(t, base, filepath.Join(dir, "r0.img"))
+	r1 := copyImage(t, base, filepath.Join(dir, "r1.img"))
+	mount(r1, func() {
+		os.Remove(filepath.Join(mnt, "a.txt"))
+		exec.Command("sync").Run()
+		os.WriteFile(filepath.Join(mnt, "b.txt"), []byte(lines(7, 4000)), 0o644)
+	})
+	code, rep := scanJSON(t, r0, r1)
+	s := rep.Sets[0]
+	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != r1 || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+	}
+	all := ftReasons(s)
+	if !strings.Contains(all, "/a.txt in inode 12") || !strings.Contains(all, "lies unchanged in "+r1+"'s log") {
+		t.Errorf("reasons do not say why r0's /a.txt is no write of its own:\n%s", all)
+	}
+	for _, m := range s.Members {
+		if (m.Path == r0) != (m.State == report.StateStale) {
+			t.Errorf("%s state %s", m.Path, m.State)
+		}
+	}
+}
+
 // TestBareXFSSameInodeSplitBrain: the XFS split brain, written by the
 // kernel on two copies of one mkfs.xfs image: both new files take the
 // same inode and blocks, with different di_gen and di_crtime.

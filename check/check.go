@@ -157,7 +157,6 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		maxList = defaultMaxRanges
 	}
 	in := newInterp(s, layouts, maxList)
-	in.readTails()
 	in.now = time.Now()
 	if opt.Now != nil {
 		in.now = opt.Now()
@@ -190,11 +189,8 @@ func Check(ctx context.Context, s *set.Set, opt Options) (*Result, error) {
 		Hashes:     opt.Hashes,
 		Progress:   opt.Progress,
 		OnRange:    onRange,
-		OnUnread: func(r UnreadRange) {
-			in.unreadSeen = true // a last log record may lie unread: no ancestry
-			unread.add(r)
-		},
-		ChunkSize: opt.ChunkSize,
+		OnUnread:   unread.add,
+		ChunkSize:  opt.ChunkSize,
 	})
 	if err != nil {
 		return nil, err

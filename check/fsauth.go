@@ -416,12 +416,10 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 	// A member whose last log record another's log holds unchanged is
 	// that one's ancestor: whatever it seems to hold that the other lacks
 	// (a file in an inode the other reused) the other deleted later.
-	for _, o := range *cands {
-		for _, c := range *cands {
-			if in.ancestor(o, c) && !in.ancestor(c, o) && (in.excl[o][c] > 0 || in.dated[o][c] > 0) {
-				v.reasons = append(v.reasons, fmt.Sprintf("%s's last log record (LSN %s) lies unchanged in %s's log: %s went on from %s's last logged state, so what %s holds that %s lacks (e.g. %s) %s changed or deleted later",
-					name(o), lsnText(in.tails[o].lsn), name(c), name(c), name(o), name(o), name(c), firstOf(in.allocPath[o][c], in.exclPath[o][c], in.datedPath[o][c]), name(c)))
-			}
+	explained := func(o, c int) {
+		if in.ancestor(o, c) && !in.ancestor(c, o) && (in.excl[o][c] > 0 || in.dated[o][c] > 0) {
+			v.reasons = append(v.reasons, fmt.Sprintf("%s's last log record (%s) lies unchanged in %s's log: %s went on from %s's last logged state, so what %s holds that %s lacks (e.g. %s) %s changed or deleted later",
+				name(o), in.tailText(o), name(c), name(c), name(o), name(o), name(c), firstOf(in.allocPath[o][c], in.exclPath[o][c], in.datedPath[o][c]), name(c)))
 		}
 	}
 	// behind: a lacks b's files and shows nothing b lacks, or b's log
@@ -493,6 +491,11 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 				break
 			}
 		}
+		for _, d := range drop {
+			for _, k := range keep {
+				explained(d, k)
+			}
+		}
 		v.why = what + ": " + strings.Join(s, "; ")
 		v.reasons = append(v.reasons, v.why)
 		v.older = append(v.older, drop...)
@@ -504,7 +507,8 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 			var why string
 			switch {
 			case in.ancestor(o, c):
-				continue // c went on from o's last logged state
+				explained(o, c) // c went on from o's last logged state
+				continue
 			case in.alloc[o][c] > 0:
 				why = fmt.Sprintf("%s holds %d bytes of files that %s lacks (e.g. %s), where %s has free space or another file", name(o), in.alloc[o][c], name(c), in.allocPath[o][c], name(c))
 			case in.excl[o][c] > 0:
@@ -523,8 +527,15 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 	return false
 }
 
-// lsnText shows a log LSN as cycle:block.
-func lsnText(l uint64) string { return fmt.Sprintf("%d:%d", l>>32, uint32(l)) }
+// tailText names member i's last log record: an XFS LSN as cycle:block,
+// a jbd2 commit by its transaction ID.
+func (in *interp) tailText(i int) string {
+	t := in.tailOf(i)
+	if in.typesOf()[i] == "xfs" {
+		return fmt.Sprintf("LSN %d:%d", t.lsn>>32, uint32(t.lsn))
+	}
+	return fmt.Sprintf("commit of transaction %d", t.lsn)
+}
 
 // firstOf returns the first non-empty string.
 func firstOf(s ...string) string {

@@ -122,11 +122,10 @@ type interp struct {
 	alloc     [][]int64
 	allocPath [][]string
 	facts     map[int]map[any]recordFact // per member: identities and change times read
-	// tails are the members' last log records; tailDiff[i][j] is set
-	// when member i's last record differs on member j.
-	tails      []logTail
-	tailDiff   [][]bool
-	unreadSeen bool // some range could not be read on some member
+	// tails are the members' last log records, read when needed; anc
+	// caches ancestor.
+	tails []logTail
+	anc   map[[2]int]bool
 	// dated[i][j] counts the differing bytes of files both members hold
 	// at one path whose copy on i is dated later than on j, by dates a
 	// program may have set (FAT): no write is shown by them, but j cannot
@@ -238,9 +237,6 @@ func (in *interp) take(p Piece) {
 	in.count(p)
 	countPairs(p.Groups, in.piecePairs)
 	in.countExclusive(p)
-	if in.tails != nil {
-		in.markTails(p)
-	}
 	for g, torn := range p.ev.torn {
 		if torn {
 			for _, i := range p.Groups[g] {
@@ -311,65 +307,70 @@ type recordDater interface {
 	Changed(record int64) (time.Time, bool)
 }
 
-// logTailer is implemented by filesystems whose log's last record can be
-// found (XFS): a member whose last record another member's log holds
-// unchanged is that member's ancestor.
+// logTailer is implemented by filesystems whose log's last record or
+// commit can be found (ext4 jbd2, XFS): a member whose last record
+// another member holds unchanged at the same place is that member's
+// ancestor.
 type logTailer interface {
-	LogTail() (off, n int64, lsn uint64, ok bool)
+	LogTail() (off int64, b []byte, lsn uint64, ok bool)
+	Holds(off int64, b []byte) bool
 }
 
-// logTail is one member's last log record, in data-area bytes.
+// logTail is one member's last log record.
 type logTail struct {
-	off, n int64
-	lsn    uint64
-	ok     bool
+	off  int64
+	b    []byte
+	lsn  uint64
+	ok   bool
+	read bool
 }
 
-// readTails finds each member's last log record before the diff, so that
-// the diff can tell whether another member's copy of it differs.
-func (in *interp) readTails() {
-	in.tails = make([]logTail, len(in.s.Members))
-	in.tailDiff = make([][]bool, len(in.s.Members))
-	for i, l := range in.layouts {
-		in.tailDiff[i] = make([]bool, len(in.s.Members))
-		if l == nil || len(l.Volumes) == 0 {
-			continue
-		}
-		v := l.Volumes[0]
-		if t, ok := v.Vol.(logTailer); ok {
-			if off, n, lsn, ok := t.LogTail(); ok && n > 0 {
-				in.tails[i] = logTail{off: v.Start + off, n: n, lsn: lsn, ok: true}
-			}
+// tailOf reads member i's last log record once.
+func (in *interp) tailOf(i int) logTail {
+	if in.tails == nil {
+		in.tails = make([]logTail, len(in.s.Members))
+	}
+	t := &in.tails[i]
+	if t.read {
+		return *t
+	}
+	t.read = true
+	if l := in.layouts[i]; l != nil && len(l.Volumes) > 0 {
+		if lt, ok := l.Volumes[0].Vol.(logTailer); ok {
+			t.off, t.b, t.lsn, t.ok = lt.LogTail()
 		}
 	}
+	return *t
 }
 
-// markTails records, for a differing piece, which members' last log
-// records it changes on which others.
-func (in *interp) markTails(p Piece) {
-	for gi, g := range p.Groups {
-		for hi, h := range p.Groups {
-			if gi == hi {
-				continue
-			}
-			for _, i := range g {
-				t := in.tails[i]
-				if !t.ok || p.Offset >= t.off+t.n || p.Offset+p.Length <= t.off {
-					continue
-				}
-				for _, j := range h {
-					in.tailDiff[i][j] = true
-				}
-			}
-		}
-	}
-}
-
-// ancestor reports whether member o's last log record lies unchanged in
-// member c's log: c wrote that record too and went on from o's last
-// logged state, so o holds no write of its own that c lacks.
+// ancestor reports whether member o's last log record lies unchanged, at
+// the same place, in member c's log: c wrote that record too and went on
+// from o's last logged state, so o holds no write of its own that c
+// lacks (data written in place is dated by logged inode changes).
 func (in *interp) ancestor(o, c int) bool {
-	return o != c && !in.unreadSeen && o < len(in.tails) && c < len(in.tails) && in.tails[o].ok && in.tails[c].ok && !in.tailDiff[o][c]
+	if o == c || o >= len(in.layouts) || c >= len(in.layouts) || in.layouts[o] == nil || in.layouts[c] == nil ||
+		len(in.layouts[o].Volumes) == 0 || len(in.layouts[c].Volumes) == 0 {
+		return false
+	}
+	vo, vc := in.layouts[o].Volumes[0], in.layouts[c].Volumes[0]
+	lc, ok := vc.Vol.(logTailer)
+	if !ok || vo.Start != vc.Start || vo.Vol.Type() != vc.Vol.Type() {
+		return false
+	}
+	to, tc := in.tailOf(o), in.tailOf(c)
+	if !to.ok || !tc.ok {
+		return false
+	}
+	if in.anc == nil {
+		in.anc = map[[2]int]bool{}
+	}
+	k := [2]int{o, c}
+	if a, done := in.anc[k]; done {
+		return a
+	}
+	a := lc.Holds(to.off, to.b)
+	in.anc[k] = a
+	return a
 }
 
 // maxRecordFacts bounds the identities and change times kept per member.
