@@ -35,6 +35,14 @@ func authRun(t *testing.T, env []string, name string, args ...string) string {
 	return string(out)
 }
 
+// authName is the set's authority, "" for none.
+func authName(s report.Set) string {
+	if s.Authority.Member == nil {
+		return ""
+	}
+	return *s.Authority.Member
+}
+
 // copyImage copies src to dst, keeping it sparse.
 func copyImage(t *testing.T, src, dst string) string {
 	t.Helper()
@@ -85,7 +93,7 @@ func wantSplitBrain(t *testing.T, imgs []string, cite ...string) {
 	code, rep := scanJSON(t, imgs...)
 	s := rep.Sets[0]
 	if code != exitProblems || s.Verdict != report.VerdictSplitBrain || s.Authority.Member != nil {
-		t.Fatalf("exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+		t.Fatalf("exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
 	for _, m := range s.Members {
 		if m.State == report.StateStale {
@@ -146,7 +154,7 @@ func TestBareExt4SameInodeSplitBrain(t *testing.T) {
 	code, rep := scanJSON(t, s0, o1)
 	s := rep.Sets[0]
 	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member == nil || *s.Authority.Member != s0 || s.Authority.Basis != report.BasisFilesystem {
-		t.Fatalf("one side written: exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+		t.Fatalf("one side written: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
 	for _, m := range s.Members {
 		if (m.Path == o1) != (m.State == report.StateStale) {
@@ -224,7 +232,7 @@ func TestBareExt4MountedReuse(t *testing.T) {
 	code, rep := scanJSON(t, r0, r1)
 	s := rep.Sets[0]
 	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != r1 || s.Authority.Basis != report.BasisFilesystem {
-		t.Fatalf("exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+		t.Fatalf("exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
 	all := ftReasons(s)
 	if !strings.Contains(all, "/a.txt in inode 12") || !strings.Contains(all, "lies unchanged in "+r1+"'s log") {
@@ -312,7 +320,7 @@ func TestBareFATKeptDates(t *testing.T) {
 	code, rep := scanJSON(t, n0, n1)
 	s := rep.Sets[0]
 	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member != nil || ftProblem(s.Problems, "no-authority") == nil {
-		t.Fatalf("exit %d verdict %s authority %v problems %+v\n%s", code, s.Verdict, s.Authority.Member, s.Problems, ftReasons(s))
+		t.Fatalf("exit %d verdict %s authority %q problems %+v\n%s", code, s.Verdict, authName(s), s.Problems, ftReasons(s))
 	}
 	for _, m := range s.Members {
 		if m.State == report.StateStale {
@@ -351,7 +359,7 @@ func TestBareFATKeptDates(t *testing.T) {
 	code, rep = scanJSON(t, n0, n1)
 	s = rep.Sets[0]
 	if code != exitProblems || s.Verdict != report.VerdictDiverged || s.Authority.Member != nil {
-		t.Fatalf("n0 added a file: exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+		t.Fatalf("n0 added a file: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
 	if all := ftReasons(s); !strings.Contains(all, n0+" holds 9216 bytes of files that "+n1+" lacks (e.g. /added.txt), but "+n1+" holds 24064 bytes of files dated later than on "+n0+" (e.g. /keep.txt, dated") || !strings.Contains(all, "cannot be taken over") {
 		t.Errorf("reasons do not say why the allocation cannot decide:\n%s", all)
@@ -366,7 +374,7 @@ func TestBareFATKeptDates(t *testing.T) {
 	code, rep = scanJSON(t, a0, a1)
 	s = rep.Sets[0]
 	if code != exitProblems || s.Authority.Member == nil || *s.Authority.Member != a0 || s.Authority.Basis != report.BasisFilesystem {
-		t.Fatalf("a0 added a file: exit %d verdict %s authority %v\n%s", code, s.Verdict, s.Authority.Member, ftReasons(s))
+		t.Fatalf("a0 added a file: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
 	if all := ftReasons(s); !strings.Contains(all, a0+" holds 9216 bytes of files that "+a1+" lacks (e.g. /added.txt), and "+a1+" none") {
 		t.Errorf("reasons do not cite the allocation:\n%s", all)

@@ -184,9 +184,12 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		}
 		return in.exclPath[i][j]
 	}
+	// One member's log went on from the other's (ancestor one way only):
+	// the other's apparent writes are the first's later changes. Logs
+	// ending alike both ways say nothing of writes made outside them.
 	for i := range in.excl {
 		for j := i + 1; j < len(in.excl); j++ {
-			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" && !in.ancestor(i, j) && !in.ancestor(j, i) {
+			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" && in.ancestor(i, j) == in.ancestor(j, i) {
 				v.mutual = fmt.Sprintf("%s has %d bytes of files that %s lacks (e.g. %s) and %s has %d bytes of files that %s lacks (e.g. %s)",
 					name0(i), in.excl[i][j], name0(j), example(i, j), name0(j), in.excl[j][i], name0(i), example(j, i))
 			}
@@ -416,8 +419,13 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 	// A member whose last log record another's log holds unchanged is
 	// that one's ancestor: whatever it seems to hold that the other lacks
 	// (a file in an inode the other reused) the other deleted later.
+	// went reports whether c went on from o's last logged state while o
+	// seems to hold writes c lacks (the logs are read only then).
+	went := func(o, c int) bool {
+		return (in.excl[o][c] > 0 || in.dated[o][c] > 0) && in.ancestor(o, c) && !in.ancestor(c, o)
+	}
 	explained := func(o, c int) {
-		if in.ancestor(o, c) && !in.ancestor(c, o) && (in.excl[o][c] > 0 || in.dated[o][c] > 0) {
+		if went(o, c) {
 			v.reasons = append(v.reasons, fmt.Sprintf("%s's last log record (%s) lies unchanged in %s's log: %s went on from %s's last logged state, so what %s holds that %s lacks (e.g. %s) %s changed or deleted later",
 				name(o), in.tailText(o), name(c), name(c), name(o), name(o), name(c), firstOf(in.allocPath[o][c], in.exclPath[o][c], in.datedPath[o][c]), name(c)))
 		}
@@ -425,8 +433,8 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 	// behind: a lacks b's files and shows nothing b lacks, or b's log
 	// went on from a's.
 	behind := func(a, b int) bool {
-		if in.ancestor(a, b) || in.ancestor(b, a) {
-			return in.ancestor(a, b) && !in.ancestor(b, a)
+		if went(a, b) {
+			return true
 		}
 		return in.alloc[b][a] > 0 && in.excl[a][b] == 0 && in.dated[a][b] == 0
 	}
@@ -483,7 +491,7 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 				switch {
 				case !behind(d, k):
 					continue
-				case in.ancestor(d, k):
+				case went(d, k):
 					s = append(s, fmt.Sprintf("%s went on from %s's last logged state", name(k), name(d)))
 				default:
 					s = append(s, fmt.Sprintf("%s holds %d bytes of files that %s lacks (e.g. %s), and %s none that %s lacks", name(k), in.alloc[k][d], name(d), in.allocPath[k][d], name(d), name(k)))
@@ -506,7 +514,7 @@ func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) 
 		for _, c := range *cands {
 			var why string
 			switch {
-			case in.ancestor(o, c):
+			case went(o, c):
 				explained(o, c) // c went on from o's last logged state
 				continue
 			case in.alloc[o][c] > 0:
