@@ -205,8 +205,10 @@ func TestBareExt4MountedSplitBrain(t *testing.T) {
 // went on from r0's last journalled state: r1 is current, r0 stale, and
 // the reasons say why r0's /a.txt in inode 12 is no write of its own.
 // (A guard: the verdict was right before inode identities were read.)
-// Then from the same journalled state, debugfs writes on both copies:
-// the journals end alike and show nothing, a split brain.
+// With the journal wrapped since, the inodes both members hold unchanged
+// date the common state after /a.txt's last change. Then from the same
+// journalled state, debugfs writes on both copies: the journals end alike
+// and show nothing, a split brain.
 func TestBareExt4MountedReuse(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("loop mount needs root: the kernel-written inode reuse is not exercised")
@@ -246,6 +248,46 @@ func TestBareExt4MountedReuse(t *testing.T) {
 			t.Errorf("%s state %s", m.Path, m.State)
 		}
 	}
+
+	// The same reuse, but w1's journal wraps afterwards (300 more
+	// commits), so its log no longer holds w0's last commit. Inodes both
+	// hold unchanged (x1..x3, stamped by the kernel to the nanosecond)
+	// were changed after w0's /a.txt: /a.txt is the common state's, and w1
+	// deleted it. From that same base, a new file on each side in one
+	// inode is still a split brain: both were made after every inode the
+	// members share.
+	wbase := ext4Base(t, t.TempDir())
+	mount(wbase, func() {
+		os.WriteFile(filepath.Join(mnt, "a.txt"), []byte(lines(1, 3000)), 0o644)
+		exec.Command("sync").Run()
+		for k := 1; k <= 3; k++ {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("x%d", k)), []byte("x"), 0o644)
+		}
+	})
+	w0 := copyImage(t, wbase, filepath.Join(dir, "w0.img"))
+	w1 := copyImage(t, wbase, filepath.Join(dir, "w1.img"))
+	mount(w1, func() {
+		os.Remove(filepath.Join(mnt, "a.txt"))
+		exec.Command("sync").Run()
+		os.WriteFile(filepath.Join(mnt, "b.txt"), []byte(lines(7, 4000)), 0o644)
+		for k := range 300 {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("t%d", k)), nil, 0o644)
+			exec.Command("sync").Run()
+		}
+	})
+	code, rep = scanJSON(t, w0, w1)
+	s = rep.Sets[0]
+	if code != exitProblems || authName(s) != w1 || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("wrapped journal: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
+	}
+	if all := ftReasons(s); !strings.Contains(all, "what "+w0+" seems to hold that "+w1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/a.txt in inode 12") {
+		t.Errorf("wrapped journal: reasons do not say why w0's /a.txt is no write of its own:\n%s", all)
+	}
+	v0 := copyImage(t, wbase, filepath.Join(dir, "v0.img"))
+	v1 := copyImage(t, wbase, filepath.Join(dir, "v1.img"))
+	mount(v1, func() { os.WriteFile(filepath.Join(mnt, "g.txt"), []byte(lines(5, 3004)), 0o644) })
+	mount(v0, func() { os.WriteFile(filepath.Join(mnt, "h.txt"), []byte(lines(1, 3000)), 0o644) })
+	wantSplitBrain(t, []string{v0, v1}, "/h.txt in inode", "/g.txt in inode")
 
 	// From the same journalled state, debugfs (which writes outside the
 	// journal) writes a new file into inode 13 on each copy: both
