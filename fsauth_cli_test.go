@@ -303,7 +303,10 @@ func TestBareExt4MountedReuse(t *testing.T) {
 
 // TestBareXFSSameInodeSplitBrain: the XFS split brain, written by the
 // kernel on two copies of one mkfs.xfs image: both new files take the
-// same inode and blocks, with different di_gen and di_crtime.
+// same inode and blocks, with different di_gen and di_crtime. And the
+// case it must not be confused with: one member deleted a file of the
+// common state and reused its inode (a guard: decided before inode
+// identities were read, now with the reason).
 func TestBareXFSSameInodeSplitBrain(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("loop mount needs root: the XFS split brain is not exercised")
@@ -331,6 +334,50 @@ func TestBareXFSSameInodeSplitBrain(t *testing.T) {
 		}
 	}
 	wantSplitBrain(t, []string{x0, x1}, "/h.txt in inode", "/g.txt in inode", "generation")
+
+	// Not a split brain: from a base whose /small was written before x1..x3,
+	// c1 deleted /small and reused its inode for /newfile, while c0 was
+	// only mounted and unmounted. x1..x3, which both hold unchanged, were
+	// changed after /small: /small is the common state's on c0.
+	cbase := filepath.Join(dir, "cbase.img")
+	os.WriteFile(cbase, nil, 0o644)
+	if err := os.Truncate(cbase, 300<<20); err != nil {
+		t.Fatal(err)
+	}
+	authRun(t, nil, "mkfs.xfs", "-q", cbase)
+	mount := func(img string, f func()) {
+		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		f()
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+	}
+	mount(cbase, func() {
+		os.WriteFile(filepath.Join(mnt, "small"), []byte("small\n"), 0o644)
+		exec.Command("sync").Run()
+		for k := 1; k <= 3; k++ {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("x%d", k)), []byte("x"), 0o644)
+		}
+	})
+	c0 := copyImage(t, cbase, filepath.Join(dir, "c0.img"))
+	c1 := copyImage(t, cbase, filepath.Join(dir, "c1.img"))
+	os.Remove(cbase)
+	mount(c0, func() {})
+	mount(c1, func() {
+		os.Remove(filepath.Join(mnt, "small"))
+		exec.Command("sync").Run()
+		os.WriteFile(filepath.Join(mnt, "newfile"), []byte("new\n"), 0o644)
+	})
+	code, rep := scanJSON(t, c0, c1)
+	s := rep.Sets[0]
+	if code != exitProblems || authName(s) != c1 || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("reuse: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
+	}
+	if all := ftReasons(s); !strings.Contains(all, "what "+c0+" seems to hold that "+c1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/small in inode") {
+		t.Errorf("reuse: reasons do not say why c0's /small is no write of its own:\n%s", all)
+	}
 }
 
 // fatBase makes an 8 MiB FAT12 image holding /keep.txt.
