@@ -484,11 +484,10 @@ const maxRecordFacts = 1 << 14
 
 // recordFact is what one member's filesystem says of one record number.
 type recordFact struct {
-	id      string
-	idOK    bool
-	when    time.Time
-	whenOK  bool
-	checked bool
+	id     string
+	idOK   bool
+	when   time.Time
+	whenOK bool
 }
 
 // volumeAt returns member i's filesystem holding data offset off, or nil.
@@ -526,7 +525,7 @@ func (in *interp) record(i int, off, rec int64) recordFact {
 	if f, ok := m[k]; ok {
 		return f
 	}
-	f := recordFact{checked: true}
+	var f recordFact
 	if d, ok := v.(fileIdentifier); ok {
 		f.id, f.idOK = d.Identity(rec)
 	}
