@@ -248,7 +248,7 @@ func decide(s *set.Set, d *DiffResult, prefer *set.Member, f streamed, fsv fsVer
 		// Each member has writes the other lacks: taking either would
 		// throw the other's away.
 		dec.Reasons = append(dec.Reasons, "split brain: "+fsv.mutual+"; both were written independently and no member can be taken (use --prefer)")
-		dec.Reasons = append(dec.Reasons, "filesystem evidence: "+strings.Join(fsv.reasons, "; "))
+		dec.Reasons = append(dec.Reasons, "filesystem evidence, overruled by the split brain (a journal sequence or timestamp ranks the members, but cannot show that one lacks the other's writes): "+strings.Join(fsv.reasons, "; "))
 		dec.Problems = append(dec.Problems, set.Problem{Code: "split-brain", Severity: set.Error,
 			Message: fmt.Sprintf("the members were written independently: %s; name the member to keep with --prefer", fsv.mutual)})
 	case len(s.Missing) > 0:

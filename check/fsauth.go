@@ -42,12 +42,15 @@ type criterion struct {
 	// implausible says why a member's value cannot be evidence (damage
 	// reads as a late write), or "": then the criterion is not used.
 	implausible func(e fs.Evidence, now time.Time) string
+	// settable, when set, says a member's value is one programs set at
+	// will: then the criterion does not decide.
+	settable func(e fs.Evidence) bool
 }
 
 var criteria = []criterion{
 	{"NTFS $LogFile current LSN", logLabel, func(e fs.Evidence) (int64, bool) { return int64(e.LogLSN), e.LogLSN > 0 },
-		func(v int64) string { return fmt.Sprint(v) }, nil},
-	{"highest NTFS record LSN", nil, func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
+		func(v int64) string { return fmt.Sprint(v) }, nil, nil},
+	{"highest NTFS record LSN", recordLabel, func(e fs.Evidence) (int64, bool) { return int64(e.MaxRecordLSN), e.MaxRecordLSN > 0 },
 		func(v int64) string { return fmt.Sprint(v) },
 		func(e fs.Evidence, _ time.Time) string {
 			// No record is written after the log's current LSN.
@@ -55,7 +58,7 @@ var criteria = []criterion{
 				return fmt.Sprintf("a record LSN %d lies beyond the $LogFile current LSN %d", e.MaxRecordLSN, e.LogLSN)
 			}
 			return ""
-		}},
+		}, nil},
 	// A filesystem without any dated entry counts as older than any date:
 	// the other member holds entries it lacks.
 	{"latest timestamp in the directory entries", latestLabel, func(e fs.Evidence) (int64, bool) {
@@ -74,7 +77,7 @@ var criteria = []criterion{
 			return fmt.Sprintf("a timestamp %s lies after this scan", e.Latest.UTC().Format(time.RFC3339))
 		}
 		return ""
-	}},
+	}, func(e fs.Evidence) bool { return e.LatestSettable }},
 	{"dirty flag (set while mounted for writing)", nil, func(e fs.Evidence) (int64, bool) {
 		if e.Dirty == nil {
 			return 0, false
@@ -83,7 +86,7 @@ var criteria = []criterion{
 			return 1, true
 		}
 		return 0, true
-	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }, nil},
+	}, func(v int64) string { return map[int64]string{0: "clean", 1: "dirty"}[v] }, nil, nil},
 }
 
 // logLabel names the log position criterion after the members'
@@ -101,6 +104,23 @@ func logLabel(ev []*fs.Evidence, types []string) string {
 		}
 		if i > 0 && n != label {
 			return "filesystem log current position"
+		}
+		label = n
+	}
+	return label
+}
+
+// recordLabel names the record LSN criterion after the members'
+// filesystems: NTFS FILE records, XFS v5 metadata blocks.
+func recordLabel(_ []*fs.Evidence, types []string) string {
+	label := ""
+	for i, t := range types {
+		n := "highest NTFS record LSN"
+		if t == "xfs" {
+			n = "highest XFS metadata LSN"
+		}
+		if i > 0 && n != label {
+			return "highest metadata record LSN"
 		}
 		label = n
 	}
@@ -156,17 +176,37 @@ func (in *interp) evidenceOf() []*fs.Evidence {
 func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	v := fsVerdict{member: -1, torn: in.torn}
 	name0 := func(i int) string { return in.s.Members[i].Path() }
+	common := in.commonState()
+	// An example shown by allocation reads plainer than one shown by
+	// change times.
+	example := func(i, j int) string {
+		if in.allocPath[i][j] != "" {
+			return in.allocPath[i][j]
+		}
+		return in.exclPath[i][j]
+	}
+	// One member's log went on from the other's (ancestor one way only):
+	// the other's apparent writes are the first's later changes. Logs
+	// ending alike both ways say nothing of writes made outside them.
 	for i := range in.excl {
 		for j := i + 1; j < len(in.excl); j++ {
-			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" {
+			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" && in.ancestor(i, j) == in.ancestor(j, i) {
 				v.mutual = fmt.Sprintf("%s has %d bytes of files that %s lacks (e.g. %s) and %s has %d bytes of files that %s lacks (e.g. %s)",
-					name0(i), in.excl[i][j], name0(j), in.exclPath[i][j], name0(j), in.excl[j][i], name0(i), in.exclPath[j][i])
+					name0(i), in.excl[i][j], name0(j), example(i, j), name0(j), in.excl[j][i], name0(i), example(j, i))
 			}
 		}
 	}
 	if !in.on {
 		v.reasons = append(v.reasons, "no filesystem was recognised on the members: no filesystem evidence")
 		return v
+	}
+	for i := range in.s.Members {
+		for j := range in.s.Members {
+			if ex := common[[2]int{i, j}]; ex != "" {
+				v.reasons = append(v.reasons, fmt.Sprintf("what %s seems to hold that %s lacks in files it last changed before the members diverged is the common state, which %s changed later (e.g. %s)",
+					name0(i), name0(j), name0(j), ex))
+			}
+		}
 	}
 	ev := in.evidenceOf()
 	name := func(i int) string { return in.s.Members[i].Path() }
@@ -244,6 +284,18 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 			v.reasons = append(v.reasons, fmt.Sprintf("%s: equal on every member (%s)", c.name, strings.Join(shown, ", ")))
 			continue
 		}
+		if c.settable != nil && slices.ContainsFunc(cands, func(i int) bool { return c.settable(*ev[i]) }) {
+			// Dates a program sets (cp -p, rsync -a, unzip, mcopy -m, a
+			// restore) are as old as the program says: the copy written
+			// last may carry the oldest.
+			why := fmt.Sprintf("%s: %s: not used, these are dates the writing programs set (cp -p, rsync -a, unzip, mcopy -m and restores keep a file's old dates), so a later date does not show a later write",
+				c.name, strings.Join(shown, ", "))
+			if ex := in.datedExample(); ex != "" {
+				why += " (" + ex + ")"
+			}
+			v.reasons = append(v.reasons, why)
+			continue
+		}
 		v.why = fmt.Sprintf("%s: %s", c.name, strings.Join(shown, ", "))
 		v.reasons = append(v.reasons, v.why)
 		for i := range vals {
@@ -254,6 +306,11 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		slices.Sort(v.older)
 		cands = top
 		break
+	}
+	if rankable {
+		if stop := in.allocation(&v, &cands, name); stop {
+			return v
+		}
 	}
 	// LSN votes of the pieces must not point outside the candidates.
 	for _, r := range in.records {
@@ -345,4 +402,164 @@ func names(ms []int, name func(int) string) string {
 		s = append(s, name(i))
 	}
 	return strings.Join(s, " and ")
+}
+
+// datedExample returns the first file the members date differently, or "".
+func (in *interp) datedExample() string {
+	for i := range in.datedPath {
+		for j := range in.datedPath[i] {
+			if in.datedPath[i][j] != "" {
+				return in.datedPath[i][j]
+			}
+		}
+	}
+	return ""
+}
+
+// allocation weighs the files each member holds where another has free
+// space or another file (alloc): writes the one has and the other lacks.
+// Among the candidates, one that lacks another's files while showing no
+// write of its own that one lacks is older. Then a member shown older
+// that holds writes of its own a candidate lacks (files, a later change
+// time), or whose copy of a file is dated later than a candidate's,
+// contradicts the ranking: no member is taken (it returns true).
+func (in *interp) allocation(v *fsVerdict, cands *[]int, name func(int) string) bool {
+	const what = "files held by some members only (file data where another member has free space or another file)"
+	// A member whose last log record another's log holds unchanged is
+	// that one's ancestor: whatever it seems to hold that the other lacks
+	// (a file in an inode the other reused) the other deleted later.
+	// went reports whether c went on from o's last logged state while o
+	// seems to hold writes c lacks (the logs are read only then).
+	went := func(o, c int) bool {
+		return (in.excl[o][c] > 0 || in.dated[o][c] > 0) && in.ancestor(o, c) && !in.ancestor(c, o)
+	}
+	explained := func(o, c int) {
+		if went(o, c) {
+			v.reasons = append(v.reasons, fmt.Sprintf("%s's last log record (%s) lies unchanged in %s's log: %s went on from %s's last logged state, so what %s holds that %s lacks (e.g. %s) %s changed or deleted later",
+				name(o), in.tailText(o), name(c), name(c), name(o), name(o), name(c), firstOf(in.allocPath[o][c], in.exclPath[o][c], in.datedPath[o][c]), name(c)))
+		}
+	}
+	// behind: a lacks b's files and shows nothing b lacks, or b's log
+	// went on from a's.
+	behind := func(a, b int) bool {
+		if went(a, b) {
+			return true
+		}
+		return in.alloc[b][a] > 0 && in.excl[a][b] == 0 && in.dated[a][b] == 0
+	}
+	var keep, drop []int
+	for _, c := range *cands {
+		if slices.ContainsFunc(*cands, func(d int) bool { return d != c && behind(c, d) }) {
+			drop = append(drop, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	switch {
+	case len(*cands) < 2:
+	case len(drop) == 0:
+		var held []string
+		for _, a := range *cands {
+			for _, b := range *cands {
+				if a == b || in.alloc[a][b] == 0 {
+					continue
+				}
+				h := fmt.Sprintf("%s holds %d bytes of files that %s lacks (e.g. %s)", name(a), in.alloc[a][b], name(b), in.allocPath[a][b])
+				switch {
+				case in.excl[b][a] > 0:
+					h += fmt.Sprintf(", and %s %d bytes that %s lacks (e.g. %s)", name(b), in.excl[b][a], name(a), in.exclPath[b][a])
+				case in.dated[b][a] > 0:
+					h += fmt.Sprintf(", but %s holds %d bytes of files dated later than on %s (e.g. %s): such dates are the writing program's and show no write, but %s cannot be taken over %s without perhaps losing one",
+						name(b), in.dated[b][a], name(a), in.datedPath[b][a], name(a), name(b))
+				}
+				held = append(held, h)
+			}
+		}
+		if len(held) == 0 {
+			held = []string{"none"}
+			var d []string
+			for _, a := range *cands {
+				for _, b := range *cands {
+					if in.dated[a][b] > 0 {
+						d = append(d, in.datedPath[a][b])
+						break
+					}
+				}
+			}
+			if len(d) > 0 {
+				held = append(held, "files both hold are dated differently ("+strings.Join(d, "; ")+"), by dates the writing programs set, which show no write either way")
+			}
+		}
+		v.reasons = append(v.reasons, what+": "+strings.Join(held, "; "))
+	case len(keep) == 0:
+		v.reasons = append(v.reasons, what+": not used, every candidate lacks files another holds")
+	default:
+		var s []string
+		for _, d := range drop {
+			for _, k := range keep {
+				switch {
+				case !behind(d, k):
+					continue
+				case went(d, k):
+					s = append(s, fmt.Sprintf("%s went on from %s's last logged state", name(k), name(d)))
+				default:
+					s = append(s, fmt.Sprintf("%s holds %d bytes of files that %s lacks (e.g. %s), and %s none that %s lacks", name(k), in.alloc[k][d], name(d), in.allocPath[k][d], name(d), name(k)))
+				}
+				break
+			}
+		}
+		for _, d := range drop {
+			for _, k := range keep {
+				explained(d, k)
+			}
+		}
+		v.why = what + ": " + strings.Join(s, "; ")
+		v.reasons = append(v.reasons, v.why)
+		v.older = append(v.older, drop...)
+		slices.Sort(v.older)
+		*cands = keep
+	}
+	for _, o := range v.older {
+		for _, c := range *cands {
+			var why string
+			switch {
+			case went(o, c):
+				explained(o, c) // c went on from o's last logged state
+				continue
+			case in.alloc[o][c] > 0:
+				why = fmt.Sprintf("%s holds %d bytes of files that %s lacks (e.g. %s), where %s has free space or another file", name(o), in.alloc[o][c], name(c), in.allocPath[o][c], name(c))
+			case in.excl[o][c] > 0:
+				why = fmt.Sprintf("%s holds %d bytes of files changed later than on %s (e.g. %s)", name(o), in.excl[o][c], name(c), in.exclPath[o][c])
+			case in.dated[o][c] > 0:
+				why = fmt.Sprintf("%s holds %d bytes of files dated later than on %s (e.g. %s): such dates are the writing program's and show no write, but %s cannot be taken over %s without perhaps losing one",
+					name(o), in.dated[o][c], name(c), in.datedPath[o][c], name(c), name(o))
+			default:
+				continue
+			}
+			v.reasons = append(v.reasons, fmt.Sprintf("but %s, which this shows older, %s: the evidence points both ways", name(o), strings.TrimPrefix(why, name(o)+" ")))
+			v.older = nil
+			return true
+		}
+	}
+	return false
+}
+
+// tailText names member i's last log record: an XFS LSN as cycle:block,
+// a jbd2 commit by its transaction ID.
+func (in *interp) tailText(i int) string {
+	t := in.tailOf(i)
+	if in.typesOf()[i] == "xfs" {
+		return fmt.Sprintf("LSN %d:%d", t.lsn>>32, uint32(t.lsn))
+	}
+	return fmt.Sprintf("commit of transaction %d", t.lsn)
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

@@ -111,11 +111,35 @@ type interp struct {
 	piecePairs [][]int64
 	// excl[i][j] counts the differing bytes that member i's filesystem
 	// gives to a file while member j's has them free or gives them to
-	// another file: writes on i that j lacks. exclPath[i][j] is the first
-	// such file of i.
+	// another file, or to the same inode changed later on i (by a change
+	// time no program sets): writes on i that j lacks. exclPath[i][j] is
+	// the first such file of i.
 	excl     [][]int64
 	exclPath [][]string
-	now      time.Time // the scan's clock: later timestamps are not evidence
+	// alloc[i][j] counts the part of excl[i][j] shown by allocation alone
+	// (i's file where j has free space or another file), not by dates;
+	// allocPath[i][j] is the first such file of i.
+	alloc     [][]int64
+	allocPath [][]string
+	facts     map[int]map[any]recordFact // per member: identities and change times read
+	// recWrites keeps, per pair of members, what each record of the first
+	// made of excl and alloc over the second (recIndex finds it; recFull
+	// marks pairs past maxRecordWrites), for commonState.
+	recWrites map[[2]int][]recordWrite
+	recIndex  map[[3]int64]int
+	recFull   map[[2]int]bool
+	// tails are the members' last log records, read when needed; anc
+	// caches ancestor.
+	tails []logTail
+	anc   map[[2]int]bool
+	// dated[i][j] counts the differing bytes of files both members hold
+	// at one path whose copy on i is dated later than on j, by dates a
+	// program may have set (FAT): no write is shown by them, but j cannot
+	// be taken over i without perhaps losing one. datedPath[i][j] is the
+	// first such file, with both dates.
+	dated     [][]int64
+	datedPath [][]string
+	now       time.Time // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -131,7 +155,9 @@ func (in *interp) needed(p Piece) bool {
 func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 	in := &interp{s: s, layouts: layouts, maxList: maxList, quiet: map[string]*quietBytes{}, files: map[string]*FileImpact{},
 		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
-		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members))}
+		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members)),
+		alloc: make([][]int64, len(s.Members)), allocPath: make([][]string, len(s.Members)),
+		dated: make([][]int64, len(s.Members)), datedPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
@@ -140,6 +166,10 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 		in.piecePairs[i] = make([]int64, len(s.Members))
 		in.excl[i] = make([]int64, len(s.Members))
 		in.exclPath[i] = make([]string, len(s.Members))
+		in.alloc[i] = make([]int64, len(s.Members))
+		in.allocPath[i] = make([]string, len(s.Members))
+		in.dated[i] = make([]int64, len(s.Members))
+		in.datedPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {
@@ -268,13 +298,269 @@ func (in *interp) modified(i int, path string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// countExclusive adds p to excl: for every two members holding different
-// bytes, whether one's filesystem allocates them to a file the other's
-// does not (free there, or another file's), or to the same file written
-// later than the other's copy of it.
+// fileIdentifier is implemented by filesystems whose file records carry
+// an identity beyond their number (ext4 and XFS: the inode's generation
+// and creation time). One record number holding files of different
+// identities on two members holds two different files.
+type fileIdentifier interface {
+	Identity(record int64) (string, bool)
+}
+
+// recordDater is implemented by filesystems that date the last change of
+// a file record by a time no program sets (ext4 and XFS: the inode's
+// change time).
+type recordDater interface {
+	Changed(record int64) (time.Time, bool)
+}
+
+// logTailer is implemented by filesystems whose log's last record or
+// commit can be found (ext4 jbd2, XFS): a member whose last record
+// another member holds unchanged at the same place is that member's
+// ancestor.
+type logTailer interface {
+	LogTail() (off int64, b []byte, lsn uint64, ok bool)
+	Holds(off int64, b []byte) bool
+}
+
+// logTail is one member's last log record.
+type logTail struct {
+	off  int64
+	b    []byte
+	lsn  uint64
+	ok   bool
+	read bool
+}
+
+// tailOf reads member i's last log record once.
+func (in *interp) tailOf(i int) logTail {
+	if in.tails == nil {
+		in.tails = make([]logTail, len(in.s.Members))
+	}
+	t := &in.tails[i]
+	if t.read {
+		return *t
+	}
+	t.read = true
+	if l := in.layouts[i]; l != nil && len(l.Volumes) > 0 {
+		if lt, ok := l.Volumes[0].Vol.(logTailer); ok {
+			t.off, t.b, t.lsn, t.ok = lt.LogTail()
+		}
+	}
+	return *t
+}
+
+// ancestor reports whether member o's last log record lies unchanged, at
+// the same place, in member c's log: c wrote that record too and went on
+// from o's last logged state, so o holds no write of its own that c
+// lacks (data written in place is dated by logged inode changes).
+func (in *interp) ancestor(o, c int) bool {
+	if o == c || o >= len(in.layouts) || c >= len(in.layouts) || in.layouts[o] == nil || in.layouts[c] == nil ||
+		len(in.layouts[o].Volumes) == 0 || len(in.layouts[c].Volumes) == 0 {
+		return false
+	}
+	vo, vc := in.layouts[o].Volumes[0], in.layouts[c].Volumes[0]
+	lc, ok := vc.Vol.(logTailer)
+	if !ok || vo.Start != vc.Start || vo.Vol.Type() != vc.Vol.Type() {
+		return false
+	}
+	to, tc := in.tailOf(o), in.tailOf(c)
+	if !to.ok || !tc.ok {
+		return false
+	}
+	if in.anc == nil {
+		in.anc = map[[2]int]bool{}
+	}
+	k := [2]int{o, c}
+	if a, done := in.anc[k]; done {
+		return a
+	}
+	a := lc.Holds(to.off, to.b)
+	in.anc[k] = a
+	return a
+}
+
+// maxRecordWrites bounds the records kept per pair of members for
+// commonState.
+const maxRecordWrites = 4096
+
+// recordWrite is the part of excl one record of member i makes against
+// member j, and of that the part of alloc.
+type recordWrite struct {
+	rec, off    int64
+	excl, alloc int64
+	path        string
+	inCommon    bool
+}
+
+// noteRecord keeps, per record, what countExclusive counted for i over j.
+func (in *interp) noteRecord(i, j int, off, rec, n int64, alloc bool, path string) {
+	if in.recWrites == nil {
+		in.recWrites = map[[2]int][]recordWrite{}
+		in.recIndex = map[[3]int64]int{}
+		in.recFull = map[[2]int]bool{}
+	}
+	k := [2]int{i, j}
+	x, ok := in.recIndex[[3]int64{int64(i), int64(j), rec}]
+	if !ok {
+		if len(in.recWrites[k]) >= maxRecordWrites {
+			in.recFull[k] = true
+			return
+		}
+		x = len(in.recWrites[k])
+		in.recWrites[k] = append(in.recWrites[k], recordWrite{rec: rec, off: off, path: path})
+		in.recIndex[[3]int64{int64(i), int64(j), rec}] = x
+	}
+	w := &in.recWrites[k][x]
+	w.excl += n
+	if alloc {
+		w.alloc += n
+	}
+}
+
+// commonStater is implemented by filesystems that can date the members'
+// common state from inodes both hold unchanged (ext2/3/4).
+type commonStater interface {
+	CommonBefore(other fs.Volume) (time.Time, bool)
+}
+
+// commonState takes out of excl and alloc what member i seems to hold
+// that j lacks in files i last changed before the members' common state
+// ended (an inode both hold unchanged was changed later): those bytes are
+// the common state's on i, and j changed them (deleted the file, reused
+// its inode or blocks). It returns one such file per pair, for the
+// reasons.
+func (in *interp) commonState() map[[2]int]string {
+	out := map[[2]int]string{}
+	for k, ws := range in.recWrites {
+		i, j := k[0], k[1]
+		if in.recFull[k] || len(ws) == 0 {
+			continue
+		}
+		vi, vj := in.volumeAt(i, ws[0].off), in.volumeAt(j, ws[0].off)
+		cs, ok := vi.(commonStater)
+		if !ok || vj == nil {
+			continue
+		}
+		bound, ok := cs.CommonBefore(vj)
+		if !ok {
+			continue
+		}
+		for x := range ws {
+			w := &ws[x]
+			f := in.record(i, w.off, w.rec)
+			if !f.whenOK || !f.when.Before(bound) {
+				continue
+			}
+			w.inCommon = true
+			in.excl[i][j] -= w.excl
+			in.alloc[i][j] -= w.alloc
+			if out[k] == "" {
+				out[k] = fmt.Sprintf("%s (inode %d, last changed %s on %s; an inode both hold unchanged was changed %s)", w.path, w.rec,
+					f.when.Format(time.RFC3339Nano), in.s.Members[i].Path(), bound.Format(time.RFC3339Nano))
+			}
+		}
+		if out[k] == "" {
+			continue
+		}
+		// Name a file that still counts.
+		in.exclPath[i][j], in.allocPath[i][j] = "", ""
+		for _, w := range ws {
+			if w.inCommon {
+				continue
+			}
+			if in.exclPath[i][j] == "" {
+				in.exclPath[i][j] = w.path
+			}
+			if in.allocPath[i][j] == "" && w.alloc > 0 {
+				in.allocPath[i][j] = w.path
+			}
+		}
+	}
+	return out
+}
+
+// maxRecordFacts bounds the identities and change times kept per member.
+const maxRecordFacts = 1 << 14
+
+// recordFact is what one member's filesystem says of one record number.
+type recordFact struct {
+	id     string
+	idOK   bool
+	when   time.Time
+	whenOK bool
+}
+
+// volumeAt returns member i's filesystem holding data offset off, or nil.
+func (in *interp) volumeAt(i int, off int64) fs.Volume {
+	if i >= len(in.layouts) || in.layouts[i] == nil {
+		return nil
+	}
+	for _, v := range in.layouts[i].Volumes {
+		if off >= v.Start && off < v.Start+v.Size {
+			return v.Vol
+		}
+	}
+	return nil
+}
+
+// record returns what member i's filesystem at off says of record rec.
+func (in *interp) record(i int, off, rec int64) recordFact {
+	type key struct {
+		vol fs.Volume
+		rec int64
+	}
+	v := in.volumeAt(i, off)
+	if v == nil || rec <= 0 {
+		return recordFact{}
+	}
+	if in.facts == nil {
+		in.facts = map[int]map[any]recordFact{}
+	}
+	m := in.facts[i]
+	if m == nil {
+		m = map[any]recordFact{}
+		in.facts[i] = m
+	}
+	k := key{v, rec}
+	if f, ok := m[k]; ok {
+		return f
+	}
+	var f recordFact
+	if d, ok := v.(fileIdentifier); ok {
+		f.id, f.idOK = d.Identity(rec)
+	}
+	if d, ok := v.(recordDater); ok {
+		f.when, f.whenOK = d.Changed(rec)
+	}
+	if len(m) < maxRecordFacts {
+		m[k] = f
+	}
+	return f
+}
+
+// countExclusive adds p to excl and alloc: for every two members holding
+// different bytes, whether one's filesystem allocates them to a file the
+// other's does not (free there, or another file's: another path, or the
+// same inode number holding a file of another identity), or to the same
+// file changed later than the other's copy of it.
 func (in *interp) countExclusive(p Piece) {
 	if len(p.Owners) != len(in.s.Members) {
 		return
+	}
+	name := func(i int) string { return in.s.Members[i].Path() }
+	add := func(m [][]int64, paths [][]string, i, j int, path string) {
+		m[i][j] += p.Length
+		if paths[i][j] == "" {
+			paths[i][j] = path
+		}
+	}
+	// allocated: i's file where j has free space or another file.
+	allocated := func(i, j int, path string) {
+		add(in.alloc, in.allocPath, i, j, path)
+		add(in.excl, in.exclPath, i, j, path)
+		if r := p.Owners[i].Record; r > 0 {
+			in.noteRecord(i, j, p.Offset, r, p.Length, true, path)
+		}
 	}
 	for gi, g := range p.Groups {
 		for hi, h := range p.Groups {
@@ -284,31 +570,50 @@ func (in *interp) countExclusive(p Piece) {
 			for _, i := range g {
 				for _, j := range h {
 					oi, oj := p.Owners[i], p.Owners[j]
-					if fileOwned(oi) && fileOwned(oj) && oj.Path == oi.Path && oi.Structure == fs.FileData && oj.Structure == fs.FileData {
+					if !fileOwned(oi) || oj.FS == "" {
+						continue
+					}
+					if !fileOwned(oj) {
+						if oj.Structure != fs.FreeSpace {
+							continue // metadata structures on j: not a plain absence
+						}
+						allocated(i, j, oi.Path)
+						continue
+					}
+					if oi.Record > 0 && oj.Record == oi.Record {
+						// One record number on both: the same file (renamed,
+						// or changed in place) unless the filesystems say
+						// it holds files of different identities.
+						fi, fj := in.record(i, p.Offset, oi.Record), in.record(j, p.Offset, oj.Record)
+						if fi.idOK && fj.idOK && fi.id != fj.id {
+							what := fmt.Sprintf("%s in inode %d (%s), which holds %s (%s) on %s", oi.Path, oi.Record, fi.id, oj.Path, fj.id, name(j))
+							allocated(i, j, what)
+							continue
+						}
+						if fi.whenOK && fj.whenOK && fi.when.After(fj.when) {
+							what := fmt.Sprintf("%s (inode %d changed %s on %s, %s on %s)", oi.Path, oi.Record,
+								fi.when.Format(time.RFC3339Nano), name(i), fj.when.Format(time.RFC3339Nano), name(j))
+							add(in.excl, in.exclPath, i, j, what)
+							in.noteRecord(i, j, p.Offset, oi.Record, p.Length, false, what)
+						}
+						continue
+					}
+					if oj.Path != oi.Path {
+						allocated(i, j, oi.Path)
+						continue
+					}
+					if oi.Structure == fs.FileData && oj.Structure == fs.FileData {
 						// The same file on both: a write i has and j lacks
 						// when i's copy is dated later.
 						ti, oki := in.modified(i, oi.Path)
 						tj, okj := in.modified(j, oj.Path)
 						if oki && okj && ti.After(tj) {
-							in.excl[i][j] += p.Length
-							if in.exclPath[i][j] == "" {
-								in.exclPath[i][j] = oi.Path + " (newer)"
-							}
+							// Dates a program may have set: they stop a
+							// member from being taken over the other, but
+							// show no write (dated, not excl).
+							add(in.dated, in.datedPath, i, j, fmt.Sprintf("%s, dated %s on %s and %s on %s", oi.Path,
+								ti.UTC().Format(time.RFC3339), name(i), tj.UTC().Format(time.RFC3339), name(j)))
 						}
-						continue
-					}
-					if !fileOwned(oi) || oj.FS == "" || (fileOwned(oj) && oj.Path == oi.Path) {
-						continue
-					}
-					if fileOwned(oj) && oi.Record > 0 && oj.Record == oi.Record {
-						continue // one NTFS file record under two names: renamed, not another file
-					}
-					if oj.Structure != fs.FreeSpace && !fileOwned(oj) {
-						continue // metadata structures on j: not a plain absence
-					}
-					in.excl[i][j] += p.Length
-					if in.exclPath[i][j] == "" {
-						in.exclPath[i][j] = oi.Path
 					}
 				}
 			}

@@ -75,8 +75,15 @@ type Evidence struct {
 	FreeClusters int64     // FAT32 FSInfo free count, or -1 when unknown
 	Latest       time.Time // latest timestamp in directory entries / $STANDARD_INFORMATION; zero if none
 	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT and NTFS)
-	Files        int       // files and directories found
-	Notes        []string  // anything else, in words
+	// LatestSettable says Latest is made of times programs set at will
+	// (FAT's modification and creation dates: cp -p, rsync -a, unzip,
+	// mcopy -m and restores keep a file's old dates), not of times the
+	// filesystem driver stamps (ext4 and XFS change times, the NTFS MFT
+	// change time, superblock write times). Such times cannot show by
+	// themselves which member was written later.
+	LatestSettable bool
+	Files          int      // files and directories found
+	Notes          []string // anything else, in words
 }
 
 // Judgement is what a volume can say about its own copy of a byte range:

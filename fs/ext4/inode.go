@@ -2,6 +2,7 @@ package ext4
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mirrorchk/mirrorchk/fs"
 )
@@ -21,10 +22,15 @@ type Inode struct {
 	Size                       uint64
 	Atime, Ctime, Mtime, Dtime uint32
 	Crtime                     uint32
-	Flags                      uint32
-	Block                      [60]byte
-	Generation                 uint32
-	FileACL                    uint64
+	// CtimeNsec and CrtimeNsec are the nanoseconds of the extra inode
+	// fields (0 when the inode is too small to hold them).
+	CtimeNsec, CrtimeNsec uint32
+	// HasCrtime says the inode holds a creation time (extra fields).
+	HasCrtime  bool
+	Flags      uint32
+	Block      [60]byte
+	Generation uint32
+	FileACL    uint64
 }
 
 // IsDir reports whether the inode is a directory.
@@ -70,8 +76,17 @@ func parseInode(ino uint32, b []byte) *Inode {
 		FileACL:    uint64(le.Uint32(b[0x68:])) | uint64(le.Uint16(b[0x76:]))<<32,
 	}
 	copy(in.Block[:], b[0x28:0x64])
-	if len(b) >= 0x94 && le.Uint16(b[0x80:]) >= 0x14 {
-		in.Crtime = le.Uint32(b[0x90:])
+	if len(b) >= 0x82 {
+		extra := int(le.Uint16(b[0x80:]))
+		if extra >= 0x08 && len(b) >= 0x88 {
+			in.CtimeNsec = le.Uint32(b[0x84:]) >> 2
+		}
+		if extra >= 0x14 && len(b) >= 0x94 {
+			in.Crtime, in.HasCrtime = le.Uint32(b[0x90:]), true
+		}
+		if extra >= 0x18 && len(b) >= 0x98 {
+			in.CrtimeNsec = le.Uint32(b[0x94:]) >> 2
+		}
 	}
 	return in
 }
@@ -336,4 +351,81 @@ func (v *Volume) reportMap(ino uint32, why string, off int64) {
 	}
 	v.bad[ino] = true
 	v.problem("ext4-blockmap-bad", fs.Error, off, "inode %d: %s", ino, why)
+}
+
+// Identity names which file inode record holds, beyond its number: its
+// generation (i_generation, random per new inode under Linux) and its
+// creation time (i_crtime, when the inode holds one). Two members whose
+// inode N differs in identity hold two different files in it, whatever
+// their names: one was freed and reused, or each member allocated it to a
+// file of its own. false when the inode is not in use or cannot be read.
+func (v *Volume) Identity(record int64) (string, bool) {
+	in := v.inUse(record)
+	if in == nil {
+		return "", false
+	}
+	id := fmt.Sprintf("generation %d", in.Generation)
+	if in.HasCrtime {
+		id += ", created " + nsTime(in.Crtime, in.CrtimeNsec)
+	}
+	return id, true
+}
+
+// Changed returns the change time (i_ctime) of inode record: the kernel
+// sets it on every change of the inode or its data, and no program can set
+// it to another time. false when the inode is not in use or cannot be
+// read.
+func (v *Volume) Changed(record int64) (time.Time, bool) {
+	in := v.inUse(record)
+	if in == nil || in.Ctime == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(in.Ctime), int64(in.CtimeNsec%1e9)).UTC(), true
+}
+
+// inUse reads inode record when it is a number of this filesystem and
+// holds a file (a mode and links).
+func (v *Volume) inUse(record int64) *Inode {
+	if record <= 0 || record > int64(v.sb.InodesCount) {
+		return nil
+	}
+	in, err := v.readInode(uint32(record))
+	if err != nil || in.Mode == 0 || in.Links == 0 {
+		return nil
+	}
+	return in
+}
+
+func nsTime(sec, nsec uint32) string {
+	return time.Unix(int64(sec), int64(nsec%1e9)).UTC().Format(time.RFC3339Nano)
+}
+
+// CommonBefore returns the latest change time among the inodes this
+// volume and other (another member of a mirror) both hold in the same
+// state: the same number, generation, creation time and change time to
+// the nanosecond (stamped by the kernel), among the inode tables both
+// have read. Both members
+// shared their history up to the moment they diverged, so such an inode
+// was last changed before that moment (two independent changes do not
+// stamp the same nanosecond): the members diverged at or after the time
+// returned. false when other is not ext2/3/4 or no inode is shared.
+func (v *Volume) CommonBefore(other fs.Volume) (time.Time, bool) {
+	o, ok := other.(*Volume)
+	if !ok || o == v {
+		return time.Time{}, false
+	}
+	var best time.Time
+	for ino, a := range v.tracked {
+		b := o.tracked[ino]
+		// A change time without nanoseconds (debugfs, mkfs -d, 128-byte
+		// inodes) may be stamped alike by two independent changes in one
+		// second: only nanosecond stamps count.
+		if b == nil || a.gen != b.gen || a.crtime != b.crtime || a.crtimeNsec != b.crtimeNsec || a.latest != b.latest || a.ctimeNsec != b.ctimeNsec || a.latest == 0 || a.ctimeNsec == 0 {
+			continue
+		}
+		if t := time.Unix(a.latest, int64(a.ctimeNsec%1e9)); t.After(best) {
+			best = t
+		}
+	}
+	return best.UTC(), !best.IsZero()
 }

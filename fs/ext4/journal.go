@@ -258,3 +258,61 @@ func (v *Volume) journalTx(logical uint64) (seq uint32, end uint64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// maxTailScan bounds the journal blocks searched for the last commit.
+const maxTailScan = 1 << 18
+
+// LogTail returns the commit block of the last transaction the journal
+// holds (the highest sequence below the next transaction ID): its byte
+// offset in the volume, its bytes and the sequence. The block records the
+// sequence and the commit time; another member of a mirror holding the
+// same bytes at the same place committed that same transaction and went
+// on from this member's last journalled state. A clean unmount empties
+// the log but leaves the blocks; they are searched block by block. false
+// when an inode owning a differing range changed after that commit
+// (debugfs and e2fsck write outside the journal): then the commit is not
+// this member's last write.
+func (v *Volume) LogTail() (off int64, b []byte, seq uint64, ok bool) {
+	j := v.journal
+	if j == nil || v.jsb == nil {
+		return 0, nil, 0, false
+	}
+	next := v.jseq
+	if v.jlast != 0 {
+		next = v.jlast + 1
+	}
+	first := uint64(be.Uint32(v.jsb[0x14:]))
+	hdr := make([]byte, 12)
+	var best uint32
+	var at int64 = -1
+	for l := first; l < j.maxlen && l-first < maxTailScan; l++ {
+		pb, ok := v.journalBlock(j, l)
+		if !ok {
+			continue
+		}
+		o := int64(pb) * v.bs
+		if v.readAt(hdr, o) != nil || be.Uint32(hdr) != jMagic || be.Uint32(hdr[4:]) != jCommit {
+			continue
+		}
+		if s := be.Uint32(hdr[8:]); s < next && (at < 0 || s > best) {
+			best, at = s, o
+		}
+	}
+	if at < 0 {
+		return 0, nil, 0, false
+	}
+	b = make([]byte, v.bs)
+	if v.readAt(b, at) != nil {
+		return 0, nil, 0, false
+	}
+	if commit := int64(be.Uint64(b[0x30:])); v.latest > commit+1 {
+		return 0, nil, 0, false
+	}
+	return at, b, uint64(best), true
+}
+
+// Holds reports whether the volume holds b at byte off.
+func (v *Volume) Holds(off int64, b []byte) bool {
+	got := make([]byte, len(b))
+	return v.readAt(got, off) == nil && string(got) == string(b)
+}

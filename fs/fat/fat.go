@@ -605,7 +605,10 @@ func (v *Volume) Problems() []fs.Problem {
 // Evidence is what the volume records of its last writer.
 func (v *Volume) Evidence() fs.Evidence {
 	d := v.dirty
-	e := fs.Evidence{Dirty: &d, FreeClusters: -1, Latest: v.latest, Files: len(v.files) - 1,
+	// Every date in a FAT directory entry is the writing program's to set
+	// (mcopy -m keeps the source's modification time and dates the
+	// creation alike; Windows keeps a copied file's write time).
+	e := fs.Evidence{Dirty: &d, FreeClusters: -1, Latest: v.latest, LatestSettable: true, Files: len(v.files) - 1,
 		Notes: append([]string(nil), v.notes...)}
 	if v.FSInfo != nil && v.FSInfo.Valid() && v.FSInfo.FreeCount != 0xffffffff {
 		e.FreeClusters = int64(v.FSInfo.FreeCount)

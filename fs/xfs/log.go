@@ -139,3 +139,31 @@ func (v *Volume) readLog() {
 		v.problem("xfs-log-dirty", fs.Warning, l.off+l.lastBlk*512, "the log is dirty (%s): the filesystem was not cleanly unmounted and needs log recovery", l.describe())
 	}
 }
+
+// LogTail returns the log's last record (from its header up to the
+// head): its byte offset in the volume, its bytes and its LSN. Another
+// member of a mirror holding the same bytes at the same place wrote that
+// same record: it went on from this member's last logged state.
+func (v *Volume) LogTail() (off int64, b []byte, lsn uint64, ok bool) {
+	l := &v.log
+	if !l.found || l.lastBlk < 0 || l.lastBlk >= l.nbb {
+		return 0, nil, 0, false
+	}
+	end := l.head
+	if end <= l.lastBlk {
+		end = l.nbb // the record wraps: its part up to the log's end
+	}
+	n := min(end-l.lastBlk, 1024) // a log record is at most 256 KiB and its headers
+	b = make([]byte, n*512)
+	off = l.off + l.lastBlk*512
+	if v.readAt(b, off) != nil {
+		return 0, nil, 0, false
+	}
+	return off, b, l.lastLSN, true
+}
+
+// Holds reports whether the volume holds b at byte off.
+func (v *Volume) Holds(off int64, b []byte) bool {
+	got := make([]byte, len(b))
+	return v.readAt(got, off) == nil && bytes.Equal(got, b)
+}

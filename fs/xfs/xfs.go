@@ -326,7 +326,7 @@ func (v *Volume) Problems() []fs.Problem {
 // tail at the head, MaxRecordLSN the highest LSN of the v5 metadata blocks
 // read so far, Latest the latest inode time read.
 func (v *Volume) Evidence() fs.Evidence {
-	e := fs.Evidence{FreeClusters: -1, Latest: v.latest}
+	e := fs.Evidence{FreeClusters: -1, Latest: v.latest, LatestName: "latest inode time (modification or change) read"}
 	if v.log.found {
 		e.LogLSN = v.log.lastLSN
 		e.LogName = "XFS log: LSN of the last record (cycle<<32|block)"
