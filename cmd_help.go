@@ -38,12 +38,17 @@ AUTHORITY
   Orphaned, Regenerating or Initializing is stale. Where the metadata is silent (bare
   images, NT FT with every member Healthy) the filesystem evidence decides: NTFS
   $LogFile and record LSNs, the ext4 journal sequence, XFS log and block LSNs,
-  timestamps, the dirty flag. Each differing range can also be decided by its own
-  structure (NTFS fixups, FAT copies, boot sectors, ext4 and XFS checksums).
-  Members that each have writes the other lacks are a split brain: no authority.
+  change times the filesystem driver stamps (never FAT dates, which programs set),
+  files held on one member only, the dirty flag. Each differing range can also be
+  decided by its own structure (NTFS fixups, FAT copies, boot sectors, ext4 and XFS
+  checksums). Members that each have writes the other lacks are a split brain: no
+  authority. With members of a set missing from the inputs, or a member whose
+  metadata fails its checksum and differs, or copies of the metadata that disagree
+  at one generation, no member is current by the metadata: the verdict never
+  depends on the order of the inputs.
   Nothing is invented: without authority, repair writes nothing unless --prefer
   names the member to keep (recorded as basis "user", with a warning when it goes
-  against the metadata).
+  against the metadata); with members of the set missing it writes nothing at all.
 
 EXIT STATUS
   0   scan: every set consistent; repair: nothing needed
