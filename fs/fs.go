@@ -122,3 +122,22 @@ func Count[T ~int | ~int64 | ~uint32 | ~uint64](n T, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// RecordStamp is what one copy of a file record says of its own last
+// change, by fields only the filesystem driver maintains (NTFS: the FILE
+// record's sequence number, which the driver increments when it frees
+// the record; its LSN, which Windows advances on every logged change and
+// ntfs-3g leaves as it finds it; the $STANDARD_INFORMATION MFT change
+// time). Comparing two members' copies of one record shows which of them
+// changed it after the other's copy was written.
+type RecordStamp struct {
+	Formatted bool // a record was ever written here (NTFS: FILE magic); false: never used (zeros)
+	InUse     bool
+	Seq       uint16
+	LSN       uint64
+	Changed   time.Time // the MFT change time; zero when the record holds none
+	// Body is a SHA-256 of the record without the fields every rewrite or
+	// read changes (update sequence, LSN, access time): two copies with
+	// equal bodies differ only by a read or a rewrite of the same content.
+	Body [32]byte
+}
