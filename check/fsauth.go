@@ -303,7 +303,7 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 		if stop := in.allocation(&v, &cands, name); stop {
 			return v
 		}
-		if in.blindStop(&v, cands, name) {
+		if in.recordStop(&v, cands, name) {
 			return v
 		}
 	}

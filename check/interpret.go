@@ -133,13 +133,8 @@ type interp struct {
 	// first such file, with both dates.
 	dated     [][]int64
 	datedPath [][]string
-	// blind[i][j] counts the differing bytes of NTFS file records whose
-	// copies on i and j carry equal stamps (ntfsauth.go): which member
-	// wrote them cannot be told. blindPath[i][j] is the first such record.
-	blind     [][]int64
-	blindPath [][]string
-	stamps    map[int]map[any]stampFact // per member: record stamps read
-	now       time.Time                 // the scan's clock: later timestamps are not evidence
+	ntfs      *ntfsRecords // NTFS file records weighed one by one (ntfsauth.go)
+	now       time.Time    // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -157,8 +152,7 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 		torn: make([]int64, len(s.Members)), known: -1, older: make([]bool, len(s.Members)), piecePairs: make([][]int64, len(s.Members)),
 		excl: make([][]int64, len(s.Members)), exclPath: make([][]string, len(s.Members)),
 		alloc: make([][]int64, len(s.Members)), allocPath: make([][]string, len(s.Members)),
-		dated: make([][]int64, len(s.Members)), datedPath: make([][]string, len(s.Members)),
-		blind: make([][]int64, len(s.Members)), blindPath: make([][]string, len(s.Members))}
+		dated: make([][]int64, len(s.Members)), datedPath: make([][]string, len(s.Members))}
 	for i, m := range s.Members {
 		switch m.State {
 		case set.StateStale, set.StateFaulty, set.StateRebuilding, set.StateSpare:
@@ -171,8 +165,6 @@ func newInterp(s *set.Set, layouts []*Layout, maxList int) *interp {
 		in.allocPath[i] = make([]string, len(s.Members))
 		in.dated[i] = make([]int64, len(s.Members))
 		in.datedPath[i] = make([]string, len(s.Members))
-		in.blind[i] = make([]int64, len(s.Members))
-		in.blindPath[i] = make([]string, len(s.Members))
 	}
 	for _, l := range layouts {
 		if l != nil && len(l.Volumes) > 0 {

@@ -30,6 +30,36 @@ type stampFact struct {
 	ok bool
 }
 
+// ntfsRecords is what the NTFS file records weighed one by one showed.
+type ntfsRecords struct {
+	stamps map[int]map[any]stampFact // per member: record stamps read
+	// writes[i][j] counts the differing bytes of records whose copy on i
+	// was written after j's (also counted in excl); writesPath[i][j] is
+	// the first, with its evidence.
+	writes     [][]int64
+	writesPath [][]string
+	// blind[i][j] counts the differing bytes of records whose copies on i
+	// and j carry equal stamps: which member wrote them cannot be told.
+	// blindPath[i][j] is the first such record.
+	blind     [][]int64
+	blindPath [][]string
+}
+
+// ntfsTally returns the NTFS record tallies, made on first use.
+func (in *interp) ntfsTally() *ntfsRecords {
+	if in.ntfs == nil {
+		n := len(in.s.Members)
+		r := &ntfsRecords{stamps: map[int]map[any]stampFact{}, writes: make([][]int64, n), writesPath: make([][]string, n),
+			blind: make([][]int64, n), blindPath: make([][]string, n)}
+		for i := range n {
+			r.writes[i], r.writesPath[i] = make([]int64, n), make([]string, n)
+			r.blind[i], r.blindPath[i] = make([]int64, n), make([]string, n)
+		}
+		in.ntfs = r
+	}
+	return in.ntfs
+}
+
 // stampOf returns member i's stamp of record rec of the filesystem at
 // data offset off, read once per member and record (up to maxRecordFacts).
 func (in *interp) stampOf(i int, off, rec int64) (fs.RecordStamp, bool) {
@@ -42,13 +72,11 @@ func (in *interp) stampOf(i int, off, rec int64) (fs.RecordStamp, bool) {
 	if !ok {
 		return fs.RecordStamp{}, false
 	}
-	if in.stamps == nil {
-		in.stamps = map[int]map[any]stampFact{}
-	}
-	m := in.stamps[i]
+	st := in.ntfsTally().stamps
+	m := st[i]
 	if m == nil {
 		m = map[any]stampFact{}
-		in.stamps[i] = m
+		st[i] = m
 	}
 	k := key{v, rec}
 	if f, ok := m[k]; ok {
@@ -118,6 +146,7 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 	if !userRecord(oi) {
 		return false
 	}
+	r := in.ntfsTally()
 	name := func(k int) string { return in.s.Members[k].Path() }
 	path := oi.Path
 	if path == "" {
@@ -139,6 +168,7 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 		what := fmt.Sprintf("%s: in use on %s, beyond the records of %s's $MFT)", label, name(i), name(j))
 		add(in.alloc, in.allocPath, i, j, what)
 		add(in.excl, in.exclPath, i, j, what)
+		add(r.writes, in.ntfs.writesPath, i, j, what)
 		return true
 	case !userRecord(oj) || oj.Record != oi.Record:
 		return false
@@ -154,10 +184,11 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 			add(in.alloc, in.allocPath, i, j, what)
 		}
 		add(in.excl, in.exclPath, i, j, what)
+		add(r.writes, in.ntfs.writesPath, i, j, what)
 		return true
 	}
 	if back, _ := ntfsRecordWrites(sj, si, name(j), name(i)); len(back) == 0 && si.Body != sj.Body && (si.InUse || sj.InUse) {
-		add(in.blind, in.blindPath, i, j, fmt.Sprintf("%s: the copies differ, but both carry sequence number %d, record LSN %d and MFT change time %s)",
+		add(r.blind, in.ntfs.blindPath, i, j, fmt.Sprintf("%s: the copies differ, but both carry sequence number %d, record LSN %d and MFT change time %s)",
 			label, si.Seq, si.LSN, showTime(si.Changed)))
 	}
 	return true
@@ -170,21 +201,45 @@ func showTime(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
-// blindStop refuses the candidates when another member's copy of an NTFS
-// record differs from a candidate's with no stamp saying which was written
-// later: taking the candidate might drop that member's write. It returns
-// true when it refused (the verdict names no member).
-func (in *interp) blindStop(v *fsVerdict, cands []int, name func(int) string) bool {
+// recordStop refuses the candidates when another member's copy of an
+// NTFS record differs from a candidate's with no stamp saying which was
+// written later: taking the candidate might drop that member's write. It
+// returns true when it refused (the verdict names no member). Otherwise it
+// says what the records showed of the candidates and the others.
+func (in *interp) recordStop(v *fsVerdict, cands []int, name func(int) string) bool {
+	r := in.ntfs
+	if r == nil {
+		return false
+	}
 	for _, c := range cands {
-		for o := range in.blind {
-			if slices.Contains(cands, o) || in.blind[o][c] == 0 {
+		for o := range r.blind {
+			if slices.Contains(cands, o) || r.blind[o][c] == 0 {
 				continue
 			}
 			v.reasons = append(v.reasons, fmt.Sprintf("but %s and %s hold %d bytes of NTFS file records that differ with no stamp saying which copy was written later (e.g. %s): a writer that stamps nothing (ntfscp and the other libntfs tools) changed them on one of the two, and %s cannot be taken over %s without perhaps losing that write",
-				name(o), name(c), in.blind[o][c], in.blindPath[o][c], name(c), name(o)))
+				name(o), name(c), r.blind[o][c], r.blindPath[o][c], name(c), name(o)))
 			v.older = nil
 			return true
 		}
+	}
+	var said []string
+	for _, c := range cands {
+		for o := range r.writes {
+			if slices.Contains(cands, o) || (r.writes[c][o] == 0 && r.writes[o][c] == 0) {
+				continue
+			}
+			s := fmt.Sprintf("%s holds %d bytes of records written after %s's copies", name(c), r.writes[c][o], name(o))
+			if r.writes[c][o] > 0 {
+				s += " (e.g. " + r.writesPath[c][o] + ")"
+			}
+			if r.writes[o][c] == 0 {
+				s += fmt.Sprintf(", and %s none written after %s's", name(o), name(c))
+			}
+			said = append(said, s)
+		}
+	}
+	if len(said) > 0 {
+		v.reasons = append(v.reasons, "NTFS file records, each member's copy weighed by the fields only the driver keeps (sequence number, record LSN, MFT change time): "+strings.Join(said, "; "))
 	}
 	return false
 }

@@ -74,7 +74,7 @@ type Evidence struct {
 	MaxRecordLSN uint64    // NTFS highest FILE record LSN
 	FreeClusters int64     // FAT32 FSInfo free count, or -1 when unknown
 	Latest       time.Time // latest timestamp in directory entries / $STANDARD_INFORMATION; zero if none
-	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT and NTFS)
+	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT)
 	// LatestSettable says Latest is made of times programs set at will
 	// (FAT's modification and creation dates: cp -p, rsync -a, unzip,
 	// mcopy -m and restores keep a file's old dates), not of times the
