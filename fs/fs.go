@@ -137,7 +137,9 @@ type RecordStamp struct {
 	LSN       uint64
 	Changed   time.Time // the MFT change time; zero when the record holds none
 	// Body is a SHA-256 of the record without the fields every rewrite or
-	// read changes (update sequence, LSN, access time): two copies with
-	// equal bodies differ only by a read or a rewrite of the same content.
+	// read changes (update sequence, LSN, access time), and without a
+	// directory's index root (its copies of its files' details change with
+	// the files' own stamped records): two copies with equal bodies differ
+	// only by a read, a rewrite of the same content, or their files.
 	Body [32]byte
 }

@@ -10,8 +10,9 @@ import (
 // StampRecord reads what a raw FILE record (b, fixups not yet applied;
 // it is modified) says of its own last change: the fields only the driver
 // maintains (sequence number, LSN, $STANDARD_INFORMATION MFT change time)
-// and a hash of the rest. A record of zeros was never used (Formatted
-// false). ok is false when b is neither: damaged, torn, or not a FILE
+// and a hash of the rest (without the index root of a directory, whose
+// copies of its files' details change with the files). A record of zeros
+// was never used (Formatted false). ok is false when b is neither: damaged, torn, or not a FILE
 // record; such a copy is judged by its structure, not by its stamps.
 func StampRecord(b []byte) (s fs.RecordStamp, ok bool) {
 	if allZero(b) {
@@ -27,20 +28,23 @@ func StampRecord(b []byte) (s fs.RecordStamp, ok bool) {
 	usaOfs, usaCount := int(le.Uint16(b[4:])), int(le.Uint16(b[6:]))
 	clear(b[usaOfs : usaOfs+2*usaCount])
 	clear(b[0x08:0x10])
+	// Attribute values are slices of b: clearing them clears b.
 	for _, a := range r.Attrs {
-		if a.Type != AttrStandardInformation || !a.Resident || a.Off+0x16 > len(b) {
-			continue
-		}
-		if len(a.Value) >= 0x18 {
+		switch {
+		case a.Type == AttrIndexRoot && a.Resident:
+			// A directory's index root holds copies of its files' names,
+			// sizes and times, which the driver updates when a file
+			// changes without stamping the directory: the file's own
+			// record is stamped.
+			clear(a.Value)
+		case a.Type == AttrStandardInformation && a.Resident && s.Changed.IsZero() && len(a.Value) >= 0x18:
 			if t, ok := filetime(le.Uint64(a.Value[0x10:])); ok {
 				s.Changed = t
 			}
+			if len(a.Value) >= 0x20 {
+				clear(a.Value[0x18:0x20]) // the access time changes on a read
+			}
 		}
-		// The access time changes on a read.
-		if vo := a.Off + int(le.Uint16(b[a.Off+0x14:])); len(a.Value) >= 0x20 && vo+0x20 <= len(b) {
-			clear(b[vo+0x18 : vo+0x20])
-		}
-		break
 	}
 	end := len(b)
 	if int(r.BytesInUse) < end {
