@@ -205,8 +205,10 @@ func TestBareExt4MountedSplitBrain(t *testing.T) {
 // went on from r0's last journalled state: r1 is current, r0 stale, and
 // the reasons say why r0's /a.txt in inode 12 is no write of its own.
 // (A guard: the verdict was right before inode identities were read.)
-// Then from the same journalled state, debugfs writes on both copies:
-// the journals end alike and show nothing, a split brain.
+// With the journal wrapped since, the inodes both members hold unchanged
+// date the common state after /a.txt's last change. Then from the same
+// journalled state, debugfs writes on both copies: the journals end alike
+// and show nothing, a split brain.
 func TestBareExt4MountedReuse(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("loop mount needs root: the kernel-written inode reuse is not exercised")
@@ -247,6 +249,46 @@ func TestBareExt4MountedReuse(t *testing.T) {
 		}
 	}
 
+	// The same reuse, but w1's journal wraps afterwards (300 more
+	// commits), so its log no longer holds w0's last commit. Inodes both
+	// hold unchanged (x1..x3, stamped by the kernel to the nanosecond)
+	// were changed after w0's /a.txt: /a.txt is the common state's, and w1
+	// deleted it. From that same base, a new file on each side in one
+	// inode is still a split brain: both were made after every inode the
+	// members share.
+	wbase := ext4Base(t, t.TempDir())
+	mount(wbase, func() {
+		os.WriteFile(filepath.Join(mnt, "a.txt"), []byte(lines(1, 3000)), 0o644)
+		exec.Command("sync").Run()
+		for k := 1; k <= 3; k++ {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("x%d", k)), []byte("x"), 0o644)
+		}
+	})
+	w0 := copyImage(t, wbase, filepath.Join(dir, "w0.img"))
+	w1 := copyImage(t, wbase, filepath.Join(dir, "w1.img"))
+	mount(w1, func() {
+		os.Remove(filepath.Join(mnt, "a.txt"))
+		exec.Command("sync").Run()
+		os.WriteFile(filepath.Join(mnt, "b.txt"), []byte(lines(7, 4000)), 0o644)
+		for k := range 300 {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("t%d", k)), nil, 0o644)
+			exec.Command("sync").Run()
+		}
+	})
+	code, rep = scanJSON(t, w0, w1)
+	s = rep.Sets[0]
+	if code != exitProblems || authName(s) != w1 || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("wrapped journal: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
+	}
+	if all := ftReasons(s); !strings.Contains(all, "what "+w0+" seems to hold that "+w1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/a.txt in inode 12") {
+		t.Errorf("wrapped journal: reasons do not say why w0's /a.txt is no write of its own:\n%s", all)
+	}
+	v0 := copyImage(t, wbase, filepath.Join(dir, "v0.img"))
+	v1 := copyImage(t, wbase, filepath.Join(dir, "v1.img"))
+	mount(v1, func() { os.WriteFile(filepath.Join(mnt, "g.txt"), []byte(lines(5, 3004)), 0o644) })
+	mount(v0, func() { os.WriteFile(filepath.Join(mnt, "h.txt"), []byte(lines(1, 3000)), 0o644) })
+	wantSplitBrain(t, []string{v0, v1}, "/h.txt in inode", "/g.txt in inode")
+
 	// From the same journalled state, debugfs (which writes outside the
 	// journal) writes a new file into inode 13 on each copy: both
 	// journals end alike, which shows nothing of writes made outside
@@ -261,7 +303,10 @@ func TestBareExt4MountedReuse(t *testing.T) {
 
 // TestBareXFSSameInodeSplitBrain: the XFS split brain, written by the
 // kernel on two copies of one mkfs.xfs image: both new files take the
-// same inode and blocks, with different di_gen and di_crtime.
+// same inode and blocks, with different di_gen and di_crtime. And the
+// case it must not be confused with: one member deleted a file of the
+// common state and reused its inode (a guard: decided before inode
+// identities were read, now with the reason).
 func TestBareXFSSameInodeSplitBrain(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("loop mount needs root: the XFS split brain is not exercised")
@@ -289,6 +334,50 @@ func TestBareXFSSameInodeSplitBrain(t *testing.T) {
 		}
 	}
 	wantSplitBrain(t, []string{x0, x1}, "/h.txt in inode", "/g.txt in inode", "generation")
+
+	// Not a split brain: from a base whose /small was written before x1..x3,
+	// c1 deleted /small and reused its inode for /newfile, while c0 was
+	// only mounted and unmounted. x1..x3, which both hold unchanged, were
+	// changed after /small: /small is the common state's on c0.
+	cbase := filepath.Join(dir, "cbase.img")
+	os.WriteFile(cbase, nil, 0o644)
+	if err := os.Truncate(cbase, 300<<20); err != nil {
+		t.Fatal(err)
+	}
+	authRun(t, nil, "mkfs.xfs", "-q", cbase)
+	mount := func(img string, f func()) {
+		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		f()
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+	}
+	mount(cbase, func() {
+		os.WriteFile(filepath.Join(mnt, "small"), []byte("small\n"), 0o644)
+		exec.Command("sync").Run()
+		for k := 1; k <= 3; k++ {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("x%d", k)), []byte("x"), 0o644)
+		}
+	})
+	c0 := copyImage(t, cbase, filepath.Join(dir, "c0.img"))
+	c1 := copyImage(t, cbase, filepath.Join(dir, "c1.img"))
+	os.Remove(cbase)
+	mount(c0, func() {})
+	mount(c1, func() {
+		os.Remove(filepath.Join(mnt, "small"))
+		exec.Command("sync").Run()
+		os.WriteFile(filepath.Join(mnt, "newfile"), []byte("new\n"), 0o644)
+	})
+	code, rep := scanJSON(t, c0, c1)
+	s := rep.Sets[0]
+	if code != exitProblems || authName(s) != c1 || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("reuse: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
+	}
+	if all := ftReasons(s); !strings.Contains(all, "what "+c0+" seems to hold that "+c1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/small in inode") {
+		t.Errorf("reuse: reasons do not say why c0's /small is no write of its own:\n%s", all)
+	}
 }
 
 // fatBase makes an 8 MiB FAT12 image holding /keep.txt.

@@ -177,6 +177,7 @@ func (in *interp) evidenceOf() []*fs.Evidence {
 func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	v := fsVerdict{member: -1, torn: in.torn}
 	name0 := func(i int) string { return in.s.Members[i].Path() }
+	common := in.commonState()
 	// An example shown by allocation reads plainer than one shown by
 	// change times.
 	example := func(i, j int) string {
@@ -199,6 +200,14 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	if !in.on {
 		v.reasons = append(v.reasons, "no filesystem was recognised on the members: no filesystem evidence")
 		return v
+	}
+	for i := range in.s.Members {
+		for j := range in.s.Members {
+			if ex := common[[2]int{i, j}]; ex != "" {
+				v.reasons = append(v.reasons, fmt.Sprintf("what %s seems to hold that %s lacks in files it last changed before the members diverged is the common state, which %s changed later (e.g. %s)",
+					name0(i), name0(j), name0(j), ex))
+			}
+		}
 	}
 	ev := in.evidenceOf()
 	name := func(i int) string { return in.s.Members[i].Path() }

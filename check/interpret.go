@@ -122,6 +122,12 @@ type interp struct {
 	alloc     [][]int64
 	allocPath [][]string
 	facts     map[int]map[any]recordFact // per member: identities and change times read
+	// recWrites keeps, per pair of members, what each record of the first
+	// made of excl and alloc over the second (recIndex finds it; recFull
+	// marks pairs past maxRecordWrites), for commonState.
+	recWrites map[[2]int][]recordWrite
+	recIndex  map[[3]int64]int
+	recFull   map[[2]int]bool
 	// tails are the members' last log records, read when needed; anc
 	// caches ancestor.
 	tails []logTail
@@ -374,16 +380,115 @@ func (in *interp) ancestor(o, c int) bool {
 	return a
 }
 
+// maxRecordWrites bounds the records kept per pair of members for
+// commonState.
+const maxRecordWrites = 4096
+
+// recordWrite is the part of excl one record of member i makes against
+// member j, and of that the part of alloc.
+type recordWrite struct {
+	rec, off    int64
+	excl, alloc int64
+	path        string
+	inCommon    bool
+}
+
+// noteRecord keeps, per record, what countExclusive counted for i over j.
+func (in *interp) noteRecord(i, j int, off, rec, n int64, alloc bool, path string) {
+	if in.recWrites == nil {
+		in.recWrites = map[[2]int][]recordWrite{}
+		in.recIndex = map[[3]int64]int{}
+		in.recFull = map[[2]int]bool{}
+	}
+	k := [2]int{i, j}
+	x, ok := in.recIndex[[3]int64{int64(i), int64(j), rec}]
+	if !ok {
+		if len(in.recWrites[k]) >= maxRecordWrites {
+			in.recFull[k] = true
+			return
+		}
+		x = len(in.recWrites[k])
+		in.recWrites[k] = append(in.recWrites[k], recordWrite{rec: rec, off: off, path: path})
+		in.recIndex[[3]int64{int64(i), int64(j), rec}] = x
+	}
+	w := &in.recWrites[k][x]
+	w.excl += n
+	if alloc {
+		w.alloc += n
+	}
+}
+
+// commonStater is implemented by filesystems that can date the members'
+// common state from inodes both hold unchanged (ext2/3/4).
+type commonStater interface {
+	CommonBefore(other fs.Volume) (time.Time, bool)
+}
+
+// commonState takes out of excl and alloc what member i seems to hold
+// that j lacks in files i last changed before the members' common state
+// ended (an inode both hold unchanged was changed later): those bytes are
+// the common state's on i, and j changed them (deleted the file, reused
+// its inode or blocks). It returns one such file per pair, for the
+// reasons.
+func (in *interp) commonState() map[[2]int]string {
+	out := map[[2]int]string{}
+	for k, ws := range in.recWrites {
+		i, j := k[0], k[1]
+		if in.recFull[k] || len(ws) == 0 {
+			continue
+		}
+		vi, vj := in.volumeAt(i, ws[0].off), in.volumeAt(j, ws[0].off)
+		cs, ok := vi.(commonStater)
+		if !ok || vj == nil {
+			continue
+		}
+		bound, ok := cs.CommonBefore(vj)
+		if !ok {
+			continue
+		}
+		for x := range ws {
+			w := &ws[x]
+			f := in.record(i, w.off, w.rec)
+			if !f.whenOK || !f.when.Before(bound) {
+				continue
+			}
+			w.inCommon = true
+			in.excl[i][j] -= w.excl
+			in.alloc[i][j] -= w.alloc
+			if out[k] == "" {
+				out[k] = fmt.Sprintf("%s (inode %d, last changed %s on %s; an inode both hold unchanged was changed %s)", w.path, w.rec,
+					f.when.Format(time.RFC3339Nano), in.s.Members[i].Path(), bound.Format(time.RFC3339Nano))
+			}
+		}
+		if out[k] == "" {
+			continue
+		}
+		// Name a file that still counts.
+		in.exclPath[i][j], in.allocPath[i][j] = "", ""
+		for _, w := range ws {
+			if w.inCommon {
+				continue
+			}
+			if in.exclPath[i][j] == "" {
+				in.exclPath[i][j] = w.path
+			}
+			if in.allocPath[i][j] == "" && w.alloc > 0 {
+				in.allocPath[i][j] = w.path
+			}
+		}
+	}
+	return out
+}
+
 // maxRecordFacts bounds the identities and change times kept per member.
 const maxRecordFacts = 1 << 14
 
 // recordFact is what one member's filesystem says of one record number.
 type recordFact struct {
-	id      string
-	idOK    bool
-	when    time.Time
-	whenOK  bool
-	checked bool
+	id     string
+	idOK   bool
+	when   time.Time
+	whenOK bool
 }
 
 // volumeAt returns member i's filesystem holding data offset off, or nil.
@@ -421,7 +526,7 @@ func (in *interp) record(i int, off, rec int64) recordFact {
 	if f, ok := m[k]; ok {
 		return f
 	}
-	f := recordFact{checked: true}
+	var f recordFact
 	if d, ok := v.(fileIdentifier); ok {
 		f.id, f.idOK = d.Identity(rec)
 	}
@@ -450,6 +555,14 @@ func (in *interp) countExclusive(p Piece) {
 			paths[i][j] = path
 		}
 	}
+	// allocated: i's file where j has free space or another file.
+	allocated := func(i, j int, path string) {
+		add(in.alloc, in.allocPath, i, j, path)
+		add(in.excl, in.exclPath, i, j, path)
+		if r := p.Owners[i].Record; r > 0 {
+			in.noteRecord(i, j, p.Offset, r, p.Length, true, path)
+		}
+	}
 	for gi, g := range p.Groups {
 		for hi, h := range p.Groups {
 			if gi == hi {
@@ -468,8 +581,7 @@ func (in *interp) countExclusive(p Piece) {
 						if oj.Structure != fs.FreeSpace {
 							continue // metadata structures on j: not a plain absence
 						}
-						add(in.alloc, in.allocPath, i, j, oi.Path)
-						add(in.excl, in.exclPath, i, j, oi.Path)
+						allocated(i, j, oi.Path)
 						continue
 					}
 					if oi.Record > 0 && oj.Record == oi.Record {
@@ -479,19 +591,19 @@ func (in *interp) countExclusive(p Piece) {
 						fi, fj := in.record(i, p.Offset, oi.Record), in.record(j, p.Offset, oj.Record)
 						if fi.idOK && fj.idOK && fi.id != fj.id {
 							what := fmt.Sprintf("%s in inode %d (%s), which holds %s (%s) on %s", oi.Path, oi.Record, fi.id, oj.Path, fj.id, name(j))
-							add(in.alloc, in.allocPath, i, j, what)
-							add(in.excl, in.exclPath, i, j, what)
+							allocated(i, j, what)
 							continue
 						}
 						if fi.whenOK && fj.whenOK && fi.when.After(fj.when) {
-							add(in.excl, in.exclPath, i, j, fmt.Sprintf("%s (inode %d changed %s on %s, %s on %s)", oi.Path, oi.Record,
-								fi.when.Format(time.RFC3339Nano), name(i), fj.when.Format(time.RFC3339Nano), name(j)))
+							what := fmt.Sprintf("%s (inode %d changed %s on %s, %s on %s)", oi.Path, oi.Record,
+								fi.when.Format(time.RFC3339Nano), name(i), fj.when.Format(time.RFC3339Nano), name(j))
+							add(in.excl, in.exclPath, i, j, what)
+							in.noteRecord(i, j, p.Offset, oi.Record, p.Length, false, what)
 						}
 						continue
 					}
 					if oj.Path != oi.Path {
-						add(in.alloc, in.allocPath, i, j, oi.Path)
-						add(in.excl, in.exclPath, i, j, oi.Path)
+						allocated(i, j, oi.Path)
 						continue
 					}
 					if oi.Structure == fs.FileData && oj.Structure == fs.FileData {

@@ -111,7 +111,10 @@ type inodeInfo struct {
 	dtime  uint32
 	size   uint64
 	latest int64
-	runs   []revRun // directories only: their blocks
+	// stamp identifies the inode's last state: creation time and change
+	// time with nanoseconds (see CommonBefore).
+	crtime, crtimeNsec, ctimeNsec uint32
+	runs                          []revRun // directories only: their blocks
 
 	subdirs    int // entries naming directories, once scanned
 	scannedDir bool

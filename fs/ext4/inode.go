@@ -399,3 +399,33 @@ func (v *Volume) inUse(record int64) *Inode {
 func nsTime(sec, nsec uint32) string {
 	return time.Unix(int64(sec), int64(nsec%1e9)).UTC().Format(time.RFC3339Nano)
 }
+
+// CommonBefore returns the latest change time among the inodes this
+// volume and other (another member of a mirror) both hold in the same
+// state: the same number, generation, creation time and change time to
+// the nanosecond (stamped by the kernel), among the inode tables both
+// have read. Both members
+// shared their history up to the moment they diverged, so such an inode
+// was last changed before that moment (two independent changes do not
+// stamp the same nanosecond): the members diverged at or after the time
+// returned. false when other is not ext2/3/4 or no inode is shared.
+func (v *Volume) CommonBefore(other fs.Volume) (time.Time, bool) {
+	o, ok := other.(*Volume)
+	if !ok || o == v {
+		return time.Time{}, false
+	}
+	var best time.Time
+	for ino, a := range v.tracked {
+		b := o.tracked[ino]
+		// A change time without nanoseconds (debugfs, mkfs -d, 128-byte
+		// inodes) may be stamped alike by two independent changes in one
+		// second: only nanosecond stamps count.
+		if b == nil || a.gen != b.gen || a.crtime != b.crtime || a.crtimeNsec != b.crtimeNsec || a.latest != b.latest || a.ctimeNsec != b.ctimeNsec || a.latest == 0 || a.ctimeNsec == 0 {
+			continue
+		}
+		if t := time.Unix(a.latest, int64(a.ctimeNsec%1e9)); t.After(best) {
+			best = t
+		}
+	}
+	return best.UTC(), !best.IsZero()
+}

@@ -74,7 +74,7 @@ func (v *Volume) scanGroupInodes(g int64) bool {
 				return false
 			}
 			info := &inodeInfo{mode: in.Mode, links: in.Links, flags: in.Flags, gen: in.Generation, group: g, dtime: in.Dtime, size: in.Size,
-				latest: int64(in.Ctime)}
+				latest: int64(in.Ctime), crtime: in.Crtime, crtimeNsec: in.CrtimeNsec, ctimeNsec: in.CtimeNsec}
 			v.tracked[ino] = info
 			if info.isDir() {
 				v.dirsOf[g] = append(v.dirsOf[g], ino)

@@ -65,7 +65,7 @@ func (v *Volume) dataKind(ino uint64) uint8 {
 	if off, err := v.inoOff(ino); err == nil && v.readAt(b, off) == nil && v.coreOK(b, ino) == "" {
 		v.seeTime(b, ino)
 		if len(v.touched) < maxDirEntries {
-			v.touched[ino] = inodeInfo{mode: be.Uint16(b[2:]), nlink: be.Uint32(b[16:])}
+			v.touched[ino] = inodeInfo{mode: be.Uint16(b[2:]), nlink: be.Uint32(b[16:]), stamp: v.stampOf(b)}
 		}
 		switch be.Uint16(b[2:]) & sIFMT {
 		case sIFDIR:

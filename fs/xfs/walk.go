@@ -22,6 +22,23 @@ type claim struct {
 type inodeInfo struct {
 	mode  uint16
 	nlink uint32
+	// stamp identifies the inode's last state (generation, creation and
+	// change time), for CommonBefore.
+	stamp inodeStamp
+}
+
+type inodeStamp struct {
+	gen           uint32
+	crtime, ctime int64 // nanoseconds since 1970; crtime 0 on v4
+}
+
+// stampOf reads an inode core's identity and change time.
+func (v *Volume) stampOf(b []byte) inodeStamp {
+	s := inodeStamp{gen: be.Uint32(b[92:]), ctime: v.xfsTime(b, 48).UnixNano()}
+	if v.v5 {
+		s.crtime = v.xfsTime(b, 144).UnixNano()
+	}
+	return s
 }
 
 type dent struct {
@@ -392,9 +409,9 @@ func (v *Volume) walkInode(w *walkState, b []byte, ino uint64, off int64) {
 	}
 	v.seeTime(b, ino)
 	mode := be.Uint16(b[2:])
-	w.inodes[ino] = inodeInfo{mode: mode, nlink: be.Uint32(b[16:])}
+	w.inodes[ino] = inodeInfo{mode: mode, nlink: be.Uint32(b[16:]), stamp: v.stampOf(b)}
 	if b[4] == 1 {
-		w.inodes[ino] = inodeInfo{mode: mode, nlink: uint32(be.Uint16(b[6:]))}
+		w.inodes[ino] = inodeInfo{mode: mode, nlink: uint32(be.Uint16(b[6:])), stamp: v.stampOf(b)}
 	}
 	data, attr := v.forks(b)
 	dn, an := v.nextents(b)
@@ -795,4 +812,35 @@ func (v *Volume) Changed(record int64) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return v.xfsTime(b, 48), true
+}
+
+// CommonBefore returns the latest change time among the inodes this
+// volume and other (another member of a mirror) both hold in the same
+// state: the same number, generation, creation time and change time to
+// the nanosecond, among the inodes both have read. Both members shared
+// their history up to the moment they diverged, so such an inode was last
+// changed before that moment: the members diverged at or after the time
+// returned. false when other is not XFS or no inode is shared.
+func (v *Volume) CommonBefore(other fs.Volume) (time.Time, bool) {
+	o, ok := other.(*Volume)
+	if !ok || o == v {
+		return time.Time{}, false
+	}
+	var best int64
+	look := func(a, b map[uint64]inodeInfo) {
+		for ino, x := range a {
+			y, ok := b[ino]
+			if ok && x.stamp == y.stamp && x.stamp.ctime%1e9 != 0 && x.stamp.ctime > best {
+				best = x.stamp.ctime
+			}
+		}
+	}
+	if v.walk != nil && o.walk != nil {
+		look(v.walk.inodes, o.walk.inodes)
+	}
+	look(v.touched, o.touched)
+	if best == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, best).UTC(), true
 }
