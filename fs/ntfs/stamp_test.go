@@ -161,4 +161,3 @@ func TestStampBody(t *testing.T) {
 		t.Error("a torn record has a stamp")
 	}
 }
-
