@@ -220,6 +220,20 @@ func TestBareNTFSUnstamped(t *testing.T) {
 	if m == nil || m[1] == m[2] {
 		t.Errorf("latest timestamps not shown apart:\n%s", all)
 	}
+	// So are the members' own evidence lines.
+	var latest []string
+	for _, mb := range s.Members {
+		for _, f := range mb.Filesystems {
+			for _, e := range f.Evidence {
+				if strings.HasPrefix(e, "latest timestamp ") {
+					latest = append(latest, e)
+				}
+			}
+		}
+	}
+	if len(latest) != 2 || latest[0] == latest[1] {
+		t.Errorf("members' latest timestamps %q", latest)
+	}
 	out := t.TempDir()
 	if code, _, _ := mirrorchk(t, "repair", "--out", out, a, c); code != exitProblems {
 		t.Errorf("repair without authority: exit %d", code)
