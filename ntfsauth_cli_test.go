@@ -242,3 +242,48 @@ func TestBareNTFSUnstamped(t *testing.T) {
 		t.Errorf("repair without authority wrote %d files", len(left))
 	}
 }
+
+// TestBareNTFSDeleteReuse: C.img deletes /big.bin, then creates
+// /small.txt (in big.bin's freed $MFT record 65) and /new.bin (in its
+// freed clusters); A.img is untouched. A's /big.bin where C has /new.bin
+// is no write of A's: C's copy of record 65 was freed after A's (its
+// sequence number is later). C is current, not a split brain.
+func TestBareNTFSDeleteReuse(t *testing.T) {
+	dir := t.TempDir()
+	base := ntfsBase(t, dir)
+	a := copyImage(t, base, filepath.Join(dir, "A.img"))
+	c := copyImage(t, base, filepath.Join(dir, "C.img"))
+	ntfsMount(t, c, func(mnt string) {
+		if err := os.Remove(filepath.Join(mnt, "big.bin")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mnt, "small.txt"), []byte("small\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nb := make([]byte, 100000)
+		for i := range nb {
+			nb[i] = byte(i*13 + 5)
+		}
+		if err := os.WriteFile(filepath.Join(mnt, "new.bin"), nb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The reuse as Sleuth Kit reads it: record 65 holds /small.txt with a
+	// later sequence number on C.
+	if _, seq, alloc := istatChanged(t, c, "65"); !alloc || seq != "2" {
+		t.Fatalf("istat: C's record 65 allocated %v, sequence %s", alloc, seq)
+	}
+	code, rep := scanJSON(t, a, c)
+	s := rep.Sets[0]
+	if code != exitProblems || authName(s) != c || s.Authority.Basis != report.BasisFilesystem {
+		t.Fatalf("exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
+	}
+	if all := ftReasons(s); !strings.Contains(all, "and "+a+" none written after "+c+"'s") {
+		t.Errorf("reasons:\n%s", all)
+	}
+	for _, m := range s.Members {
+		if (m.Path == a) != (m.State == report.StateStale) {
+			t.Errorf("%s state %s", m.Path, m.State)
+		}
+	}
+}

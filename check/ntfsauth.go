@@ -143,6 +143,21 @@ func ntfsRecordWrites(sa, sb fs.RecordStamp, a, b string) (why []string, allocat
 // returns false when the piece is not such a record on i.
 func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][]string, i, j int, path string)) bool {
 	oi, oj := p.Owners[i], p.Owners[j]
+	if oi.FS == "ntfs" && oj.FS == "ntfs" && fileOwned(oi) && oi.Record > 0 && !userRecord(oi) && oj.Record != oi.Record {
+		// i's file holds clusters j has free or gives to another file.
+		// When j's copy of that file's record was written after i's (j
+		// deleted the file, or changed it), the clusters are the file as
+		// it was before j's write, not a write of i's: what i wrote to
+		// the file shows in its record.
+		si, iok := in.stampOf(i, p.Offset, oi.Record)
+		sj, jok := in.stampOf(j, p.Offset, oi.Record)
+		if iok && jok {
+			if why, _ := ntfsRecordWrites(sj, si, "", ""); len(why) > 0 {
+				return true
+			}
+		}
+		return false
+	}
 	if !userRecord(oi) {
 		return false
 	}
