@@ -180,10 +180,14 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 	switch {
 	case oj.FS == "ntfs" && (oj.Structure == "$MFT" || oj.Structure == fs.FreeSpace) && si.InUse:
 		// j's $MFT does not reach this record: i allocated it.
-		what := fmt.Sprintf("%s: in use on %s, beyond the records of %s's $MFT)", label, name(i), name(j))
+		where := fmt.Sprintf("beyond the records of %s's $MFT", name(j))
+		if oj.Structure == fs.FreeSpace {
+			where = fmt.Sprintf("free space on %s", name(j))
+		}
+		what := fmt.Sprintf("%s: in use on %s, %s)", label, name(i), where)
 		add(in.alloc, in.allocPath, i, j, what)
 		add(in.excl, in.exclPath, i, j, what)
-		add(r.writes, in.ntfs.writesPath, i, j, what)
+		add(r.writes, r.writesPath, i, j, what)
 		return true
 	case !userRecord(oj) || oj.Record != oi.Record:
 		return false
@@ -199,11 +203,11 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 			add(in.alloc, in.allocPath, i, j, what)
 		}
 		add(in.excl, in.exclPath, i, j, what)
-		add(r.writes, in.ntfs.writesPath, i, j, what)
+		add(r.writes, r.writesPath, i, j, what)
 		return true
 	}
 	if back, _ := ntfsRecordWrites(sj, si, name(j), name(i)); len(back) == 0 && si.Body != sj.Body && (si.InUse || sj.InUse) {
-		add(r.blind, in.ntfs.blindPath, i, j, fmt.Sprintf("%s: the copies differ, but both carry sequence number %d, record LSN %d and MFT change time %s)",
+		add(r.blind, r.blindPath, i, j, fmt.Sprintf("%s: the copies differ, but both carry sequence number %d, record LSN %d and MFT change time %s)",
 			label, si.Seq, si.LSN, showTime(si.Changed)))
 	}
 	return true
