@@ -190,7 +190,8 @@ func TestBareNTFSOneSideWritten(t *testing.T) {
 }
 
 // TestBareNTFSUnstamped: ntfscp rewrites /f1.txt on A.img without
-// stamping any time, and adds /o.txt on C.img, within the same second.
+// stamping any time, and adds /o.txt on C.img, within the same second
+// (then: rewrites the non-resident /big.bin in place on B.img).
 // Record 64 differs on the two with equal sequence numbers and MFT change
 // times: which member wrote it cannot be told, so no member is taken,
 // whatever the latest timestamps say, and the times shown for the members
@@ -240,6 +241,24 @@ func TestBareNTFSUnstamped(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(out); len(left) != 0 {
 		t.Errorf("repair without authority wrote %d files", len(left))
+	}
+
+	// ntfscp rewrites /big.bin in place on B.img (its record unchanged,
+	// its clusters rewritten): against C.img's new /o.txt, the data that
+	// differs carries no stamp either.
+	b := copyImage(t, base, filepath.Join(dir, "B.img"))
+	nb := make([]byte, 100000)
+	for i := range nb {
+		nb[i] = 'x'
+	}
+	ntfsRun(t, "ntfscp", "-f", b, writeFile(t, filepath.Join(dir, "bigx.src"), nb), "big.bin")
+	if ntfsRun(t, "istat", "-f", "ntfs", b, "65") != ntfsRun(t, "istat", "-f", "ntfs", base, "65") {
+		t.Fatal("istat: ntfscp changed record 65 of /big.bin")
+	}
+	code, rep = scanJSON(t, b, c)
+	s = rep.Sets[0]
+	if all := ftReasons(s); code != exitProblems || s.Authority.Member != nil || !strings.Contains(all, "/big.bin (data of $MFT record 65: the data differs, but both copies of the record carry sequence number 1") {
+		t.Fatalf("in-place rewrite: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), all)
 	}
 }
 

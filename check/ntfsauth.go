@@ -139,8 +139,11 @@ func ntfsRecordWrites(sa, sb fs.RecordStamp, a, b string) (why []string, allocat
 
 // countRecord weighs one piece of an NTFS user record (or of a record one
 // member's $MFT does not reach) for members i and j: writes on i that j
-// lacks go to excl (and alloc), a change neither stamps to blind. It
-// returns false when the piece is not such a record on i.
+// lacks go to excl (and alloc), a change neither stamps to blind; so does
+// a file's data changed while its record's stamps are equal. It drops a
+// file's clusters on i that j gives to no file or another when j's copy of
+// the file's record was written later. It returns false when the piece is
+// none of these, for the general rules to weigh.
 func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][]string, i, j int, path string)) bool {
 	oi, oj := p.Owners[i], p.Owners[j]
 	if oi.FS == "ntfs" && oj.FS == "ntfs" && fileOwned(oi) && oi.Record > 0 && !userRecord(oi) && oj.Record != oi.Record {
@@ -155,6 +158,26 @@ func (in *interp) countRecord(p Piece, i, j int, add func(m [][]int64, paths [][
 			if why, _ := ntfsRecordWrites(sj, si, "", ""); len(why) > 0 {
 				return true
 			}
+		}
+		return false
+	}
+	if oi.FS == "ntfs" && oj.FS == "ntfs" && oi.Structure == fs.FileData && oj.Structure == fs.FileData && fileOwned(oi) && fileOwned(oj) &&
+		oi.Record > 0 && oj.Record == oi.Record {
+		// One file's data, rewritten in place on one member: its record
+		// says which member wrote it (a later stamp), or nothing (the
+		// writer stamped nothing: ntfscp rewrites a file so).
+		si, iok := in.stampOf(i, p.Offset, oi.Record)
+		sj, jok := in.stampOf(j, p.Offset, oi.Record)
+		if !iok || !jok {
+			return false
+		}
+		a, _ := ntfsRecordWrites(si, sj, "", "")
+		b, _ := ntfsRecordWrites(sj, si, "", "")
+		if len(a) == 0 && len(b) == 0 {
+			r := in.ntfsTally()
+			add(r.blind, r.blindPath, i, j, fmt.Sprintf("%s (data of $MFT record %d: the data differs, but both copies of the record carry sequence number %d, record LSN %d and MFT change time %s)",
+				oi.Path, oi.Record, si.Seq, si.LSN, showTime(si.Changed)))
+			return true
 		}
 		return false
 	}
@@ -235,7 +258,7 @@ func (in *interp) recordStop(v *fsVerdict, cands []int, name func(int) string) b
 			if slices.Contains(cands, o) || r.blind[o][c] == 0 {
 				continue
 			}
-			v.reasons = append(v.reasons, fmt.Sprintf("but %s and %s hold %d bytes of NTFS file records that differ with no stamp saying which copy was written later (e.g. %s): a writer that stamps nothing (ntfscp and the other libntfs tools) changed them on one of the two, and %s cannot be taken over %s without perhaps losing that write",
+			v.reasons = append(v.reasons, fmt.Sprintf("but %s and %s hold %d bytes of NTFS file records or file data that differ with no stamp saying which copy was written later (e.g. %s): a writer that stamps nothing (ntfscp and the other libntfs tools) changed them on one of the two, and %s cannot be taken over %s without perhaps losing that write",
 				name(o), name(c), r.blind[o][c], r.blindPath[o][c], name(c), name(o)))
 			v.older = nil
 			return true
