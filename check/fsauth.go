@@ -70,7 +70,8 @@ var criteria = []criterion{
 		if v == math.MinInt64 {
 			return "none"
 		}
-		return time.Unix(0, v).UTC().Format(time.RFC3339)
+		// To the nanosecond: values shown alike must be alike.
+		return time.Unix(0, v).UTC().Format(time.RFC3339Nano)
 	}, func(e fs.Evidence, now time.Time) string {
 		// A date after the scan is damage (or a wrong clock), not a write.
 		if e.Latest.After(now.Add(24 * time.Hour)) {
@@ -309,6 +310,9 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	}
 	if rankable {
 		if stop := in.allocation(&v, &cands, name); stop {
+			return v
+		}
+		if in.recordStop(&v, cands, name) {
 			return v
 		}
 	}

@@ -139,7 +139,8 @@ type interp struct {
 	// first such file, with both dates.
 	dated     [][]int64
 	datedPath [][]string
-	now       time.Time // the scan's clock: later timestamps are not evidence
+	ntfs      *ntfsRecords // NTFS file records weighed one by one (ntfsauth.go)
+	now       time.Time    // the scan's clock: later timestamps are not evidence
 }
 
 // needed reports whether a piece with evidence must be kept for the
@@ -570,6 +571,9 @@ func (in *interp) countExclusive(p Piece) {
 			for _, i := range g {
 				for _, j := range h {
 					oi, oj := p.Owners[i], p.Owners[j]
+					if in.countRecord(p, i, j, add) {
+						continue
+					}
 					if !fileOwned(oi) || oj.FS == "" {
 						continue
 					}

@@ -74,7 +74,7 @@ type Evidence struct {
 	MaxRecordLSN uint64    // NTFS highest FILE record LSN
 	FreeClusters int64     // FAT32 FSInfo free count, or -1 when unknown
 	Latest       time.Time // latest timestamp in directory entries / $STANDARD_INFORMATION; zero if none
-	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT and NTFS)
+	LatestName   string    // what Latest is, when not the directory entries' timestamps ("" for FAT)
 	// LatestSettable says Latest is made of times programs set at will
 	// (FAT's modification and creation dates: cp -p, rsync -a, unzip,
 	// mcopy -m and restores keep a file's old dates), not of times the
@@ -121,4 +121,25 @@ func Count[T ~int | ~int64 | ~uint32 | ~uint64](n T, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// RecordStamp is what one copy of a file record says of its own last
+// change, by fields only the filesystem driver maintains (NTFS: the FILE
+// record's sequence number, which the driver increments when it frees
+// the record; its LSN, which Windows advances on every logged change and
+// ntfs-3g leaves as it finds it; the $STANDARD_INFORMATION MFT change
+// time). Comparing two members' copies of one record shows which of them
+// changed it after the other's copy was written.
+type RecordStamp struct {
+	Formatted bool // a record was ever written here (NTFS: FILE magic); false: never used (zeros)
+	InUse     bool
+	Seq       uint16
+	LSN       uint64
+	Changed   time.Time // the MFT change time; zero when the record holds none
+	// Body is a SHA-256 of the record without the fields every rewrite or
+	// read changes (update sequence, LSN, access time), and without a
+	// directory's index root (its copies of its files' details change with
+	// the files' own stamped records): two copies with equal bodies differ
+	// only by a read, a rewrite of the same content, or their files.
+	Body [32]byte
 }

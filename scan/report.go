@@ -277,7 +277,7 @@ func evidenceText(e fs.Evidence) []string {
 		out = append(out, fmt.Sprintf("FSInfo free clusters %d", e.FreeClusters))
 	}
 	if !e.Latest.IsZero() {
-		out = append(out, "latest timestamp "+e.Latest.UTC().Format(time.RFC3339))
+		out = append(out, "latest timestamp "+e.Latest.UTC().Format(time.RFC3339Nano)) // to the nanosecond the filesystem keeps: values shown alike are equal
 	}
 	out = append(out, fs.Count(e.Files, "file or directory", "files and directories"))
 	return append(out, e.Notes...)

@@ -81,6 +81,9 @@ func FuzzRecord(f *testing.F) {
 		DecodeRuns(b, 0)
 		parseAttrList(b)
 		parseFileName(b)
+		if s, ok := StampRecord(bytes.Clone(b)); ok && s.Formatted != !allZero(b) {
+			t.Fatalf("stamp %+v of a record that is all zero: %v", s, allZero(b))
+		}
 		c := bytes.Clone(b)
 		if torn, err := Fixup(c); err == nil && (torn < -1 || torn*FixupStride >= len(c)) {
 			t.Fatalf("torn block %d of %d bytes", torn, len(c))

@@ -252,6 +252,10 @@ func (v *Volume) volOff(runs []Run, off int64) int64 {
 func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	v := &Volume{r: r, imgSize: size, pcount: map[string]int{}}
 	v.ev.FreeClusters = -1
+	// Latest is the MFT change time, which the driver stamps on every
+	// change of a record (not the creation or modification times, which
+	// programs set).
+	v.ev.LatestName = "latest timestamp of a file record's last change ($STANDARD_INFORMATION MFT change time)"
 	if err := v.openBoot(); err != nil {
 		return nil, err
 	}
