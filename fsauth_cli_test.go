@@ -375,7 +375,10 @@ func TestBareXFSSameInodeSplitBrain(t *testing.T) {
 	if code != exitProblems || authName(s) != c1 || s.Authority.Basis != report.BasisFilesystem {
 		t.Fatalf("reuse: exit %d verdict %s authority %q\n%s", code, s.Verdict, authName(s), ftReasons(s))
 	}
-	if all := ftReasons(s); !strings.Contains(all, "what "+c0+" seems to hold that "+c1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/small in inode") {
+	// Whether XFS gives /newfile the inode /small had varies from run to
+	// run; when /small shows as c0's apparent write, the reasons must say
+	// why it is none.
+	if all := ftReasons(s); strings.Contains(all, "/small") && (!strings.Contains(all, "what "+c0+" seems to hold that "+c1+" lacks in files it last changed before the members diverged") || !strings.Contains(all, "/small in inode")) {
 		t.Errorf("reuse: reasons do not say why c0's /small is no write of its own:\n%s", all)
 	}
 }
