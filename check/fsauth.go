@@ -192,7 +192,7 @@ func (in *interp) fsAuthority(pair [][]int64) fsVerdict {
 	for i := range in.excl {
 		for j := i + 1; j < len(in.excl); j++ {
 			if in.excl[i][j] > 0 && in.excl[j][i] > 0 && v.mutual == "" && in.ancestor(i, j) == in.ancestor(j, i) {
-				v.mutual = fmt.Sprintf("%s has %d bytes of files that %s lacks (e.g. %s) and %s has %d bytes of files that %s lacks (e.g. %s)",
+				v.mutual = fmt.Sprintf("%s has %d bytes of writes (files, changes or deletions) that %s lacks (e.g. %s) and %s has %d bytes of writes that %s lacks (e.g. %s)",
 					name0(i), in.excl[i][j], name0(j), example(i, j), name0(j), in.excl[j][i], name0(i), example(j, i))
 			}
 		}
