@@ -70,8 +70,12 @@ the long run. The plan hash it prints is the one every shard output carries.`,
 			if err != nil {
 				return err
 			}
+			withhold, _, err := o.withhold()
+			if err != nil {
+				return err
+			}
 			plan, err := batch.MakePlan(in, batch.Options{Hives: gopt.Hives, Serials: gopt.Serials, FTMembers: gopt.FTMembers,
-				Prefer: o.prefer, Shards: shards, Settings: o.settings()})
+				Prefer: o.prefer, Shards: shards, Settings: o.settings(), Withhold: withhold})
 			if err != nil {
 				return err
 			}
@@ -112,7 +116,7 @@ the long run. The plan hash it prints is the one every shard output carries.`,
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, "plan %s: %d sets from %d images", out.Plan, len(out.Sets), out.Inputs.Images)
-			for _, k := range []string{"hidden", "not-an-image", "segment", "hive", "duplicate"} {
+			for _, k := range []string{"hidden", "not-an-image", "compressed", "segment", "hive", "duplicate"} {
 				if n := out.Inputs.Skipped[k]; n > 0 {
 					fmt.Fprintf(&b, ", %d skipped (%s)", n, k)
 				}

@@ -208,40 +208,16 @@ func runScan(ctx context.Context, e *env, o scanOptions, paths []string, labels 
 	if err != nil {
 		return nil, err
 	}
-	// Unreadable ranges known before reading: ddrescue mapfiles, and what
-	// a container's acquisition could not read (E01 error2). They are
-	// withheld while the plan reads the set metadata.
-	var given []scan.Mapfile
-	for _, kv := range o.mapfiles {
-		img, mf, ok := strings.Cut(kv, "=")
-		if !ok || img == "" || mf == "" {
-			return nil, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
-		}
-		given = append(given, scan.Mapfile{Image: img, Path: mf})
-	}
-	var (
-		unread map[int][]check.Extent
-		from   map[int]string
-		mpaths map[int]string
-	)
-	withhold := func(images []*image.Image) (map[int][]image.Range, error) {
-		var err error
-		if unread, from, mpaths, err = (&scan.Run{Images: images}).Unreadable(given); err != nil {
-			return nil, err
-		}
-		w := map[int][]image.Range{}
-		for i, xs := range unread {
-			for _, x := range xs {
-				w[i] = append(w[i], image.Range{Off: x.Off, Len: x.Len})
-			}
-		}
-		return w, nil
+	withhold, known, err := o.withhold()
+	if err != nil {
+		return nil, err
 	}
 	plan, err := batch.MakePlan(in, batch.Options{Hives: gopt.Hives, Serials: gopt.Serials, FTMembers: gopt.FTMembers,
 		Prefer: o.prefer, Labels: labels, Shards: shards, Settings: o.settings(), Withhold: withhold})
 	if err != nil {
 		return nil, err
 	}
+	unread, from, mpaths := known.unread, known.from, known.paths
 	setMemoryLimit(min(o.jobs, max(len(plan.Sets), 1))) // at most one job per set runs
 	run := &batchRun{plan: plan, hashes: hashes, start: start}
 	ok := false
@@ -382,6 +358,44 @@ func (r *batchRun) report(e *env, o scanOptions) *report.Report {
 	}, r.hashes, shard, prov)
 	prov.End = now().UTC().Format(time.RFC3339Nano)
 	return rep
+}
+
+// unreadableKnown is what the plan's Withhold found: by image index, the
+// ranges known unreadable before reading, where each was declared, and the
+// mapfiles used.
+type unreadableKnown struct {
+	unread      map[int][]check.Extent
+	from, paths map[int]string
+}
+
+// withhold returns the plan's Withhold function: the unreadable ranges
+// known before reading (ddrescue mapfiles given or found beside an image,
+// a container's error section), withheld while the plan reads the set
+// metadata, so that scan, repair and plan group alike; what it finds is
+// left in the returned unreadableKnown.
+func (o *scanOptions) withhold() (func([]*image.Image) (map[int][]image.Range, error), *unreadableKnown, error) {
+	var given []scan.Mapfile
+	for _, kv := range o.mapfiles {
+		img, mf, ok := strings.Cut(kv, "=")
+		if !ok || img == "" || mf == "" {
+			return nil, nil, usageError{fmt.Errorf("--mapfile %q: want IMAGE=MAPFILE", kv)}
+		}
+		given = append(given, scan.Mapfile{Image: img, Path: mf})
+	}
+	known := &unreadableKnown{}
+	return func(images []*image.Image) (map[int][]image.Range, error) {
+		var err error
+		if known.unread, known.from, known.paths, err = (&scan.Run{Images: images}).Unreadable(given); err != nil {
+			return nil, err
+		}
+		w := map[int][]image.Range{}
+		for i, xs := range known.unread {
+			for _, x := range xs {
+				w[i] = append(w[i], image.Range{Off: x.Off, Len: x.Len})
+			}
+		}
+		return w, nil
+	}, known, nil
 }
 
 // settings are the options that change the results: part of the plan's

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -958,6 +959,21 @@ func TestMetadataInBadBlock(t *testing.T) {
 				t.Errorf("set %s (%s) holds %s, whose superblock is in a bad block", s.ID, s.Metadata, src[0])
 			}
 		}
+	}
+	// plan groups as scan does (the mapfile beside m0 is found by both),
+	// so the plan hash it prints is the one the scan carries.
+	code, out, stderr := mirrorchk(t, "plan", "--json", src[0], src[1])
+	var pj struct {
+		Plan string `json:"plan"`
+		Sets []struct {
+			Metadata string `json:"metadata"`
+		} `json:"sets"`
+	}
+	if err := json.Unmarshal([]byte(out), &pj); err != nil || code != 0 {
+		t.Fatalf("plan: exit %d %v %s", code, err, stderr)
+	}
+	if pj.Plan != rep.Plan || len(pj.Sets) != len(rep.Sets) {
+		t.Errorf("plan %s with %d sets, scan %s with %d: plan and scan group differently", pj.Plan, len(pj.Sets), rep.Plan, len(rep.Sets))
 	}
 	if fileSHA256(t, src[0]) != before {
 		t.Error("the input changed")
