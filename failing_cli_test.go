@@ -979,3 +979,32 @@ func TestMetadataInBadBlock(t *testing.T) {
 		t.Error("the input changed")
 	}
 }
+
+// TestIdentityInBadBlock: an image without set metadata whose boot sector
+// lies in a block its mapfile marks bad has no identity to pair it by
+// (identity-unreadable, a warning), but is still read: not an unreadable
+// input (exit 8), and never paired on bytes the acquisition did not read.
+func TestIdentityInBadBlock(t *testing.T) {
+	p := members(t, "fsmirror/bare-pair")
+	fi, err := os.Stat(p[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fmt.Sprintf("0x0 + 1\n0x0 0x200 -\n0x200 %#x +\n", fi.Size()-0x200)
+	if err := os.WriteFile(p[1]+".map", []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, rep := scanJSON(t, p...) // fails on exit 8
+	found := false
+	for _, pr := range rep.Problems {
+		found = found || (pr.Code == "identity-unreadable" && pr.Member == p[1])
+	}
+	if !found {
+		t.Errorf("exit %d: no identity-unreadable problem for %s: %+v", code, p[1], rep.Problems)
+	}
+	for _, s := range rep.Sets {
+		if s.Verdict == report.VerdictUnreadable || (s.Verdict == report.VerdictConsistent && len(s.Members) > 1) {
+			t.Errorf("set %s: verdict %s", s.ID, s.Verdict)
+		}
+	}
+}

@@ -85,6 +85,15 @@ func FuzzOpen(f *testing.F) {
 		v.Judge(0, n)
 		v.Problems()
 		v.Evidence()
+		// The mirror weighing's readers: bounded on any structure.
+		if off, tail, _, ok := v.LogTail(); ok && !v.Holds(off, tail) {
+			t.Fatal("the volume does not hold its own log tail")
+		}
+		for rec := int64(0); rec < 200; rec++ {
+			v.Identity(rec)
+			v.Changed(rec)
+		}
+		v.CommonBefore(v)
 	})
 }
 
