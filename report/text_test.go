@@ -227,3 +227,24 @@ func TestRunBottomSets(t *testing.T) {
 		t.Errorf("the per-set verdicts are not at the top:\n%s", strings.Join(lines[:7], "\n"))
 	}
 }
+
+// TestSameData: the bottom line says "the members hold the same data" only
+// when every member was compared and nothing of a data area went unread.
+func TestSameData(t *testing.T) {
+	s := &Set{Verdict: VerdictDegraded, Members: []Member{{Path: "a"}, {Path: "b"}}}
+	if !sameData(s) {
+		t.Error("two members, nothing differs: same data")
+	}
+	s.Members[1].Unreadable.DataBytes = 512
+	if sameData(s) {
+		t.Error("512 bytes of b's data area unread: not known to be the same")
+	}
+	s.Members[1].Unreadable.DataBytes = 0
+	s.Divergence.Bytes = 512
+	if sameData(s) {
+		t.Error("512 differing bytes: not the same")
+	}
+	if sameData(&Set{Members: []Member{{Path: "a"}}}) {
+		t.Error("one member: nothing compared")
+	}
+}

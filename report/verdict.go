@@ -94,7 +94,7 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		} else if ranges > 0 {
 			b.Verdict += "; the other " + plural(len(s.Members)-1, "member differs", "members differ") + " in " + count(ranges, "range", "ranges")
 		}
-	case s.Verdict == VerdictSplitBrain && s.Divergence.Bytes == 0 && notCompared(s) == "":
+	case s.Verdict == VerdictSplitBrain && sameData(s):
 		// Only the metadata disagrees: there is no data to choose between.
 		b.Verdict = "split brain in the metadata: the members hold the same data, but their metadata disagree on which is current (see the problems); nothing will be repaired without --prefer"
 		switch s.Metadata {
@@ -127,7 +127,7 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		switch {
 		case len(bad) > 0:
 			w += ": " + strings.Join(bad, ", ")
-		case len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "":
+		case len(stale) > 0 && sameData(s):
 			// Every member given and the same data: only the metadata
 			// records a member as behind.
 			w += ": the members hold the same data, but the set metadata records " + strings.Join(stale, ", ")
@@ -139,7 +139,7 @@ func setBottom(r *Report, s *Set, name func(string) string, quote func([]string)
 		}
 		b.Verdict = w
 		b.Next = "read the problems below; replace or re-image the failed member"
-		if len(bad) == 0 && len(stale) > 0 && s.Divergence.Bytes == 0 && notCompared(s) == "" {
+		if len(bad) == 0 && len(stale) > 0 && sameData(s) {
 			switch s.Metadata {
 			case "ldm", "ftdisk":
 				// Metadata mirrorchk does not rewrite.
@@ -376,6 +376,20 @@ func membersGiven(s *Set) (given, declared int) {
 // member was given"), or "" when its members were compared with
 // each other. A single image is never compared with anything, so its
 // report must not read as if its copies agreed.
+// sameData reports whether every member of s was compared and holds the
+// same data: nothing differs and nothing of a data area went unread.
+func sameData(s *Set) bool {
+	if s.Divergence.Bytes != 0 || notCompared(s) != "" {
+		return false
+	}
+	for _, m := range s.Members {
+		if m.Unreadable.DataBytes > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func notCompared(s *Set) string {
 	if s.Verdict == VerdictUnreadable {
 		return "not compared: the set could not be read"
